@@ -1,0 +1,127 @@
+// swift-tools-version:6.1
+import PackageDescription
+
+// certctl: five executables (services/*) over one set of shared library
+// modules (Shared/*). Services import Shared modules, never each other.
+
+let strict: [SwiftSetting] = [.enableUpcomingFeature("ExistentialAny")]
+
+let package = Package(
+    name: "certctl",
+    platforms: [.macOS(.v15)],
+    products: [
+        .executable(name: "certctl-signer", targets: ["CertctlSigner"]),
+        .executable(name: "certctl-admin", targets: ["CertctlAdmin"]),
+        .executable(name: "certctl-ocsp", targets: ["CertctlOCSP"]),
+        .executable(name: "certctl-crl", targets: ["CertctlCRL"]),
+        .executable(name: "certctl-enroll", targets: ["CertctlEnroll"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-log", from: "1.16.2"),
+        .package(url: "https://github.com/apple/swift-metrics", from: "2.13.0"),
+        .package(url: "https://github.com/swift-server/swift-prometheus", from: "2.4.1"),
+        .package(url: "https://github.com/swift-server/swift-service-lifecycle", from: "2.13.0"),
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
+        .package(url: "https://github.com/hummingbird-project/hummingbird", from: "2.28.1"),
+        .package(url: "https://github.com/vapor/postgres-nio", from: "1.33.2"),
+        .package(url: "https://github.com/apple/swift-nio-ssl", from: "2.37.6"),
+        .package(url: "https://github.com/apple/swift-crypto", "3.12.3"..<"5.0.0"),
+    ],
+    targets: [
+        // MARK: Shared modules (by role)
+        .target(
+            name: "CertctlConfig",
+            dependencies: [.product(name: "Logging", package: "swift-log")],
+            path: "Shared/Config",
+            swiftSettings: strict
+        ),
+        .target(
+            name: "CertctlObservability",
+            dependencies: [
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "Metrics", package: "swift-metrics"),
+                .product(name: "Prometheus", package: "swift-prometheus"),
+            ],
+            path: "Shared/Observability",
+            swiftSettings: strict
+        ),
+        .target(
+            name: "CertctlStore",
+            dependencies: [
+                "CertctlConfig",
+                .product(name: "PostgresNIO", package: "postgres-nio"),
+                .product(name: "NIOSSL", package: "swift-nio-ssl"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "Crypto", package: "swift-crypto"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ],
+            path: "Shared/Store",
+            resources: [.copy("Migrations")],
+            swiftSettings: strict
+        ),
+        .target(
+            name: "CertctlRuntime",
+            dependencies: [
+                "CertctlConfig", "CertctlStore", "CertctlObservability",
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            path: "Shared/Runtime",
+            swiftSettings: strict
+        ),
+
+        // MARK: Executables (thin entry points + that service's handlers)
+        .executableTarget(
+            name: "CertctlSigner",
+            dependencies: ["CertctlRuntime", "CertctlConfig", "CertctlStore"],
+            path: "services/signer",
+            swiftSettings: strict
+        ),
+        .executableTarget(
+            name: "CertctlAdmin",
+            dependencies: [
+                "CertctlRuntime", "CertctlConfig", "CertctlStore",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ],
+            path: "services/admin",
+            swiftSettings: strict
+        ),
+        .executableTarget(
+            name: "CertctlOCSP",
+            dependencies: ["CertctlRuntime", "CertctlConfig", "CertctlStore"],
+            path: "services/ocsp",
+            swiftSettings: strict
+        ),
+        .executableTarget(
+            name: "CertctlCRL",
+            dependencies: ["CertctlRuntime", "CertctlConfig", "CertctlStore"],
+            path: "services/crl",
+            swiftSettings: strict
+        ),
+        .executableTarget(
+            name: "CertctlEnroll",
+            dependencies: ["CertctlRuntime", "CertctlConfig", "CertctlStore"],
+            path: "services/enrollment",
+            swiftSettings: strict
+        ),
+
+        // MARK: Tests
+        .testTarget(
+            name: "CertctlUnitTests",
+            dependencies: ["CertctlConfig", "CertctlObservability", "CertctlStore"],
+            path: "Tests/Unit",
+            swiftSettings: strict
+        ),
+        .testTarget(
+            name: "CertctlIntegrationTests",
+            dependencies: [
+                "CertctlConfig", "CertctlStore", "CertctlRuntime",
+                .product(name: "PostgresNIO", package: "postgres-nio"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            path: "Tests/Integration",
+            swiftSettings: strict
+        ),
+    ]
+)

@@ -1,0 +1,175 @@
+import Foundation
+import Logging
+
+/// Every `CERTCTL_*` variable any executable reads. `docs/features.md` must
+/// list exactly these, with these defaults (checked by `scripts/check-docs`).
+public enum Catalog {
+    // MARK: Common to every service
+
+    public static let databaseURL = ConfigVariable<DatabaseURL>(
+        "CERTCTL_DATABASE_URL", required: true, services: ServiceName.allCases,
+        expected: "a postgres:// URL such as postgres://certctl@127.0.0.1:5432/certctl?sslmode=disable",
+        meaning: "Postgres connection URL (falls back to `DATABASE_URL`). `sslmode` may be disable, prefer or require.",
+        fallbackNames: ["DATABASE_URL"],
+        parse: { DatabaseURL(parsing: $0) })
+
+    public static let databasePoolSize = ConfigVariable<Int>(
+        "CERTCTL_DATABASE_POOL_SIZE", default: "10", services: ServiceName.allCases,
+        expected: "an integer from 1 to 200",
+        meaning: "Maximum pooled Postgres connections per process (a LISTEN subscriber holds one more).",
+        parse: { Int($0).flatMap { (1...200).contains($0) ? $0 : nil } })
+
+    public static let logLevel = ConfigVariable<Logger.Level>(
+        "CERTCTL_LOG_LEVEL", default: "info", services: ServiceName.allCases,
+        expected: "one of trace, debug, info, notice, warning, error, critical",
+        meaning: "Minimum level of log lines written to stderr.",
+        parse: { Logger.Level(rawValue: $0.lowercased()) })
+
+    public static let logFormat = ConfigVariable<LogFormat>(
+        "CERTCTL_LOG_FORMAT", default: "json", services: ServiceName.allCases,
+        expected: "json or text",
+        meaning: "`json`: one JSON object per line (for log shippers); `text`: human-readable lines.",
+        parse: { LogFormat(rawValue: $0.lowercased()) })
+
+    // MARK: Listen addresses
+
+    public static let signerHealthListen = ConfigVariable<ListenAddress>(
+        "CERTCTL_SIGNER_HEALTH_LISTEN", default: "127.0.0.1:9100", services: [.signer],
+        expected: "a loopback host:port such as 127.0.0.1:9100 (the signer never listens publicly)",
+        meaning: "Signer's /healthz, /readyz and /metrics. Loopback only: a non-loopback address is refused.",
+        parse: { ListenAddress(parsing: $0).flatMap { $0.isLoopback ? $0 : nil } })
+
+    public static let adminListen = ConfigVariable<ListenAddress>(
+        "CERTCTL_ADMIN_LISTEN", default: "127.0.0.1:8080", services: [.admin],
+        expected: "host:port such as 0.0.0.0:8080",
+        meaning: "Admin REST API, web GUI, health and metrics.",
+        parse: { ListenAddress(parsing: $0) })
+
+    public static let ocspListen = ConfigVariable<ListenAddress>(
+        "CERTCTL_OCSP_LISTEN", default: "127.0.0.1:8081", services: [.ocsp],
+        expected: "host:port such as 0.0.0.0:8081",
+        meaning: "OCSP responder (plain HTTP), health and metrics.",
+        parse: { ListenAddress(parsing: $0) })
+
+    public static let crlListen = ConfigVariable<ListenAddress>(
+        "CERTCTL_CRL_LISTEN", default: "127.0.0.1:8082", services: [.crl],
+        expected: "host:port such as 0.0.0.0:8082",
+        meaning: "CRL publication (plain HTTP), health and metrics.",
+        parse: { ListenAddress(parsing: $0) })
+
+    public static let enrollListen = ConfigVariable<ListenAddress>(
+        "CERTCTL_ENROLL_LISTEN", default: "127.0.0.1:8083", services: [.enroll],
+        expected: "host:port such as 0.0.0.0:8083",
+        meaning: "SCEP (plain HTTP), health and metrics of the enrollment service.",
+        parse: { ListenAddress(parsing: $0) })
+
+    // MARK: Signer
+
+    public static let caCertPath = ConfigVariable<String>(
+        "CERTCTL_CA_CERT_PATH", default: "/etc/certctl/ca.crt", services: [.signer],
+        expected: "a path to a PEM CA certificate",
+        meaning: "CA certificate of the default issuer `iss-local`.",
+        parse: nonEmptyPath)
+
+    public static let caKeyPath = ConfigVariable<String>(
+        "CERTCTL_CA_KEY_PATH", default: "/etc/certctl/ca.key", services: [.signer],
+        expected: "a path to a PEM private key file with mode 0600",
+        meaning: "CA private key of `iss-local`. Read only by certctl-signer; refused if group/others can read it.",
+        parse: nonEmptyPath)
+
+    // MARK: Admin
+
+    public static let autoMigrate = ConfigVariable<Bool>(
+        "CERTCTL_AUTO_MIGRATE", default: "true", services: [.admin],
+        expected: "true or false",
+        meaning: "Apply pending database migrations when certctl-admin starts (`certctl-admin migrate` runs them alone).",
+        parse: parseBool)
+
+    public static let apiKey = ConfigVariable<String>(
+        "CERTCTL_API_KEY", services: [.admin],
+        expected: "a secret of at least 32 printable characters",
+        meaning: "Bootstrap admin API key: if set, its SHA-256 hash is stored as an `admin` key for actor `bootstrap`. Unset: no bootstrap key.",
+        parse: { $0.count >= 32 && $0.allSatisfy { $0.isASCII && !$0.isWhitespace } ? $0 : nil })
+
+    public static let certExportRateLimitPerActorHour = ConfigVariable<Int>(
+        "CERTCTL_CERT_EXPORT_RATE_LIMIT_PER_ACTOR_HR", default: "50", services: [.admin],
+        expected: "a non-negative integer (0 disables the limit)",
+        meaning: "Certificate exports allowed per actor per hour.",
+        parse: nonNegativeInt)
+
+    public static let configEncryptionKey = ConfigVariable<[UInt8]>(
+        "CERTCTL_CONFIG_ENCRYPTION_KEY", services: [.admin, .enroll],
+        expected: "32 bytes as 64 hex digits or base64",
+        meaning: "Key that encrypts secrets stored in the database (e.g. SCEP static challenges). Unset: storing such secrets is refused.",
+        parse: parseKey32)
+
+    // MARK: CRL
+
+    public static let crlGenerationInterval = ConfigVariable<Duration>(
+        "CERTCTL_CRL_GENERATION_INTERVAL", default: "1h", services: [.crl],
+        expected: "a duration between 10s and 168h such as 90s, 15m, 1h",
+        meaning: "How often every issuer's CRL is regenerated (revocations also trigger it).",
+        parse: { GoDuration.parse($0).flatMap { $0 >= .seconds(10) && $0 <= .seconds(168 * 3600) ? $0 : nil } })
+
+    // MARK: OCSP
+
+    public static let ocspResponderKeyDir = ConfigVariable<String>(
+        "CERTCTL_OCSP_RESPONDER_KEY_DIR", default: "/etc/certctl/ocsp-responder-keys", services: [.ocsp],
+        expected: "a directory path",
+        meaning: "Directory of delegated OCSP responder keys (one file per issuer, mode 0600). Created with mode 0700 if missing.",
+        parse: nonEmptyPath)
+
+    public static let ocspRateLimitPerIPMinute = ConfigVariable<Int>(
+        "CERTCTL_OCSP_RATE_LIMIT_PER_IP_MIN", default: "1000", services: [.ocsp],
+        expected: "a non-negative integer (0 disables the limit)",
+        meaning: "OCSP requests allowed per source IP per minute; over it the answer is `tryLater`.",
+        parse: nonNegativeInt)
+
+    /// Every variable, for the documentation guard and `config-reference`.
+    public static let all: [ConfigVariableInfo] = [
+        databaseURL.info, databasePoolSize.info, logLevel.info, logFormat.info,
+        signerHealthListen.info, adminListen.info, ocspListen.info, crlListen.info, enrollListen.info,
+        caCertPath.info, caKeyPath.info,
+        autoMigrate.info, apiKey.info, certExportRateLimitPerActorHour.info, configEncryptionKey.info,
+        crlGenerationInterval.info,
+        ocspResponderKeyDir.info, ocspRateLimitPerIPMinute.info,
+    ]
+
+    // MARK: Parsers shared by several variables
+
+    static let nonEmptyPath: @Sendable (String) -> String? = { $0.isEmpty || $0.contains("\0") ? nil : $0 }
+
+    static let nonNegativeInt: @Sendable (String) -> Int? = { Int($0).flatMap { $0 >= 0 ? $0 : nil } }
+
+    static let parseBool: @Sendable (String) -> Bool? = {
+        switch $0.lowercased() {
+        case "true", "1", "yes", "on": return true
+        case "false", "0", "no", "off": return false
+        default: return nil
+        }
+    }
+
+    static let parseKey32: @Sendable (String) -> [UInt8]? = { text in
+        if text.count == 64, let bytes = hexBytes(text) { return bytes }
+        if let data = Data(base64Encoded: text), data.count == 32 { return Array(data) }
+        return nil
+    }
+
+    static func hexBytes(_ text: String) -> [UInt8]? {
+        guard text.count.isMultiple(of: 2) else { return nil }
+        var bytes: [UInt8] = []
+        var index = text.startIndex
+        while index < text.endIndex {
+            let next = text.index(index, offsetBy: 2)
+            guard let byte = UInt8(text[index..<next], radix: 16) else { return nil }
+            bytes.append(byte)
+            index = next
+        }
+        return bytes
+    }
+}
+
+/// Log line format.
+public enum LogFormat: String, Sendable {
+    case json, text
+}

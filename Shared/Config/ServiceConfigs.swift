@@ -1,0 +1,100 @@
+import Logging
+
+/// Settings every executable reads.
+public struct CommonConfig: Sendable {
+    public var database: DatabaseURL
+    public var databasePoolSize: Int
+    public var logLevel: Logger.Level
+    public var logFormat: LogFormat
+
+    public init(_ env: Environment) throws(ConfigError) {
+        database = try env.read(Catalog.databaseURL)
+        databasePoolSize = try env.read(Catalog.databasePoolSize)
+        logLevel = try env.read(Catalog.logLevel)
+        logFormat = try env.read(Catalog.logFormat)
+    }
+}
+
+/// A service's configuration: the common part plus where it serves HTTP.
+public protocol ServiceConfig: Sendable {
+    static var service: ServiceName { get }
+    var common: CommonConfig { get }
+    /// Where `/healthz`, `/readyz`, `/metrics` (and the service's own routes) are served.
+    var httpListen: ListenAddress { get }
+    init(_ env: Environment) throws(ConfigError)
+}
+
+public struct SignerConfig: ServiceConfig {
+    public static let service = ServiceName.signer
+    public var common: CommonConfig
+    public var httpListen: ListenAddress
+    public var caCertPath: String
+    public var caKeyPath: String
+
+    public init(_ env: Environment) throws(ConfigError) {
+        common = try CommonConfig(env)
+        httpListen = try env.read(Catalog.signerHealthListen)
+        caCertPath = try env.read(Catalog.caCertPath)
+        caKeyPath = try env.read(Catalog.caKeyPath)
+    }
+}
+
+public struct AdminConfig: ServiceConfig {
+    public static let service = ServiceName.admin
+    public var common: CommonConfig
+    public var httpListen: ListenAddress
+    public var autoMigrate: Bool
+    public var bootstrapAPIKey: String?
+    public var certExportRateLimitPerActorHour: Int
+    public var configEncryptionKey: [UInt8]?
+
+    public init(_ env: Environment) throws(ConfigError) {
+        common = try CommonConfig(env)
+        httpListen = try env.read(Catalog.adminListen)
+        autoMigrate = try env.read(Catalog.autoMigrate)
+        bootstrapAPIKey = try env.readOptional(Catalog.apiKey)
+        certExportRateLimitPerActorHour = try env.read(Catalog.certExportRateLimitPerActorHour)
+        configEncryptionKey = try env.readOptional(Catalog.configEncryptionKey)
+    }
+}
+
+public struct OCSPConfig: ServiceConfig {
+    public static let service = ServiceName.ocsp
+    public var common: CommonConfig
+    public var httpListen: ListenAddress
+    public var responderKeyDirectory: String
+    public var rateLimitPerIPMinute: Int
+
+    public init(_ env: Environment) throws(ConfigError) {
+        common = try CommonConfig(env)
+        httpListen = try env.read(Catalog.ocspListen)
+        responderKeyDirectory = try env.read(Catalog.ocspResponderKeyDir)
+        rateLimitPerIPMinute = try env.read(Catalog.ocspRateLimitPerIPMinute)
+    }
+}
+
+public struct CRLConfig: ServiceConfig {
+    public static let service = ServiceName.crl
+    public var common: CommonConfig
+    public var httpListen: ListenAddress
+    public var generationInterval: Duration
+
+    public init(_ env: Environment) throws(ConfigError) {
+        common = try CommonConfig(env)
+        httpListen = try env.read(Catalog.crlListen)
+        generationInterval = try env.read(Catalog.crlGenerationInterval)
+    }
+}
+
+public struct EnrollConfig: ServiceConfig {
+    public static let service = ServiceName.enroll
+    public var common: CommonConfig
+    public var httpListen: ListenAddress
+    public var configEncryptionKey: [UInt8]?
+
+    public init(_ env: Environment) throws(ConfigError) {
+        common = try CommonConfig(env)
+        httpListen = try env.read(Catalog.enrollListen)
+        configEncryptionKey = try env.readOptional(Catalog.configEncryptionKey)
+    }
+}

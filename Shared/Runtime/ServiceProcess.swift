@@ -1,0 +1,104 @@
+import CertctlConfig
+import CertctlObservability
+import CertctlStore
+import Foundation
+import Hummingbird
+import Logging
+import Prometheus
+import ServiceLifecycle
+
+/// What a service's builder gets to assemble itself.
+public struct ServiceContext<Config: ServiceConfig> {
+    public let config: Config
+    public let database: Database
+    public let readiness: ReadinessMonitor
+    public let registry: PrometheusCollectorRegistry
+    public let logger: Logger
+    /// The HTTP router: request metrics and health routes are already on it.
+    public let router: Router<BasicRequestContext>
+    public var service: ServiceName { Config.service }
+}
+
+/// What a service adds to the common skeleton besides its routes:
+/// background services (loops, listeners) that run until shutdown.
+public struct ServiceParts: Sendable {
+    public var services: [any Service]
+
+    public init(services: [any Service] = []) {
+        self.services = services
+    }
+}
+
+/// The one way every executable starts: load config (refuse to start on a
+/// bad value, exit 78), set up logging and metrics, build the service, run it
+/// all under one `ServiceGroup` that drains on SIGTERM/SIGINT.
+public enum ServiceProcess {
+    public static func run<Config: ServiceConfig>(
+        _ configType: Config.Type,
+        environment: [String: String] = ProcessInfo.processInfo.environment,
+        build: @Sendable (ServiceContext<Config>) async throws -> ServiceParts
+    ) async -> Never {
+        let config = loadOrExit(configType, environment: environment)
+        let name = Config.service.executable
+        LoggingSetup.bootstrap(level: config.common.logLevel, format: config.common.logFormat == .json ? .json : .text)
+        let logger = Logger(label: name)
+        let registry = MetricsSetup.bootstrap()
+
+        let migrations: [Migration]
+        do {
+            migrations = try Migration.bundled()
+        } catch {
+            exitWith("\(name): \(error)", code: 70)
+        }
+        let database = Database(url: config.common.database, maximumConnections: config.common.databasePoolSize, logger: logger)
+        let readiness = ReadinessMonitor(database: database, migrator: Migrator(migrations: migrations), logger: logger)
+        let router = Router()
+        router.middlewares.add(MetricsMiddleware())
+        HealthRoutes.add(to: router, service: Config.service.rawValue, readiness: readiness, registry: registry)
+        let context = ServiceContext(
+            config: config, database: database, readiness: readiness, registry: registry, logger: logger, router: router)
+
+        do {
+            let parts = try await build(context)
+            let app = Application(
+                router: router,
+                configuration: .init(
+                    address: .hostname(config.httpListen.host, port: config.httpListen.port),
+                    serverName: name),
+                logger: logger)
+            logger.info("starting", metadata: [
+                "listen": "\(config.httpListen)", "database": "\(config.common.database.redacted)",
+            ])
+            let group = ServiceGroup(configuration: .init(
+                services: [.init(service: database), .init(service: readiness)]
+                    + parts.services.map { .init(service: $0) }
+                    + [.init(service: app)],
+                gracefulShutdownSignals: [.sigterm, .sigint],
+                logger: logger))
+            try await group.run()
+            logger.info("stopped")
+            exit(0)
+        } catch let error as ConfigError {
+            exitWith("\(name): \(error)", code: ConfigError.exitCode)
+        } catch {
+            logger.critical("exiting on error", metadata: ["error": "\(error)"])
+            exitWith("\(name): \(error)", code: 1)
+        }
+    }
+
+    /// Loads the configuration or ends the process with one line naming the variable.
+    public static func loadOrExit<Config: ServiceConfig>(
+        _ configType: Config.Type, environment: [String: String]
+    ) -> Config {
+        do {
+            return try Config(Environment(environment))
+        } catch {
+            exitWith("\(Config.service.executable): \(error)", code: ConfigError.exitCode)
+        }
+    }
+
+    public static func exitWith(_ message: String, code: Int32) -> Never {
+        FileHandle.standardError.write(Data((message + "\n").utf8))
+        exit(code)
+    }
+}

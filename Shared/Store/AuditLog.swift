@@ -1,0 +1,45 @@
+import Foundation
+import Logging
+import PostgresNIO
+
+/// One entry of the append-only audit trail.
+public struct AuditRecord: Sendable {
+    public enum Outcome: String, Sendable { case success, failure, denied }
+
+    public var service: String
+    public var actor: String
+    public var action: String
+    public var outcome: Outcome
+    public var targetType: String?
+    public var targetID: String?
+    public var errorCode: String?
+    public var details: [String: String]
+
+    public init(
+        service: String, actor: String, action: String, outcome: Outcome,
+        targetType: String? = nil, targetID: String? = nil, errorCode: String? = nil,
+        details: [String: String] = [:]
+    ) {
+        self.service = service
+        self.actor = actor
+        self.action = action
+        self.outcome = outcome
+        self.targetType = targetType
+        self.targetID = targetID
+        self.errorCode = errorCode
+        self.details = details
+    }
+}
+
+public enum AuditLog {
+    /// Appends `record`, inside the caller's transaction when there is one,
+    /// so the audit entry commits or rolls back with the change it describes.
+    public static func record(_ record: AuditRecord, on connection: PostgresConnection, logger: Logger) async throws {
+        let details = String(decoding: try JSONEncoder().encode(record.details), as: UTF8.self)
+        try await connection.query("""
+            INSERT INTO audit_events (service, actor, action, outcome, target_type, target_id, error_code, details)
+            VALUES (\(record.service), \(record.actor), \(record.action), \(record.outcome.rawValue),
+                    \(record.targetType), \(record.targetID), \(record.errorCode), \(details)::jsonb)
+            """, logger: logger)
+    }
+}

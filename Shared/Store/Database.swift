@@ -1,0 +1,64 @@
+import CertctlConfig
+import Logging
+import NIOSSL
+import PostgresNIO
+import ServiceLifecycle
+
+/// The process's pooled Postgres client. Run it as a `Service`; queries made
+/// before the server is reachable wait for a connection or time out.
+public final class Database: Service, Sendable {
+    public let client: PostgresClient
+    public let url: DatabaseURL
+    let logger: Logger
+
+    public init(url: DatabaseURL, maximumConnections: Int = 10, logger: Logger) {
+        self.url = url
+        self.logger = logger
+        var configuration = Self.clientConfiguration(url)
+        configuration.options.maximumConnections = maximumConnections
+        configuration.options.connectTimeout = .seconds(5)
+        self.client = PostgresClient(configuration: configuration, backgroundLogger: logger)
+    }
+
+    public func run() async {
+        await client.run()
+    }
+
+    /// A configuration for a single connection outside the pool (LISTEN, the
+    /// migration lock), which must not occupy a pooled slot indefinitely.
+    public static func connectionConfiguration(_ url: DatabaseURL) -> PostgresConnection.Configuration {
+        if let socketDirectory = url.socketDirectory {
+            return PostgresConnection.Configuration(
+                unixSocketPath: "\(socketDirectory)/.s.PGSQL.\(url.port)",
+                username: url.username, password: url.password, database: url.database)
+        }
+        return PostgresConnection.Configuration(
+            host: url.host, port: url.port, username: url.username, password: url.password,
+            database: url.database, tls: connectionTLS(url.tlsMode))
+    }
+
+    static func clientConfiguration(_ url: DatabaseURL) -> PostgresClient.Configuration {
+        if let socketDirectory = url.socketDirectory {
+            return PostgresClient.Configuration(
+                unixSocketPath: "\(socketDirectory)/.s.PGSQL.\(url.port)",
+                username: url.username, password: url.password, database: url.database)
+        }
+        let tls: PostgresClient.Configuration.TLS
+        switch url.tlsMode {
+        case .disable: tls = .disable
+        case .prefer: tls = .prefer(.makeClientConfiguration())
+        case .require: tls = .require(.makeClientConfiguration())
+        }
+        return PostgresClient.Configuration(
+            host: url.host, port: url.port, username: url.username, password: url.password,
+            database: url.database, tls: tls)
+    }
+
+    private static func connectionTLS(_ mode: DatabaseURL.TLSMode) -> PostgresConnection.Configuration.TLS {
+        switch mode {
+        case .disable: return .disable
+        case .prefer: return .prefer(try! NIOSSLContext(configuration: .makeClientConfiguration()))
+        case .require: return .require(try! NIOSSLContext(configuration: .makeClientConfiguration()))
+        }
+    }
+}

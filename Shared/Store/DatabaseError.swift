@@ -1,0 +1,25 @@
+import PostgresNIO
+
+/// Renders a Postgres error for logs and operators.
+///
+/// `PSQLError`'s own description hides server details on purpose; certctl's
+/// SQL carries no secrets in its text, so the server's message, SQLSTATE and
+/// detail are what an operator needs to see.
+public enum DatabaseErrorText {
+    public static func describe(_ error: any Error) -> String {
+        guard let psql = error as? PSQLError else { return String(describing: error) }
+        if let info = psql.serverInfo {
+            var text = info[.message] ?? "server error"
+            if let code = info[.sqlState] { text += " (SQLSTATE \(code))" }
+            if let detail = info[.detail] { text += ": \(detail)" }
+            return text
+        }
+        if let underlying = psql.underlying { return "\(psql.code): \(underlying)" }
+        return "\(psql.code)"
+    }
+
+    /// SQLSTATE of a server error, if any.
+    public static func sqlState(_ error: any Error) -> String? {
+        (error as? PSQLError)?.serverInfo?[.sqlState]
+    }
+}

@@ -1,0 +1,81 @@
+import CertctlStore
+import Foundation
+import PostgresNIO
+import Testing
+
+@Suite("Schema rules enforced by the database")
+struct SchemaTests {
+    let logger = TestEnvironment.logger
+
+    @Test("audit_events is append-only: UPDATE, DELETE and TRUNCATE are rejected")
+    func auditAppendOnly() async throws {
+        try await TestEnvironment.withFreshDatabase(migrated: true) { url in
+            try await TestEnvironment.execute("""
+                INSERT INTO audit_events (service, actor, action, outcome) VALUES ('admin', 'alice', 'test.event', 'success')
+                """, url)
+            for statement in ["UPDATE audit_events SET actor = 'mallory'", "DELETE FROM audit_events", "TRUNCATE audit_events"] {
+                let error = await #expect(throws: (any Error).self, "\(statement) must be rejected") {
+                    try await TestEnvironment.execute(statement, url)
+                }
+                #expect(error.map(DatabaseErrorText.describe)?.contains("append-only") == true)
+            }
+            #expect(try await TestEnvironment.scalar("SELECT count(*) FROM audit_events WHERE actor = 'alice'", url) == 1)
+        }
+    }
+
+    @Test("serials are stored only in canonical form: lowercase hex, no leading zeros, at most 20 octets")
+    func canonicalSerials() async throws {
+        try await TestEnvironment.withFreshDatabase(migrated: true) { url in
+            try await TestEnvironment.execute("INSERT INTO issuers (id, display_name) VALUES ('iss-local', 'Local')", url)
+            func insert(_ serial: String) async throws {
+                try await TestEnvironment.execute("""
+                    INSERT INTO certificates (issuer_id, serial_hex, status, requested_by)
+                    VALUES ('iss-local', '\(serial)', 'pending', 'tests')
+                    """, url)
+            }
+            try await insert("1a2b3c")
+            try await insert(String(repeating: "f", count: 40))
+            for bad in ["01a2", "1A2B", "0", "", "xyz", String(repeating: "f", count: 41)] {
+                await #expect(throws: (any Error).self, "serial '\(bad)' must be rejected") { try await insert(bad) }
+            }
+            // unique per issuer
+            await #expect(throws: (any Error).self) { try await insert("1a2b3c") }
+            #expect(try await TestEnvironment.scalar("SELECT count(*) FROM certificates", url) == 2)
+        }
+    }
+
+    @Test("an issued certificate must carry its DER")
+    func issuedNeedsDER() async throws {
+        try await TestEnvironment.withFreshDatabase(migrated: true) { url in
+            try await TestEnvironment.execute("INSERT INTO issuers (id, display_name) VALUES ('iss-local', 'Local')", url)
+            await #expect(throws: (any Error).self) {
+                try await TestEnvironment.execute("""
+                    INSERT INTO certificates (issuer_id, serial_hex, status, requested_by)
+                    VALUES ('iss-local', 'abc', 'issued', 'tests')
+                    """, url)
+            }
+        }
+    }
+
+    @Test("a bootstrap API key is stored as a SHA-256 hash only, once, with an audit event")
+    func apiKeyHashOnly() async throws {
+        try await TestEnvironment.withFreshDatabase(migrated: true) { url in
+            let key = APIKeyStore.generate()
+            #expect(key.hasPrefix("cctl_") && key.count == 48)
+            let (first, second) = try await TestEnvironment.withClient(url) { client in
+                let store = APIKeyStore(client: client, logger: logger)
+                return (try await store.ensure(key: key, role: .admin, actor: "bootstrap", service: "admin"),
+                        try await store.ensure(key: key, role: .admin, actor: "bootstrap", service: "admin"))
+            }
+            #expect(first, "the first call stores the key")
+            #expect(!second, "the second call finds it")
+            let hex = APIKeyStore.hash(key).map { String(format: "%02x", $0) }.joined()
+            #expect(try await TestEnvironment.scalar(
+                "SELECT count(*) FROM api_keys WHERE key_hash = '\\x\(hex)'::bytea AND role = 'admin'", url) == 1)
+            #expect(try await TestEnvironment.scalar(
+                "SELECT count(*) FROM api_keys WHERE position('\(key)' in encode(key_hash, 'escape')) > 0", url) == 0)
+            #expect(try await TestEnvironment.scalar(
+                "SELECT count(*) FROM audit_events WHERE action = 'api_key.create'", url) == 1)
+        }
+    }
+}

@@ -1,0 +1,229 @@
+import CertctlConfig
+import CertctlStore
+import Foundation
+import PostgresNIO
+import Testing
+
+/// The five executables as real processes against a real Postgres.
+@Suite("Service processes", .timeLimit(.minutes(2)))
+struct ServiceProcessTests {
+    let logger = TestEnvironment.logger
+
+    static let listenVariable: [String: String] = [
+        "certctl-signer": "CERTCTL_SIGNER_HEALTH_LISTEN", "certctl-admin": "CERTCTL_ADMIN_LISTEN",
+        "certctl-ocsp": "CERTCTL_OCSP_LISTEN", "certctl-crl": "CERTCTL_CRL_LISTEN", "certctl-enroll": "CERTCTL_ENROLL_LISTEN",
+    ]
+
+    @Test("a malformed variable stops the process before it serves, with exit 78 and one line naming it",
+          arguments: [
+            ("certctl-ocsp", "CERTCTL_OCSP_RATE_LIMIT_PER_IP_MIN", "lots"),
+            ("certctl-crl", "CERTCTL_CRL_GENERATION_INTERVAL", "5 minutes"),
+            ("certctl-admin", "CERTCTL_CERT_EXPORT_RATE_LIMIT_PER_ACTOR_HR", "-3"),
+            ("certctl-signer", "CERTCTL_SIGNER_HEALTH_LISTEN", "0.0.0.0:9100"),
+            ("certctl-enroll", "CERTCTL_LOG_LEVEL", "chatty"),
+            ("certctl-enroll", "CERTCTL_DATABASE_URL", "mysql://root@db/certctl"),
+          ])
+    func badVariable(executable: String, variable: String, value: String) async throws {
+        let port = freePort()
+        var environment = [
+            "CERTCTL_DATABASE_URL": "postgres://certctl@127.0.0.1:1/certctl",
+            Self.listenVariable[executable]!: "127.0.0.1:\(port)",
+        ]
+        environment[variable] = value
+        let child = try ChildProcess(try TestEnvironment.binary(executable), environment: environment)
+        #expect(await child.waitForExit(timeout: .seconds(10)) == 78)
+        let lines = child.stderr.split(separator: "\n")
+        #expect(lines.count == 1, "exactly one line, got: \(child.stderr)")
+        #expect(child.stderr.contains(variable))
+        #expect(child.stderr.contains("\"\(value)\""))
+        #expect(child.stderr.contains("expected"))
+        #expect(try await HTTP.get("http://127.0.0.1:\(port)/healthz").status == 0, "nothing may listen")
+    }
+
+    @Test("a missing database URL stops the process with exit 78")
+    func missingDatabaseURL() async throws {
+        let child = try ChildProcess(try TestEnvironment.binary("certctl-crl"), environment: [:])
+        #expect(await child.waitForExit(timeout: .seconds(10)) == 78)
+        #expect(child.stderr.contains("CERTCTL_DATABASE_URL is not set"))
+    }
+
+    @Test("the signer refuses a CA key file that group or others can read, naming the file")
+    func signerRefusesOpenKey() async throws {
+        let ca = try TestCA.create()
+        defer { ca.remove() }
+        chmod(ca.keyPath, 0o644)
+        let child = try ChildProcess(try TestEnvironment.binary("certctl-signer"), environment: [
+            "CERTCTL_DATABASE_URL": "postgres://certctl@127.0.0.1:1/certctl",
+            "CERTCTL_SIGNER_HEALTH_LISTEN": "127.0.0.1:\(freePort())",
+            "CERTCTL_CA_CERT_PATH": ca.certPath, "CERTCTL_CA_KEY_PATH": ca.keyPath,
+        ])
+        #expect(await child.waitForExit(timeout: .seconds(10)) == 78)
+        #expect(child.stderr.contains("CERTCTL_CA_KEY_PATH"))
+        #expect(child.stderr.contains(ca.keyPath))
+        #expect(child.stderr.contains("chmod 600"))
+    }
+
+    @Test("all five services start against a fresh database, become ready, serve metrics and stop on SIGTERM")
+    func fullStack() async throws {
+        try await TestEnvironment.withFreshDatabase { url in
+            let ca = try TestCA.create()
+            defer { ca.remove() }
+            let apiKey = APIKeyStore.generate()
+            let keyDirectory = ca.directory + "/ocsp-keys"
+            var ports: [String: Int] = [:]
+            var children: [ChildProcess] = []
+            // admin first: it applies the migrations; the others wait for the schema.
+            for executable in ["certctl-admin", "certctl-signer", "certctl-ocsp", "certctl-crl", "certctl-enroll"] {
+                let port = freePort()
+                ports[executable] = port
+                var environment = [
+                    "CERTCTL_DATABASE_URL": TestEnvironment.urlText(url),
+                    "CERTCTL_LOG_FORMAT": "json",
+                    Self.listenVariable[executable]!: "127.0.0.1:\(port)",
+                ]
+                switch executable {
+                case "certctl-admin": environment["CERTCTL_API_KEY"] = apiKey
+                case "certctl-signer":
+                    environment["CERTCTL_CA_CERT_PATH"] = ca.certPath
+                    environment["CERTCTL_CA_KEY_PATH"] = ca.keyPath
+                case "certctl-ocsp": environment["CERTCTL_OCSP_RESPONDER_KEY_DIR"] = keyDirectory
+                default: break
+                }
+                children.append(try ChildProcess(try TestEnvironment.binary(executable), environment: environment))
+            }
+            for child in children {
+                let port = ports[child.name]!
+                try await child.eventually("/readyz 200") {
+                    try await HTTP.get("http://127.0.0.1:\(port)/readyz").status == 200
+                }
+                let health = try await HTTP.get("http://127.0.0.1:\(port)/healthz")
+                #expect(health.status == 200)
+                #expect(health.body.contains(#""status":"ok""#))
+                let metrics = try await HTTP.get("http://127.0.0.1:\(port)/metrics")
+                #expect(metrics.status == 200)
+                #expect(metrics.headers.lowercased().contains("content-type: text/plain; version=0.0.4"))
+                #expect(metrics.body.contains("hb_requests"), "request counter of \(child.name) moved: \(metrics.body.prefix(500))")
+            }
+            // the OCSP key directory was created private
+            let mode = try FileManager.default.attributesOfItem(atPath: keyDirectory)[.posixPermissions] as? Int
+            #expect(mode == 0o700)
+            // the bootstrap key is stored hashed, once
+            #expect(try await TestEnvironment.scalar("SELECT count(*) FROM api_keys WHERE role = 'admin' AND actor = 'bootstrap'", url) == 1)
+            // structured logs: every stderr line of the admin is a JSON object
+            let adminLog = children[0].stderr.split(separator: "\n")
+            #expect(!adminLog.isEmpty)
+            #expect(adminLog.allSatisfy { (try? JSONSerialization.jsonObject(with: Data($0.utf8))) is [String: Any] })
+            for child in children {
+                #expect(await child.stop() == 0, "\(child.name) exits 0 on SIGTERM; stderr: \(child.stderr.suffix(1500))")
+            }
+        }
+    }
+
+    @Test("an unreachable database at start: alive but not ready, retrying, ready once the database exists")
+    func unreachableDatabaseAtStart() async throws {
+        let server = try TestEnvironment.serverURL()
+        let name = "certctl_t_late_" + UUID().uuidString.lowercased().prefix(8)
+        let url = server.with(database: String(name))
+        let port = freePort()
+        let child = try ChildProcess(try TestEnvironment.binary("certctl-crl"), environment: [
+            "CERTCTL_DATABASE_URL": TestEnvironment.urlText(url), "CERTCTL_LOG_FORMAT": "text",
+            "CERTCTL_CRL_LISTEN": "127.0.0.1:\(port)",
+        ])
+        defer { child.signal(SIGKILL) }
+        try await child.eventually("/healthz 200") { try await HTTP.get("http://127.0.0.1:\(port)/healthz").status == 200 }
+        try await child.eventually("/readyz reports the database unreachable") {
+            let ready = try await HTTP.get("http://127.0.0.1:\(port)/readyz")
+            return ready.status == 503 && ready.body.contains("unreachable")
+        }
+        try await Task.sleep(for: .seconds(3))  // several retries
+        #expect(try await HTTP.get("http://127.0.0.1:\(port)/readyz").status == 503)
+        #expect(child.isRunning, "not a crash loop: the process stays up")
+        #expect(child.stderr.contains("not ready; retrying with backoff"))
+        #expect(child.stderr.components(separatedBy: "not ready; retrying").count == 2, "one log line per state change")
+
+        try await TestEnvironment.execute("CREATE DATABASE \(name)", server)
+        do {
+            try await child.eventually("/readyz says migrations pending") {
+                try await HTTP.get("http://127.0.0.1:\(port)/readyz").body.contains("migrations pending")
+            }
+            let migrate = try ChildProcess(try TestEnvironment.binary("certctl-admin"), arguments: ["migrate"],
+                                           environment: ["CERTCTL_DATABASE_URL": TestEnvironment.urlText(url)])
+            #expect(await migrate.waitForExit(timeout: .seconds(30)) == 0)
+            try await child.eventually("/readyz 200 after migrating") {
+                try await HTTP.get("http://127.0.0.1:\(port)/readyz").status == 200
+            }
+            #expect(await child.stop() == 0)
+        } catch {
+            await child.stop()
+            try? await TestEnvironment.execute("DROP DATABASE IF EXISTS \(name) WITH (FORCE)", server)
+            throw error
+        }
+        try await TestEnvironment.execute("DROP DATABASE IF EXISTS \(name) WITH (FORCE)", server)
+    }
+
+    @Test("certctl-admin migrate: a failing migration exits non-zero with the SQL error and changes nothing")
+    func migrateFailure() async throws {
+        try await TestEnvironment.withFreshDatabase { url in
+            // An object in the way of the first migration.
+            try await TestEnvironment.execute("CREATE TABLE profiles (unrelated int)", url)
+            let child = try ChildProcess(try TestEnvironment.binary("certctl-admin"), arguments: ["migrate"],
+                                         environment: ["CERTCTL_DATABASE_URL": TestEnvironment.urlText(url)])
+            #expect(await child.waitForExit(timeout: .seconds(30)) == 1)
+            #expect(child.stderr.contains("migration 1_initial failed and was rolled back"))
+            #expect(child.stderr.contains("already exists"))
+            #expect(child.stderr.contains("42P07"))
+            #expect(try await TestEnvironment.scalar("SELECT count(*) FROM schema_migrations", url) == 0)
+            let tables = try await TestEnvironment.tables(url)
+            #expect(!tables.contains("issuers"), "statements before the failure are rolled back")
+        }
+    }
+
+    @Test("certctl-admin migrate waits while another process holds the migration lock")
+    func migrateWaitsForLock() async throws {
+        try await TestEnvironment.withFreshDatabase { url in
+            let holder = try await TestEnvironment.connect(url)
+            try await holder.query("SELECT pg_advisory_lock(\(Migrator.lockKey))", logger: logger)
+            let child = try ChildProcess(try TestEnvironment.binary("certctl-admin"), arguments: ["migrate"],
+                                         environment: ["CERTCTL_DATABASE_URL": TestEnvironment.urlText(url)])
+            #expect(await child.waitForExit(timeout: .seconds(2)) == nil, "it must wait for the lock")
+            #expect(try await !TestEnvironment.tables(url).contains("issuers"))
+            try await holder.query("SELECT pg_advisory_unlock(\(Migrator.lockKey))", logger: logger)
+            try await holder.close()
+            #expect(await child.waitForExit(timeout: .seconds(30)) == 0)
+            #expect(child.stdout.contains("applied 1_initial"))
+            #expect(try await TestEnvironment.tables(url).contains("issuers"))
+        }
+    }
+}
+
+/// A throwaway CA made with the `openssl` CLI (key mode 0600).
+struct TestCA {
+    let directory: String
+    var certPath: String { directory + "/ca.crt" }
+    var keyPath: String { directory + "/ca.key" }
+
+    static func create() throws -> TestCA {
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("certctl-ca-\(UUID().uuidString)").path
+        try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+        let ca = TestCA(directory: directory)
+        try run("/usr/bin/openssl", ["req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes",
+                                     "-keyout", ca.keyPath, "-out", ca.certPath, "-days", "30", "-subj", "/CN=certctl test CA"])
+        chmod(ca.keyPath, 0o600)
+        return ca
+    }
+
+    func remove() {
+        try? FileManager.default.removeItem(atPath: directory)
+    }
+
+    private static func run(_ executable: String, _ arguments: [String]) throws {
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: executable)
+        process.arguments = arguments
+        process.standardOutput = FileHandle.nullDevice
+        process.standardError = FileHandle.nullDevice
+        try process.run()
+        process.waitUntilExit()
+        try #require(process.terminationStatus == 0, "\(executable) \(arguments.joined(separator: " ")) failed")
+    }
+}

@@ -1,0 +1,99 @@
+# Shared helpers for scripts/dev, scripts/test and scripts/bench.
+# Sourced, not executed.
+
+log() { printf '==> %s\n' "$*" >&2; }
+die() { printf 'error: %s\n' "$*" >&2; exit 1; }
+
+repo_root() { cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd; }
+
+as_root() {
+    if [ "$(id -u)" = 0 ]; then "$@"
+    elif command -v sudo >/dev/null 2>&1; then sudo "$@"
+    else die "need root to run: $*"
+    fi
+}
+
+# Installs Debian packages that are missing (only those), e.g.
+#   ensure_packages postgresql:initdb openssl:openssl curl:curl
+# Each argument is PACKAGE:PROBE where PROBE is a command that proves it is there.
+ensure_packages() {
+    local missing=() spec pkg probe
+    for spec in "$@"; do
+        pkg=${spec%%:*}; probe=${spec#*:}
+        if [ "$probe" = initdb ]; then
+            pg_bin_dir >/dev/null 2>&1 || missing+=("$pkg")
+        elif ! command -v "$probe" >/dev/null 2>&1; then
+            missing+=("$pkg")
+        fi
+    done
+    [ ${#missing[@]} -eq 0 ] && return 0
+    log "installing missing packages: ${missing[*]}"
+    as_root env DEBIAN_FRONTEND=noninteractive apt-get update -qq >/dev/null
+    as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}" >/dev/null
+}
+
+# Directory holding initdb/pg_ctl of the newest installed PostgreSQL.
+pg_bin_dir() {
+    local dir
+    dir=$(ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V | tail -n 1)
+    [ -n "$dir" ] && [ -x "$dir/initdb" ] || return 1
+    echo "$dir"
+}
+
+# Runs a Postgres server binary as an unprivileged user: initdb and pg_ctl
+# refuse to run as root, so root uses the `postgres` account.
+pg_run() {
+    if [ "$(id -u)" = 0 ]; then runuser -u postgres -- "$@"; else "$@"; fi
+}
+
+# True if nothing accepts TCP connections on 127.0.0.1:$1.
+port_is_free() { ! (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
+
+# A free loopback port at random in 20000-59999.
+free_port() {
+    local port tries=0
+    while [ $tries -lt 100 ]; do
+        port=$(( 20000 + (RANDOM * 32768 + RANDOM) % 40000 ))
+        port_is_free "$port" && { echo "$port"; return 0; }
+        tries=$((tries + 1))
+    done
+    die "no free loopback port found"
+}
+
+# pg_start DATA_DIR PORT [extra postgres -c options...]
+# Initialises DATA_DIR if empty and starts a server on 127.0.0.1:PORT with its
+# socket inside DATA_DIR/socket. Trust auth: loopback-only, for dev and tests.
+pg_start() {
+    local data=$1 port=$2; shift 2
+    local bin; bin=$(pg_bin_dir) || die "PostgreSQL server binaries not found under /usr/lib/postgresql"
+    mkdir -p "$data"
+    if [ "$(id -u)" = 0 ]; then chown postgres:postgres "$data"; fi
+    chmod 700 "$data"
+    if [ ! -f "$data/db/PG_VERSION" ]; then
+        pg_run mkdir -p "$data/db" "$data/socket"
+        pg_run "$bin/initdb" -D "$data/db" -U postgres --auth=trust -E UTF8 --locale=C.UTF-8 >"$data/initdb.log" 2>&1 \
+            || { cat "$data/initdb.log" >&2; die "initdb failed"; }
+    fi
+    local opts="-p $port -k $data/socket -c listen_addresses=127.0.0.1"
+    for extra in "$@"; do opts="$opts -c $extra"; done
+    pg_run "$bin/pg_ctl" -D "$data/db" -l "$data/postgres.log" -w -t 30 -o "$opts" start >/dev/null \
+        || { tail -n 20 "$data/postgres.log" >&2; die "postgres did not start (log: $data/postgres.log)"; }
+}
+
+pg_stop() {
+    local data=$1 bin
+    bin=$(pg_bin_dir) || return 0
+    [ -f "$data/db/postmaster.pid" ] || return 0
+    pg_run "$bin/pg_ctl" -D "$data/db" -m fast -w stop >/dev/null 2>&1 || true
+}
+
+pg_is_running() {
+    local data=$1 bin
+    bin=$(pg_bin_dir) || return 1
+    pg_run "$bin/pg_ctl" -D "$data/db" status >/dev/null 2>&1
+}
+
+# The Swift toolchain is not a Debian package: say so plainly if it is missing.
+require_swift() {
+    command -v swift >/dev/null 2>&1 || die "swift not found: install the Swift 6 toolchain (swift.org) and put it on PATH"
+}
