@@ -81,7 +81,7 @@ let package = Package(
         .executableTarget(
             name: "CertctlAdmin",
             dependencies: [
-                "CertctlRuntime", "CertctlConfig", "CertctlStore",
+                "CertctlRuntime", "CertctlConfig", "CertctlStore", "CertctlObservability",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
             path: "services/admin",

@@ -1,5 +1,6 @@
 import ArgumentParser
 import CertctlConfig
+import CertctlObservability
 import CertctlRuntime
 import CertctlStore
 import Foundation
@@ -38,8 +39,8 @@ struct Migrate: AsyncParsableCommand {
         } catch {
             ServiceProcess.exitWith("certctl-admin migrate: \(error)", code: ConfigError.exitCode)
         }
-        var logger = Logger(label: "certctl-admin.migrate")
-        logger.logLevel = common.logLevel
+        LoggingSetup.bootstrap(level: common.logLevel, format: common.logFormat == .json ? .json : .text)
+        let logger = Logger(label: "certctl-admin.migrate")
         do {
             let migrator = Migrator(migrations: try Migration.bundled())
             let applied = try await migrator.migrate(common.database, appliedBy: "certctl-admin migrate", logger: logger)
