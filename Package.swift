@@ -26,6 +26,13 @@ let package = Package(
         .package(url: "https://github.com/vapor/postgres-nio", from: "1.33.2"),
         .package(url: "https://github.com/apple/swift-nio-ssl", from: "2.37.6"),
         .package(url: "https://github.com/apple/swift-crypto", "3.12.3"..<"5.0.0"),
+        .package(url: "https://github.com/apple/swift-certificates", from: "1.21.1"),
+        .package(url: "https://github.com/apple/swift-asn1", from: "1.7.4"),
+        .package(url: "https://github.com/grpc/grpc-swift-2", from: "2.4.3"),
+        .package(url: "https://github.com/grpc/grpc-swift-nio-transport", from: "2.9.2"),
+        .package(url: "https://github.com/grpc/grpc-swift-protobuf", from: "2.4.1"),
+        .package(url: "https://github.com/apple/swift-protobuf", from: "1.39.0"),
+        .package(url: "https://github.com/apple/swift-http-types", from: "1.0.0"),
     ],
     targets: [
         // MARK: Shared modules (by role)
@@ -60,6 +67,46 @@ let package = Package(
             swiftSettings: strict
         ),
         .target(
+            name: "CertctlPKI",
+            dependencies: [
+                .product(name: "X509", package: "swift-certificates"),
+                .product(name: "SwiftASN1", package: "swift-asn1"),
+                .product(name: "Crypto", package: "swift-crypto"),
+                .product(name: "_CryptoExtras", package: "swift-crypto"),
+            ],
+            path: "Shared/PKI",
+            swiftSettings: strict
+        ),
+        .target(
+            name: "CertctlRPC",
+            dependencies: [
+                "CertctlConfig",
+                .product(name: "GRPCCore", package: "grpc-swift-2"),
+                .product(name: "GRPCNIOTransportHTTP2", package: "grpc-swift-nio-transport"),
+                .product(name: "GRPCProtobuf", package: "grpc-swift-protobuf"),
+                .product(name: "SwiftProtobuf", package: "swift-protobuf"),
+                .product(name: "X509", package: "swift-certificates"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            path: "Shared/RPC",
+            exclude: ["Protos"],
+            swiftSettings: strict
+        ),
+        .target(
+            name: "CertctlIssuance",
+            dependencies: [
+                "CertctlConfig", "CertctlStore", "CertctlPKI", "CertctlRPC",
+                .product(name: "GRPCCore", package: "grpc-swift-2"),
+                .product(name: "GRPCNIOTransportHTTP2", package: "grpc-swift-nio-transport"),
+                .product(name: "X509", package: "swift-certificates"),
+                .product(name: "SwiftASN1", package: "swift-asn1"),
+                .product(name: "Crypto", package: "swift-crypto"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            path: "Shared/Issuance",
+            swiftSettings: strict
+        ),
+        .target(
             name: "CertctlRuntime",
             dependencies: [
                 "CertctlConfig", "CertctlStore", "CertctlObservability",
@@ -74,17 +121,31 @@ let package = Package(
         // MARK: Executables (thin entry points + that service's handlers)
         .executableTarget(
             name: "CertctlSigner",
-            dependencies: ["CertctlRuntime", "CertctlConfig", "CertctlStore"],
+            dependencies: [
+                "CertctlRuntime", "CertctlConfig", "CertctlStore", "CertctlPKI", "CertctlRPC", "CertctlObservability",
+                "CertctlIssuance",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "X509", package: "swift-certificates"),
+                .product(name: "SwiftASN1", package: "swift-asn1"),
+                .product(name: "Crypto", package: "swift-crypto"),
+                .product(name: "_CryptoExtras", package: "swift-crypto"),
+                .product(name: "Metrics", package: "swift-metrics"),
+            ],
             path: "services/signer",
             swiftSettings: strict
         ),
         .executableTarget(
             name: "CertctlAdmin",
             dependencies: [
-                "CertctlRuntime", "CertctlConfig", "CertctlStore", "CertctlObservability",
+                "CertctlRuntime", "CertctlConfig", "CertctlStore", "CertctlObservability", "CertctlIssuance",
+                "CertctlPKI", "CertctlRPC",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "HTTPTypes", package: "swift-http-types"),
+                .product(name: "X509", package: "swift-certificates"),
             ],
             path: "services/admin",
+            resources: [.copy("Resources/openapi.yaml")],
             swiftSettings: strict
         ),
         .executableTarget(
@@ -109,7 +170,12 @@ let package = Package(
         // MARK: Tests
         .testTarget(
             name: "CertctlUnitTests",
-            dependencies: ["CertctlConfig", "CertctlObservability", "CertctlStore"],
+            dependencies: [
+                "CertctlConfig", "CertctlObservability", "CertctlStore", "CertctlPKI",
+                .product(name: "X509", package: "swift-certificates"),
+                .product(name: "SwiftASN1", package: "swift-asn1"),
+                .product(name: "Crypto", package: "swift-crypto"),
+            ],
             path: "Tests/Unit",
             swiftSettings: strict
         ),

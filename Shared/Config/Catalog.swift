@@ -77,6 +77,38 @@ public enum Catalog {
         meaning: "CA private key of `iss-local`. Read only by certctl-signer; refused if group/others can read it.",
         parse: nonEmptyPath)
 
+    // MARK: Internal RPC (gRPC over mutual TLS)
+
+    public static let signerRPCListen = ConfigVariable<ListenAddress>(
+        "CERTCTL_SIGNER_RPC_LISTEN", default: "127.0.0.1:9443", services: [.signer],
+        expected: "host:port such as 10.0.0.5:9443",
+        meaning: "Where the signer serves internal gRPC (mutual TLS only). Use a loopback or private-network address.",
+        parse: { ListenAddress(parsing: $0) })
+
+    public static let signerAddress = ConfigVariable<ListenAddress>(
+        "CERTCTL_SIGNER_ADDR", default: "127.0.0.1:9443", services: [.admin],
+        expected: "host:port of certctl-signer's gRPC listener (the host must be named in the signer's TLS certificate)",
+        meaning: "Where services reach certctl-signer.",
+        parse: { ListenAddress(parsing: $0) })
+
+    public static let rpcTLSCert = ConfigVariable<String>(
+        "CERTCTL_RPC_TLS_CERT", required: true, services: [.signer, .admin],
+        expected: "a path to this service's PEM identity certificate from the service-identity CA",
+        meaning: "This service's internal-RPC identity certificate (URI SAN `urn:certctl:service:<name>`).",
+        parse: nonEmptyPath)
+
+    public static let rpcTLSKey = ConfigVariable<String>(
+        "CERTCTL_RPC_TLS_KEY", required: true, services: [.signer, .admin],
+        expected: "a path to the PEM private key of CERTCTL_RPC_TLS_CERT, mode 0600",
+        meaning: "Private key of the internal-RPC identity certificate (refused if group/others can read it).",
+        parse: nonEmptyPath)
+
+    public static let rpcTLSCA = ConfigVariable<String>(
+        "CERTCTL_RPC_TLS_CA", required: true, services: [.signer, .admin],
+        expected: "a path to the PEM service-identity CA certificate",
+        meaning: "The service-identity CA every internal-RPC peer must chain to (separate from the product CA).",
+        parse: nonEmptyPath)
+
     // MARK: Admin
 
     public static let autoMigrate = ConfigVariable<Bool>(
@@ -90,6 +122,24 @@ public enum Catalog {
         expected: "a secret of at least 32 printable characters",
         meaning: "Bootstrap admin API key: if set, its SHA-256 hash is stored as an `admin` key for actor `bootstrap`. Unset: no bootstrap key.",
         parse: { $0.count >= 32 && $0.allSatisfy { $0.isASCII && !$0.isWhitespace } ? $0 : nil })
+
+    public static let ocspBaseURL = ConfigVariable<String>(
+        "CERTCTL_OCSP_BASE_URL", default: "http://127.0.0.1:8081", services: [.admin],
+        expected: "an http(s) URL without a trailing slash, such as http://ocsp.example.com",
+        meaning: "Public base URL of the OCSP tier; issued certificates carry `<this>/.well-known/pki/ocsp/<issuer_id>` in AIA.",
+        parse: parseBaseURL)
+
+    public static let crlBaseURL = ConfigVariable<String>(
+        "CERTCTL_CRL_BASE_URL", default: "http://127.0.0.1:8082", services: [.admin],
+        expected: "an http(s) URL without a trailing slash, such as http://crl.example.com",
+        meaning: "Public base URL of the CRL publisher; certificates carry `<this>/.well-known/pki/crl/<issuer_id>` (CDP) and `<this>/.well-known/pki/ca/<issuer_id>.crt` (AIA caIssuers).",
+        parse: parseBaseURL)
+
+    public static let pendingIssuanceTimeout = ConfigVariable<Duration>(
+        "CERTCTL_PENDING_ISSUANCE_TIMEOUT", default: "5m", services: [.admin],
+        expected: "a duration between 10s and 24h such as 5m",
+        meaning: "A certificate reservation still `pending` after this long (signing never completed) is marked `failed`.",
+        parse: { GoDuration.parse($0).flatMap { $0 >= .seconds(10) && $0 <= .seconds(86_400) ? $0 : nil } })
 
     public static let certExportRateLimitPerActorHour = ConfigVariable<Int>(
         "CERTCTL_CERT_EXPORT_RATE_LIMIT_PER_ACTOR_HR", default: "50", services: [.admin],
@@ -130,7 +180,9 @@ public enum Catalog {
         databaseURL.info, databasePoolSize.info, logLevel.info, logFormat.info,
         signerHealthListen.info, adminListen.info, ocspListen.info, crlListen.info, enrollListen.info,
         caCertPath.info, caKeyPath.info,
-        autoMigrate.info, apiKey.info, certExportRateLimitPerActorHour.info, configEncryptionKey.info,
+        signerRPCListen.info, signerAddress.info, rpcTLSCert.info, rpcTLSKey.info, rpcTLSCA.info,
+        autoMigrate.info, apiKey.info, ocspBaseURL.info, crlBaseURL.info, pendingIssuanceTimeout.info,
+        certExportRateLimitPerActorHour.info, configEncryptionKey.info,
         crlGenerationInterval.info,
         ocspResponderKeyDir.info, ocspRateLimitPerIPMinute.info,
     ]
@@ -138,6 +190,13 @@ public enum Catalog {
     // MARK: Parsers shared by several variables
 
     static let nonEmptyPath: @Sendable (String) -> String? = { $0.isEmpty || $0.contains("\0") ? nil : $0 }
+
+    static let parseBaseURL: @Sendable (String) -> String? = { text in
+        guard let url = URL(string: text), let scheme = url.scheme, ["http", "https"].contains(scheme),
+              url.host != nil, !text.hasSuffix("/"), url.query == nil
+        else { return nil }
+        return text
+    }
 
     static let nonNegativeInt: @Sendable (String) -> Int? = { Int($0).flatMap { $0 >= 0 ? $0 : nil } }
 

@@ -24,16 +24,33 @@ public protocol ServiceConfig: Sendable {
     init(_ env: Environment) throws(ConfigError)
 }
 
+/// Paths of a service's internal-RPC identity (mutual TLS).
+public struct RPCIdentityPaths: Sendable {
+    public var certificatePath: String
+    public var keyPath: String
+    public var caPath: String
+
+    public init(_ env: Environment) throws(ConfigError) {
+        certificatePath = try env.read(Catalog.rpcTLSCert)
+        keyPath = try env.read(Catalog.rpcTLSKey)
+        caPath = try env.read(Catalog.rpcTLSCA)
+    }
+}
+
 public struct SignerConfig: ServiceConfig {
     public static let service = ServiceName.signer
     public var common: CommonConfig
     public var httpListen: ListenAddress
+    public var rpcListen: ListenAddress
+    public var rpcIdentity: RPCIdentityPaths
     public var caCertPath: String
     public var caKeyPath: String
 
     public init(_ env: Environment) throws(ConfigError) {
         common = try CommonConfig(env)
         httpListen = try env.read(Catalog.signerHealthListen)
+        rpcListen = try env.read(Catalog.signerRPCListen)
+        rpcIdentity = try RPCIdentityPaths(env)
         caCertPath = try env.read(Catalog.caCertPath)
         caKeyPath = try env.read(Catalog.caKeyPath)
     }
@@ -47,10 +64,20 @@ public struct AdminConfig: ServiceConfig {
     public var bootstrapAPIKey: String?
     public var certExportRateLimitPerActorHour: Int
     public var configEncryptionKey: [UInt8]?
+    public var signerAddress: ListenAddress
+    public var rpcIdentity: RPCIdentityPaths
+    public var ocspBaseURL: String
+    public var crlBaseURL: String
+    public var pendingIssuanceTimeout: Duration
 
     public init(_ env: Environment) throws(ConfigError) {
         common = try CommonConfig(env)
         httpListen = try env.read(Catalog.adminListen)
+        signerAddress = try env.read(Catalog.signerAddress)
+        rpcIdentity = try RPCIdentityPaths(env)
+        ocspBaseURL = try env.read(Catalog.ocspBaseURL)
+        crlBaseURL = try env.read(Catalog.crlBaseURL)
+        pendingIssuanceTimeout = try env.read(Catalog.pendingIssuanceTimeout)
         autoMigrate = try env.read(Catalog.autoMigrate)
         bootstrapAPIKey = try env.readOptional(Catalog.apiKey)
         certExportRateLimitPerActorHour = try env.read(Catalog.certExportRateLimitPerActorHour)

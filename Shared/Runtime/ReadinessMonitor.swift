@@ -14,6 +14,9 @@ public final class ReadinessMonitor: Service, Sendable {
     }
 
     private let state = Mutex<State>(.starting)
+    /// Start-up steps (besides the database) that must finish before the
+    /// process is ready, e.g. a listener that binds after registration.
+    private let gates = Mutex<Set<String>>([])
     private let database: Database
     private let migrator: Migrator
     private let logger: Logger
@@ -31,7 +34,21 @@ public final class ReadinessMonitor: Service, Sendable {
         self.maximumBackoff = maximumBackoff
     }
 
-    public var current: State { state.withLock { $0 } }
+    public var current: State {
+        let state = state.withLock { $0 }
+        guard state == .ready else { return state }
+        let waiting = gates.withLock { $0 }
+        return waiting.isEmpty ? .ready : .notReady("waiting for: \(waiting.sorted().joined(separator: ", "))")
+    }
+
+    /// Holds readiness until `open(name)` is called.
+    public func close(_ name: String) {
+        _ = gates.withLock { $0.insert(name) }
+    }
+
+    public func open(_ name: String) {
+        _ = gates.withLock { $0.remove(name) }
+    }
 
     public func run() async throws {
         var backoff = Duration.milliseconds(250)

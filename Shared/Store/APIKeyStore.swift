@@ -61,3 +61,41 @@ public struct APIKeyStore: Sendable {
         }
     }
 }
+
+/// The authenticated caller of the admin API.
+public struct Principal: Sendable, Equatable {
+    public var actor: String
+    public var role: APIRole
+    public var keyID: UUID
+
+    public init(actor: String, role: APIRole, keyID: UUID) {
+        self.actor = actor
+        self.role = role
+        self.keyID = keyID
+    }
+}
+
+extension APIKeyStore {
+    /// The active key whose SHA-256 is that of `key`, if any. The lookup is by
+    /// hash (an attacker cannot steer the hash bytes), and the stored hash is
+    /// compared again in constant time before it counts.
+    public func authenticate(_ key: String) async throws -> Principal? {
+        let hash = Self.hash(key)
+        let rows = try await client.query("""
+            SELECT id, actor, role, key_hash FROM api_keys
+            WHERE key_hash = \(ByteBuffer(bytes: hash)) AND revoked_at IS NULL AND (expires_at IS NULL OR expires_at > now())
+            """, logger: logger)
+        for try await (id, actor, role, stored) in rows.decode((UUID, String, String, ByteBuffer).self) {
+            guard Self.constantTimeEqual(Array(buffer: stored), hash), let role = APIRole(rawValue: role) else { return nil }
+            return Principal(actor: actor, role: role, keyID: id)
+        }
+        return nil
+    }
+
+    static func constantTimeEqual(_ a: [UInt8], _ b: [UInt8]) -> Bool {
+        guard a.count == b.count else { return false }
+        var difference: UInt8 = 0
+        for index in a.indices { difference |= a[index] ^ b[index] }
+        return difference == 0
+    }
+}

@@ -43,3 +43,41 @@ public enum AuditLog {
             """, logger: logger)
     }
 }
+
+/// An audit event as read back.
+public struct AuditEventRecord: Sendable {
+    public var id: Int64
+    public var occurredAt: Date
+    public var service: String
+    public var actor: String
+    public var action: String
+    public var outcome: String
+    public var targetType: String?
+    public var targetID: String?
+    public var errorCode: String?
+    public var detailsJSON: String
+}
+
+extension AuditLog {
+    /// Newest first; `beforeID` continues a previous page.
+    public static func list(
+        client: PostgresClient, targetID: String?, action: String?, limit: Int, beforeID: Int64?, logger: Logger
+    ) async throws -> [AuditEventRecord] {
+        let rows = try await client.query("""
+            SELECT id, occurred_at, service, actor, action, outcome, target_type, target_id, error_code, details::text
+            FROM audit_events
+            WHERE (\(targetID)::text IS NULL OR target_id = \(targetID))
+              AND (\(action)::text IS NULL OR action = \(action))
+              AND (\(beforeID)::bigint IS NULL OR id < \(beforeID))
+            ORDER BY id DESC LIMIT \(limit)
+            """, logger: logger)
+        var result: [AuditEventRecord] = []
+        for try await (id, at, service, actor, action, outcome, targetType, targetID, errorCode, details)
+            in rows.decode((Int64, Date, String, String, String, String, String?, String?, String?, String).self) {
+            result.append(AuditEventRecord(id: id, occurredAt: at, service: service, actor: actor, action: action,
+                                           outcome: outcome, targetType: targetType, targetID: targetID,
+                                           errorCode: errorCode, detailsJSON: details))
+        }
+        return result
+    }
+}

@@ -21,7 +21,7 @@ struct Serve: AsyncParsableCommand {
 
     func run() async throws {
         await ServiceProcess.run(AdminConfig.self) { context in
-            ServiceParts(services: [AdminBootstrap(context: context)])
+            ServiceParts(services: [AdminBootstrap(context: context)] + (try AdminAPI.install(context)))
         }
     }
 }

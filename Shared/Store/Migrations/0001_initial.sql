@@ -78,6 +78,8 @@ CREATE TABLE certificates (
     requested_by      text NOT NULL,
     request_source    text NOT NULL DEFAULT 'api' CHECK (request_source IN ('api', 'scep', 'est', 'internal')),
     idempotency_key   text,
+    -- hash of the request body: a reused idempotency key must carry the same request
+    request_fingerprint text,
     failure_reason    text,
     created_at        timestamptz NOT NULL DEFAULT now(),
     updated_at        timestamptz NOT NULL DEFAULT now(),

@@ -1,0 +1,217 @@
+import CertctlPKI
+import CertctlRPC
+import CertctlStore
+import Crypto
+import Foundation
+import GRPCCore
+import GRPCNIOTransportHTTP2
+import Logging
+import SwiftASN1
+import X509
+
+/// The URLs issued certificates point relying parties at.
+public struct PublicationURLs: Sendable {
+    public var ocspBase: String
+    public var crlBase: String
+
+    public init(ocspBase: String, crlBase: String) {
+        self.ocspBase = ocspBase
+        self.crlBase = crlBase
+    }
+
+    public func ocsp(_ issuerID: String) -> String { "\(ocspBase)/.well-known/pki/ocsp/\(issuerID)" }
+    public func crl(_ issuerID: String) -> String { "\(crlBase)/.well-known/pki/crl/\(issuerID)" }
+    public func caIssuers(_ issuerID: String) -> String { "\(crlBase)/.well-known/pki/ca/\(issuerID).crt" }
+}
+
+public struct IssuanceRequest: Sendable {
+    public var csrPEM: String
+    public var issuerID: String
+    public var profileID: String
+    public var validityDays: Int?
+    public var requestedBy: String
+    public var source: String
+    public var idempotencyKey: String?
+
+    public init(csrPEM: String, issuerID: String, profileID: String, validityDays: Int?, requestedBy: String,
+                source: String, idempotencyKey: String?) {
+        self.csrPEM = csrPEM
+        self.issuerID = issuerID
+        self.profileID = profileID
+        self.validityDays = validityDays
+        self.requestedBy = requestedBy
+        self.source = source
+        self.idempotencyKey = idempotencyKey
+    }
+}
+
+public struct IssuanceResult: Sendable {
+    public var certificate: CertificateRecord
+    public var issuerCertificateDER: [UInt8]
+    /// False when an Idempotency-Key replay returned an earlier result.
+    public var created: Bool
+}
+
+/// The issuance core that the admin API, SCEP and EST all call: check the
+/// CSR against its profile, reserve the row (fresh random serial), have the
+/// signer sign over RPC (it stores the DER and marks the row issued), return it.
+public struct IssuanceService: Sendable {
+    let issuers: IssuerStore
+    let profiles: ProfileStore
+    let certificates: CertificateRecordStore
+    let signer: SignerRPC.Client<HTTP2ClientTransport.Posix>
+    let urls: PublicationURLs
+    let logger: Logger
+    /// Clock-skew allowance: notBefore is set this far in the past.
+    static let backdate: TimeInterval = 300
+
+    public init(database: Database, signer: SignerConnection, urls: PublicationURLs, logger: Logger) {
+        issuers = IssuerStore(client: database.client, logger: logger)
+        profiles = ProfileStore(client: database.client, logger: logger)
+        certificates = CertificateRecordStore(client: database.client, logger: logger)
+        self.signer = signer.signer
+        self.urls = urls
+        self.logger = logger
+    }
+
+    public func issue(_ request: IssuanceRequest) async throws -> IssuanceResult {
+        let csr: CertificateSigningRequest
+        do {
+            csr = try CertificateSigningRequest(pemEncoded: request.csrPEM)
+        } catch {
+            // A well-formed CSR with a key swift-certificates will not load (RSA-1024, P-521…) is a key problem.
+            if let key = CSRKeyProbe.describeKey(pem: request.csrPEM) {
+                throw IssuanceError.profileViolation(.keyNotAllowed("\(key) keys are not allowed (profile \(request.profileID))"))
+            }
+            throw IssuanceError.invalidCSR("csr_pem is not a PEM certificate signing request: \(error)")
+        }
+        guard csr.publicKey.isValidSignature(csr.signature, for: csr) else { throw IssuanceError.csrSignatureInvalid }
+        guard let issuer = try await issuers.get(request.issuerID) else { throw IssuanceError.issuerNotFound(request.issuerID) }
+        guard let record = try await profiles.get(request.profileID) else { throw IssuanceError.profileNotFound(request.profileID) }
+        guard let profile = record.policy else {
+            throw IssuanceError.invalidRequest("profile \(record.id) holds values this build does not know")
+        }
+        let issuerCertificate = try Certificate(derEncoded: issuer.certificateDER)
+
+        let sans: [GeneralName]
+        do {
+            sans = Array(try csr.attributes.extensionRequest?.extensions.subjectAlternativeNames ?? SubjectAlternativeNames())
+        } catch {
+            throw IssuanceError.invalidCSR("the CSR's extension request cannot be read: \(error)")
+        }
+        do {
+            _ = try profile.checkKey(csr.publicKey)
+            try profile.checkSANs(sans)
+        } catch {
+            throw IssuanceError.profileViolation(error)
+        }
+        guard !sans.isEmpty || !csr.subject.isEmpty else {
+            throw IssuanceError.invalidCSR("the CSR has neither a subject nor subject alternative names")
+        }
+        let days = request.validityDays ?? profile.maxValidityDays
+        guard days >= 1 else { throw IssuanceError.invalidRequest("validity_days must be at least 1") }
+        guard days <= profile.maxValidityDays else {
+            throw IssuanceError.profileViolation(.validityTooLong(
+                "validity_days \(days) exceeds profile \(profile.id)'s maximum of \(profile.maxValidityDays)"))
+        }
+        let now = Date()
+        let notBefore = max(now.addingTimeInterval(-Self.backdate), issuerCertificate.notValidBefore)
+        // Never beyond the CA's own notAfter.
+        let notAfter = min(now.addingTimeInterval(Double(days) * 86_400), issuerCertificate.notValidAfter)
+        let sanTexts = sans.map(Self.describe)
+        let fingerprint = Self.fingerprint(request, days: days)
+
+        for _ in 0..<3 {
+            let serial = SerialNumber.random()
+            guard let serialHex = SerialNumber.canonicalHex(ofDERInteger: serial) else { continue }
+            let outcome = try await certificates.reserve(CertificateReservation(
+                issuerID: issuer.id, issuerGeneration: issuer.generation, serialHex: serialHex, profileID: profile.id,
+                subject: csr.subject.description, subjectAltNames: sanTexts, notBefore: notBefore, notAfter: notAfter,
+                csrDER: try Self.der(csr), requestedBy: request.requestedBy, source: request.source,
+                idempotencyKey: request.idempotencyKey, requestFingerprint: fingerprint))
+            switch outcome {
+            case .serialTaken:
+                continue
+            case .idempotent(let existing, let same):
+                guard same else { throw IssuanceError.idempotencyConflict }
+                guard let record = try await certificates.get(existing) else { throw IssuanceError.certificateNotFound }
+                return IssuanceResult(certificate: record, issuerCertificateDER: issuer.certificateDER, created: false)
+            case .reserved(let id):
+                let content = LeafCertificateContent(
+                    serial: serial, subject: csr.subject, publicKey: csr.publicKey, notBefore: notBefore, notAfter: notAfter,
+                    subjectAlternativeNames: sans, extendedKeyUsages: profile.extendedKeyUsages.map(\.extendedKeyUsage),
+                    ocspURL: urls.ocsp(issuer.id), crlURL: urls.crl(issuer.id), caIssuersURL: urls.caIssuers(issuer.id))
+                let tbs = try TBSCertificateBuilder.leaf(content, issuer: issuerCertificate)
+                try await sign(tbs: tbs, id: id, issuer: issuer, profileID: profile.id, requestedBy: request.requestedBy)
+                guard let record = try await certificates.get(id) else { throw IssuanceError.certificateNotFound }
+                return IssuanceResult(certificate: record, issuerCertificateDER: issuer.certificateDER, created: true)
+            }
+        }
+        throw IssuanceError.invalidRequest("could not reserve a unique serial number")
+    }
+
+    private func sign(tbs: [UInt8], id: UUID, issuer: IssuerRecord, profileID: String, requestedBy: String) async throws {
+        var message = Certctl_Signer_V1_SignCertificateRequest()
+        message.issuerID = issuer.id
+        message.issuerGeneration = UInt32(issuer.generation)
+        message.tbsCertificate = Data(tbs)
+        message.purpose = .leaf
+        message.profileID = profileID
+        message.requestedBy = requestedBy
+        message.certificateID = id.uuidString.lowercased()
+        var options = CallOptions.defaults
+        options.timeout = .seconds(10)
+        options.waitForReady = true  // ride out a signer restart within the timeout
+        do {
+            _ = try await signer.signCertificate(message, options: options)
+        } catch let error as RPCError where error.code == .failedPrecondition || error.code == .permissionDenied {
+            let refusal = SignerRefusal.parse(error)
+            try? await certificates.markFailed(id: id, reason: "\(refusal.code): \(refusal.message)")
+            throw IssuanceError.signerRefused(code: refusal.code, message: refusal.message)
+        } catch {
+            // Unknown whether it was signed: the row stays pending; the signer
+            // completes it if it did sign, otherwise the reaper marks it failed.
+            logger.error("signer RPC failed; reservation left pending", metadata: [
+                "certificate_id": "\(id)", "error": "\(error)",
+            ])
+            throw IssuanceError.signerUnavailable("the signer could not be reached: \(error)")
+        }
+    }
+
+    static func der(_ csr: CertificateSigningRequest) throws -> [UInt8] {
+        var serializer = DER.Serializer()
+        try serializer.serialize(csr)
+        return serializer.serializedBytes
+    }
+
+    /// SHA-256 over what determines the certificate: same key + same body = same request.
+    static func fingerprint(_ request: IssuanceRequest, days: Int) -> String {
+        let text = [request.csrPEM.trimmingCharacters(in: .whitespacesAndNewlines), request.issuerID, request.profileID, "\(days)"]
+            .joined(separator: "\u{0}")
+        return SHA256.hash(data: Data(text.utf8)).map { String(format: "%02x", $0) }.joined()
+    }
+
+    public static func describe(_ name: GeneralName) -> String {
+        switch name {
+        case .dnsName(let dns): return "DNS:\(dns)"
+        case .ipAddress(let bytes): return "IP:\(IPAddressText.format(Array(bytes.bytes)) ?? "?")"
+        case .rfc822Name(let email): return "email:\(email)"
+        case .uniformResourceIdentifier(let uri): return "URI:\(uri)"
+        default: return "\(name)"
+        }
+    }
+}
+
+extension ProfileRecord {
+    /// The profile as policy; nil if a stored value is unknown to this build.
+    public var policy: CertificateProfile? {
+        let keys = allowedKeyAlgorithms.compactMap(KeyAlgorithm.init(rawValue:))
+        let usages = extendedKeyUsages.compactMap(CertificateProfile.Usage.init(rawValue:))
+        let sanTypes = allowedSANTypes.compactMap(CertificateProfile.SANType.init(rawValue:))
+        guard keys.count == allowedKeyAlgorithms.count, usages.count == extendedKeyUsages.count,
+              sanTypes.count == allowedSANTypes.count else { return nil }
+        return CertificateProfile(id: id, description: description, allowedKeyAlgorithms: keys,
+                                  maxValidityDays: maxValidityDays, extendedKeyUsages: usages,
+                                  allowedSANTypes: sanTypes, sanPatterns: sanPatterns, allowCA: allowCA)
+    }
+}

@@ -1,0 +1,218 @@
+import Foundation
+import Logging
+import PostgresNIO
+
+public struct RevocationRecord: Sendable, Equatable {
+    public var reasonCode: Int
+    public var revokedAt: Date
+    public var invalidityDate: Date?
+    public var revokedBy: String
+}
+
+public struct CertificateRecord: Sendable {
+    public var id: UUID
+    public var issuerID: String
+    public var issuerGeneration: Int?
+    public var serialHex: String
+    public var status: String
+    public var profileID: String?
+    public var subject: String
+    public var subjectAltNames: [String]
+    public var notBefore: Date?
+    public var notAfter: Date?
+    public var certificateDER: [UInt8]?
+    public var requestedBy: String
+    public var createdAt: Date
+    public var failureReason: String?
+    public var revocation: RevocationRecord?
+}
+
+/// A row reserved before signing: the serial is taken, nothing is signed yet.
+public struct CertificateReservation: Sendable {
+    public var issuerID: String
+    public var issuerGeneration: Int
+    public var serialHex: String
+    public var profileID: String
+    public var subject: String
+    public var subjectAltNames: [String]
+    public var notBefore: Date
+    public var notAfter: Date
+    public var csrDER: [UInt8]
+    public var requestedBy: String
+    public var source: String
+    public var idempotencyKey: String?
+    public var requestFingerprint: String?
+
+    public init(
+        issuerID: String, issuerGeneration: Int, serialHex: String, profileID: String, subject: String,
+        subjectAltNames: [String], notBefore: Date, notAfter: Date, csrDER: [UInt8], requestedBy: String,
+        source: String, idempotencyKey: String?, requestFingerprint: String?
+    ) {
+        self.issuerID = issuerID
+        self.issuerGeneration = issuerGeneration
+        self.serialHex = serialHex
+        self.profileID = profileID
+        self.subject = subject
+        self.subjectAltNames = subjectAltNames
+        self.notBefore = notBefore
+        self.notAfter = notAfter
+        self.csrDER = csrDER
+        self.requestedBy = requestedBy
+        self.source = source
+        self.idempotencyKey = idempotencyKey
+        self.requestFingerprint = requestFingerprint
+    }
+}
+
+public struct CertificateFilter: Sendable {
+    public var status: String?
+    public var issuerID: String?
+    public var text: String?
+    public var serialHex: String?
+    public var expiringBefore: Date?
+    public var limit: Int = 100
+    /// Keyset cursor: the id of the last row of the previous page.
+    public var after: UUID?
+
+    public init() {}
+}
+
+public enum ReservationOutcome: Sendable {
+    case reserved(UUID)
+    /// The serial is taken (astronomically unlikely with 159 random bits): pick another.
+    case serialTaken
+    /// The same actor already used this idempotency key.
+    case idempotent(existing: UUID, sameRequest: Bool)
+}
+
+public struct CertificateRecordStore: Sendable {
+    let client: PostgresClient
+    let logger: Logger
+
+    public init(client: PostgresClient, logger: Logger) {
+        self.client = client
+        self.logger = logger
+    }
+
+    public func reserve(_ reservation: CertificateReservation) async throws -> ReservationOutcome {
+        let r = reservation
+        let rows = try await client.query("""
+            INSERT INTO certificates (issuer_id, issuer_generation, serial_hex, status, profile_id, subject,
+                subject_alt_names, not_before, not_after, csr_der, requested_by, request_source, idempotency_key,
+                request_fingerprint)
+            VALUES (\(r.issuerID), \(r.issuerGeneration), \(r.serialHex), 'pending', \(r.profileID), \(r.subject),
+                \(r.subjectAltNames), \(r.notBefore), \(r.notAfter), \(ByteBuffer(bytes: r.csrDER)), \(r.requestedBy),
+                \(r.source), \(r.idempotencyKey), \(r.requestFingerprint))
+            ON CONFLICT DO NOTHING
+            RETURNING id
+            """, logger: logger)
+        for try await id in rows.decode(UUID.self) { return .reserved(id) }
+        if let key = r.idempotencyKey {
+            let existing = try await client.query("""
+                SELECT id, request_fingerprint IS NOT DISTINCT FROM \(r.requestFingerprint) FROM certificates
+                WHERE requested_by = \(r.requestedBy) AND idempotency_key = \(key)
+                """, logger: logger)
+            for try await (id, same) in existing.decode((UUID, Bool).self) { return .idempotent(existing: id, sameRequest: same) }
+        }
+        return .serialTaken
+    }
+
+    /// The signer's check-and-store: only a `pending` row with this issuer and
+    /// serial may receive a certificate. Returns false when there is no such row.
+    public func completeIssuance(
+        id: UUID, issuerID: String, serialHex: String, certificateDER: [UInt8], audit: AuditRecord
+    ) async throws -> Bool {
+        let logger = self.logger
+        return try await client.withTransaction(logger: logger) { connection in
+            let rows = try await connection.query("""
+                UPDATE certificates SET status = 'issued', certificate_der = \(ByteBuffer(bytes: certificateDER)),
+                    updated_at = now()
+                WHERE id = \(id) AND issuer_id = \(issuerID) AND serial_hex = \(serialHex) AND status = 'pending'
+                RETURNING id
+                """, logger: logger)
+            var updated = false
+            for try await _ in rows.decode(UUID.self) { updated = true }
+            if updated { try await AuditLog.record(audit, on: connection, logger: logger) }
+            return updated
+        }
+    }
+
+    /// Whether a pending reservation exists (the signer checks before signing).
+    public func isPending(id: UUID, issuerID: String, serialHex: String) async throws -> Bool {
+        let rows = try await client.query("""
+            SELECT count(*) FROM certificates
+            WHERE id = \(id) AND issuer_id = \(issuerID) AND serial_hex = \(serialHex) AND status = 'pending'
+            """, logger: logger)
+        for try await count in rows.decode(Int.self) { return count == 1 }
+        return false
+    }
+
+    public func markFailed(id: UUID, reason: String) async throws {
+        try await client.query("""
+            UPDATE certificates SET status = 'failed', failure_reason = \(reason), updated_at = now()
+            WHERE id = \(id) AND status = 'pending'
+            """, logger: logger)
+    }
+
+    /// Marks reservations that never completed (signer down mid-request) as failed.
+    public func failStalePending(olderThan age: Duration) async throws -> Int {
+        let seconds = Double(age.components.seconds)
+        let rows = try await client.query("""
+            UPDATE certificates SET status = 'failed', failure_reason = 'signing did not complete', updated_at = now()
+            WHERE status = 'pending' AND created_at < now() - make_interval(secs => \(seconds))
+            RETURNING id
+            """, logger: logger)
+        var count = 0
+        for try await _ in rows.decode(UUID.self) { count += 1 }
+        return count
+    }
+
+    public func get(_ id: UUID) async throws -> CertificateRecord? {
+        var filter = CertificateFilter()
+        filter.limit = 1
+        return try await query(filter, id: id).first
+    }
+
+    public func list(_ filter: CertificateFilter) async throws -> [CertificateRecord] {
+        try await query(filter, id: nil)
+    }
+
+    private func query(_ f: CertificateFilter, id: UUID?) async throws -> [CertificateRecord] {
+        let pattern = f.text.map { "%" + $0.replacingOccurrences(of: "\\", with: "\\\\")
+            .replacingOccurrences(of: "%", with: "\\%").replacingOccurrences(of: "_", with: "\\_") + "%" }
+        let rows = try await client.query("""
+            SELECT c.id, c.issuer_id, c.issuer_generation, c.serial_hex, c.status, c.profile_id, c.subject,
+                   c.subject_alt_names, c.not_before, c.not_after, c.certificate_der, c.requested_by, c.created_at,
+                   c.failure_reason, r.reason_code, r.revoked_at, r.invalidity_date, r.revoked_by
+            FROM certificates c
+            LEFT JOIN certificate_revocations r ON r.certificate_id = c.id AND r.hold_released_at IS NULL
+            WHERE (\(id)::uuid IS NULL OR c.id = \(id))
+              AND (\(f.status)::text IS NULL OR c.status = \(f.status))
+              AND (\(f.issuerID)::text IS NULL OR c.issuer_id = \(f.issuerID))
+              AND (\(f.serialHex)::text IS NULL OR c.serial_hex = \(f.serialHex))
+              AND (\(f.expiringBefore)::timestamptz IS NULL OR c.not_after < \(f.expiringBefore))
+              AND (\(pattern)::text IS NULL OR c.subject ILIKE \(pattern)
+                   OR EXISTS (SELECT 1 FROM unnest(c.subject_alt_names) san WHERE san ILIKE \(pattern)))
+              AND (\(f.after)::uuid IS NULL OR (c.created_at, c.id) < (SELECT created_at, id FROM certificates WHERE id = \(f.after)))
+            ORDER BY c.created_at DESC, c.id DESC
+            LIMIT \(f.limit)
+            """, logger: logger)
+        var result: [CertificateRecord] = []
+        for try await (id, issuerID, generation, serial, status, profileID, subject, sans, notBefore, notAfter, der,
+                       requestedBy, createdAt, failure, reasonCode, revokedAt, invalidityDate, revokedBy)
+            in rows.decode((UUID, String, Int?, String, String, String?, String, [String], Date?, Date?, ByteBuffer?,
+                            String, Date, String?, Int?, Date?, Date?, String?).self) {
+            var revocation: RevocationRecord?
+            if let reasonCode, let revokedAt, let revokedBy {
+                revocation = RevocationRecord(
+                    reasonCode: reasonCode, revokedAt: revokedAt, invalidityDate: invalidityDate, revokedBy: revokedBy)
+            }
+            result.append(CertificateRecord(
+                id: id, issuerID: issuerID, issuerGeneration: generation, serialHex: serial, status: status,
+                profileID: profileID, subject: subject, subjectAltNames: sans, notBefore: notBefore, notAfter: notAfter,
+                certificateDER: der.map { Array(buffer: $0) }, requestedBy: requestedBy, createdAt: createdAt,
+                failureReason: failure, revocation: revocation))
+        }
+        return result
+    }
+}

@@ -1,0 +1,174 @@
+import Foundation
+import Logging
+import PostgresNIO
+
+/// An issuer and its active CA key generation.
+public struct IssuerRecord: Sendable {
+    public var id: String
+    public var displayName: String
+    public var status: String
+    public var allowSubCA: Bool
+    public var generation: Int
+    public var certificateDER: [UInt8]
+    public var keyAlgorithm: String
+    public var notBefore: Date
+    public var notAfter: Date
+}
+
+/// The facts the signer records about a CA certificate it loaded.
+public struct IssuerGenerationFacts: Sendable {
+    public var issuerID: String
+    public var displayName: String
+    public var certificateDER: [UInt8]
+    public var subjectDER: [UInt8]
+    public var subjectKeyID: [UInt8]
+    public var nameHashSHA1: [UInt8]
+    public var keyHashSHA1: [UInt8]
+    public var nameHashSHA256: [UInt8]
+    public var keyHashSHA256: [UInt8]
+    public var keyAlgorithm: String
+    public var certPath: String?
+    public var keyPath: String?
+    public var notBefore: Date
+    public var notAfter: Date
+
+    public init(
+        issuerID: String, displayName: String, certificateDER: [UInt8], subjectDER: [UInt8], subjectKeyID: [UInt8],
+        nameHashSHA1: [UInt8], keyHashSHA1: [UInt8], nameHashSHA256: [UInt8], keyHashSHA256: [UInt8],
+        keyAlgorithm: String, certPath: String?, keyPath: String?, notBefore: Date, notAfter: Date
+    ) {
+        self.issuerID = issuerID
+        self.displayName = displayName
+        self.certificateDER = certificateDER
+        self.subjectDER = subjectDER
+        self.subjectKeyID = subjectKeyID
+        self.nameHashSHA1 = nameHashSHA1
+        self.keyHashSHA1 = keyHashSHA1
+        self.nameHashSHA256 = nameHashSHA256
+        self.keyHashSHA256 = keyHashSHA256
+        self.keyAlgorithm = keyAlgorithm
+        self.certPath = certPath
+        self.keyPath = keyPath
+        self.notBefore = notBefore
+        self.notAfter = notAfter
+    }
+}
+
+public struct IssuerStore: Sendable {
+    let client: PostgresClient
+    let logger: Logger
+
+    public init(client: PostgresClient, logger: Logger) {
+        self.client = client
+        self.logger = logger
+    }
+
+    /// Records `facts` as the issuer's active generation. A CA certificate
+    /// already active changes nothing; a new one (key rotation) retires the
+    /// previous generation and becomes generation n+1. Returns the generation.
+    public func registerActiveGeneration(_ facts: IssuerGenerationFacts) async throws -> Int {
+        let logger = self.logger
+        return try await client.withTransaction(logger: logger) { connection in
+            try await connection.query("""
+                INSERT INTO issuers (id, display_name) VALUES (\(facts.issuerID), \(facts.displayName))
+                ON CONFLICT (id) DO NOTHING
+                """, logger: logger)
+            // serialise concurrent registrations of the same issuer
+            try await connection.query("SELECT 1 FROM issuers WHERE id = \(facts.issuerID) FOR UPDATE", logger: logger)
+            let der = ByteBuffer(bytes: facts.certificateDER)
+            let existing = try await connection.query("""
+                SELECT generation, certificate_der = \(der) FROM issuer_generations
+                WHERE issuer_id = \(facts.issuerID) AND status = 'active'
+                """, logger: logger)
+            var active: (Int, Bool)?
+            for try await row in existing.decode((Int, Bool).self) { active = row }
+            if let (generation, same) = active, same { return generation }
+            let known = try await connection.query("""
+                SELECT generation FROM issuer_generations WHERE issuer_id = \(facts.issuerID) AND certificate_der = \(der)
+                """, logger: logger)
+            for try await generation in known.decode(Int.self) {
+                // an older CA certificate put back: make it active again
+                try await connection.query("UPDATE issuer_generations SET status = 'retired' WHERE issuer_id = \(facts.issuerID) AND status = 'active'", logger: logger)
+                try await connection.query("UPDATE issuer_generations SET status = 'active' WHERE issuer_id = \(facts.issuerID) AND generation = \(generation)", logger: logger)
+                return generation
+            }
+            try await connection.query("UPDATE issuer_generations SET status = 'retired' WHERE issuer_id = \(facts.issuerID) AND status = 'active'", logger: logger)
+            let next = try await connection.query("""
+                SELECT COALESCE(MAX(generation), 0) + 1 FROM issuer_generations WHERE issuer_id = \(facts.issuerID)
+                """, logger: logger)
+            var generation = 1
+            for try await value in next.decode(Int.self) { generation = value }
+            try await connection.query("""
+                INSERT INTO issuer_generations (issuer_id, generation, certificate_der, subject_der, subject_key_id,
+                    name_hash_sha1, key_hash_sha1, name_hash_sha256, key_hash_sha256, key_algorithm,
+                    cert_path, key_path, not_before, not_after)
+                VALUES (\(facts.issuerID), \(generation), \(der), \(ByteBuffer(bytes: facts.subjectDER)),
+                    \(ByteBuffer(bytes: facts.subjectKeyID)), \(ByteBuffer(bytes: facts.nameHashSHA1)),
+                    \(ByteBuffer(bytes: facts.keyHashSHA1)), \(ByteBuffer(bytes: facts.nameHashSHA256)),
+                    \(ByteBuffer(bytes: facts.keyHashSHA256)), \(facts.keyAlgorithm), \(facts.certPath), \(facts.keyPath),
+                    \(facts.notBefore), \(facts.notAfter))
+                """, logger: logger)
+            return generation
+        }
+    }
+
+    public func list() async throws -> [IssuerRecord] {
+        try await fetch(where: nil)
+    }
+
+    public func get(_ id: String) async throws -> IssuerRecord? {
+        try await fetch(where: id).first
+    }
+
+    private func fetch(where id: String?) async throws -> [IssuerRecord] {
+        let rows = try await client.query("""
+            SELECT i.id, i.display_name, i.status, i.allow_sub_ca, g.generation, g.certificate_der,
+                   g.key_algorithm, g.not_before, g.not_after
+            FROM issuers i JOIN issuer_generations g ON g.issuer_id = i.id AND g.status = 'active'
+            WHERE \(id)::text IS NULL OR i.id = \(id)
+            ORDER BY i.id
+            """, logger: logger)
+        var result: [IssuerRecord] = []
+        for try await (id, name, status, allowSubCA, generation, der, algorithm, notBefore, notAfter)
+            in rows.decode((String, String, String, Bool, Int, ByteBuffer, String, Date, Date).self) {
+            result.append(IssuerRecord(
+                id: id, displayName: name, status: status, allowSubCA: allowSubCA, generation: generation,
+                certificateDER: Array(buffer: der), keyAlgorithm: algorithm, notBefore: notBefore, notAfter: notAfter))
+        }
+        return result
+    }
+}
+
+extension IssuerStore {
+    /// Records that the signer signs CRL number `number` (decimal) for
+    /// `issuerID`; false when it is not greater than the last one signed.
+    public func advanceCRLNumber(issuerID: String, to number: String) async throws -> Bool {
+        let rows = try await client.query("""
+            UPDATE issuers SET last_crl_number = \(number)::numeric, updated_at = now()
+            WHERE id = \(issuerID) AND last_crl_number < \(number)::numeric
+            RETURNING id
+            """, logger: logger)
+        for try await _ in rows.decode(String.self) { return true }
+        return false
+    }
+
+    /// Key files of issuer generations registered in the database (further
+    /// issuers and older generations the signer loads besides its env CA).
+    public func keyFiles() async throws -> [(issuerID: String, generation: Int, certPath: String, keyPath: String, active: Bool)] {
+        let rows = try await client.query("""
+            SELECT issuer_id, generation, cert_path, key_path, status = 'active'
+            FROM issuer_generations WHERE cert_path IS NOT NULL AND key_path IS NOT NULL
+            ORDER BY issuer_id, generation
+            """, logger: logger)
+        var result: [(String, Int, String, String, Bool)] = []
+        for try await row in rows.decode((String, Int, String, String, Bool).self) { result.append(row) }
+        return result.map { (issuerID: $0.0, generation: $0.1, certPath: $0.2, keyPath: $0.3, active: $0.4) }
+    }
+
+    /// Whether the issuer allows sub-CA certificates.
+    public func allowsSubCA(_ issuerID: String) async throws -> Bool {
+        let rows = try await client.query("SELECT allow_sub_ca FROM issuers WHERE id = \(issuerID)", logger: logger)
+        for try await value in rows.decode(Bool.self) { return value }
+        return false
+    }
+}

@@ -1,0 +1,83 @@
+import CertctlStore
+import Foundation
+import Hummingbird
+
+/// Shared request plumbing: authentication, JSON bodies with a size cap, JSON responses.
+struct APISupport: Sendable {
+    static let maxBodyBytes = 64 * 1024
+
+    let keys: APIKeyStore
+
+    /// The caller, who must hold one of `roles`.
+    func require(_ request: Request, _ roles: Set<APIRole>) async throws -> Principal {
+        guard let header = request.headers[.authorization], header.hasPrefix("Bearer "),
+              case let key = String(header.dropFirst("Bearer ".count)).trimmingCharacters(in: .whitespaces), !key.isEmpty
+        else { throw APIError.unauthenticated }
+        let principal: Principal?
+        do {
+            principal = try await keys.authenticate(key)
+        } catch {
+            throw APIError(.serviceUnavailable, "database_unavailable", "cannot check the API key: \(DatabaseErrorText.describe(error))")
+        }
+        guard let principal else { throw APIError.unauthenticated }
+        guard roles.contains(principal.role) else { throw APIError.forbidden(principal) }
+        return principal
+    }
+
+    /// Decodes a JSON body of at most 64 KiB; 415 for another content type, 413 when larger.
+    static func decode<T: Decodable>(_ type: T.Type, from request: Request) async throws -> T {
+        let contentType = request.headers[.contentType]?.lowercased() ?? ""
+        guard contentType.hasPrefix("application/json") else {
+            throw APIError(.unsupportedMediaType, "unsupported_media_type", "send the body as application/json")
+        }
+        if let length = request.headers[.contentLength].flatMap(Int.init), length > maxBodyBytes {
+            throw APIError(.contentTooLarge, "body_too_large", "request bodies are limited to \(maxBodyBytes) bytes")
+        }
+        let buffer: ByteBuffer
+        do {
+            buffer = try await request.body.collect(upTo: maxBodyBytes)
+        } catch {
+            throw APIError(.contentTooLarge, "body_too_large", "request bodies are limited to \(maxBodyBytes) bytes")
+        }
+        do {
+            return try decoder.decode(T.self, from: Data(buffer: buffer))
+        } catch DecodingError.keyNotFound(let key, _) {
+            throw APIError(.badRequest, "invalid_request", "field \(key.stringValue) is required")
+        } catch DecodingError.typeMismatch(_, let context), DecodingError.valueNotFound(_, let context) {
+            throw APIError(.badRequest, "invalid_request", "field \(context.codingPath.map(\.stringValue).joined(separator: ".")) has the wrong type")
+        } catch DecodingError.dataCorrupted(let context) where !context.codingPath.isEmpty {
+            throw APIError(.badRequest, "invalid_request", "field \(context.codingPath.map(\.stringValue).joined(separator: ".")): \(context.debugDescription)")
+        } catch {
+            throw APIError(.badRequest, "invalid_json", "the body is not valid JSON")
+        }
+    }
+
+    static func json<T: Encodable>(_ value: T, status: HTTPResponse.Status = .ok) throws -> Response {
+        var headers = HTTPFields()
+        headers[.contentType] = "application/json"
+        headers[.cacheControl] = "no-store"
+        return Response(status: status, headers: headers, body: .init(byteBuffer: ByteBuffer(bytes: try encoder.encode(value))))
+    }
+
+    static let encoder: JSONEncoder = {
+        let encoder = JSONEncoder()
+        encoder.dateEncodingStrategy = .iso8601
+        encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
+        return encoder
+    }()
+
+    static let decoder: JSONDecoder = {
+        let decoder = JSONDecoder()
+        decoder.dateDecodingStrategy = .iso8601
+        return decoder
+    }()
+
+    /// `limit` query parameter: 1–500, default 100.
+    static func limit(_ request: Request) throws -> Int {
+        guard let text = request.uri.queryParameters["limit"] else { return 100 }
+        guard let value = Int(String(text)), (1...500).contains(value) else {
+            throw APIError(.badRequest, "invalid_request", "limit must be an integer from 1 to 500")
+        }
+        return value
+    }
+}

@@ -1,0 +1,72 @@
+import CertctlConfig
+import CertctlIssuance
+import CertctlRPC
+import CertctlRuntime
+import CertctlStore
+import Logging
+import ServiceLifecycle
+
+/// Keeps the gRPC connection to certctl-signer for the life of the process.
+struct SignerConnectionService: Service {
+    let connection: SignerConnection
+
+    func run() async throws {
+        try await withGracefulShutdownHandler {
+            try await connection.run()
+        } onGracefulShutdown: {
+            connection.close()
+        }
+    }
+}
+
+/// Marks reservations whose signing never completed as `failed`.
+struct PendingReaper: Service {
+    let certificates: CertificateRecordStore
+    let timeout: Duration
+    let logger: Logger
+
+    func run() async throws {
+        while !Task.isCancelledOrShuttingDown {
+            do {
+                let failed = try await certificates.failStalePending(olderThan: timeout)
+                if failed > 0 { logger.warning("marked stale pending certificates failed", metadata: ["count": "\(failed)"]) }
+            } catch {
+                logger.debug("pending reaper could not run", metadata: ["error": "\(DatabaseErrorText.describe(error))"])
+            }
+            try? await Task.sleep(for: .seconds(30))
+        }
+    }
+}
+
+enum AdminAPI {
+    /// Builds the REST API on `context.router` and returns the services it needs running.
+    static func install(_ context: ServiceContext<AdminConfig>) throws -> [any Service] {
+        let config = context.config
+        let client = context.database.client
+        let logger = context.logger
+        try PrivateFile.checkReadable(config.rpcIdentity.certificatePath, variable: Catalog.rpcTLSCert.name)
+        try PrivateFile.checkOwnerOnly(config.rpcIdentity.keyPath, variable: Catalog.rpcTLSKey.name)
+        try PrivateFile.checkReadable(config.rpcIdentity.caPath, variable: Catalog.rpcTLSCA.name)
+        let connection = try SignerConnection(
+            address: config.signerAddress,
+            tls: RPCTLSFiles(certificatePath: config.rpcIdentity.certificatePath, keyPath: config.rpcIdentity.keyPath,
+                             caPath: config.rpcIdentity.caPath))
+        let urls = PublicationURLs(ocspBase: config.ocspBaseURL, crlBase: config.crlBaseURL)
+        let support = APISupport(keys: APIKeyStore(client: client, logger: logger))
+        let certificates = CertificateRecordStore(client: client, logger: logger)
+        let issuers = IssuerStore(client: client, logger: logger)
+        CertificateRoutes(
+            support: support,
+            issuance: IssuanceService(database: context.database, signer: connection, urls: urls, logger: logger),
+            certificates: certificates, revocations: RevocationStore(client: client, logger: logger), issuers: issuers
+        ).add(to: context.router)
+        IssuerRoutes(support: support, issuers: issuers, urls: urls).add(to: context.router)
+        ProfileRoutes(support: support, profiles: ProfileStore(client: client, logger: logger)).add(to: context.router)
+        AuditRoutes(support: support, client: client, logger: logger).add(to: context.router)
+        try OpenAPIRoute.add(to: context.router)
+        return [
+            SignerConnectionService(connection: connection),
+            PendingReaper(certificates: certificates, timeout: config.pendingIssuanceTimeout, logger: logger),
+        ]
+    }
+}

@@ -1,0 +1,60 @@
+import CertctlConfig
+import CertctlRPC
+import CertctlRuntime
+import CertctlStore
+import GRPCCore
+import GRPCNIOTransportHTTP2
+import Logging
+import PostgresNIO
+import ServiceLifecycle
+
+/// Registers the issuers (retrying while the database is unreachable), then
+/// serves the signer's gRPC API over mutual TLS until shutdown.
+struct SignerRPCServer: Service {
+    let defaultCA: LoadedCA
+    let config: SignerConfig
+    let database: Database
+    let readiness: ReadinessMonitor
+    let logger: Logger
+
+    static let gate = "signer RPC listener"
+
+    func run() async throws {
+        let issuers = IssuerStore(client: database.client, logger: logger)
+        var delay = Duration.milliseconds(250)
+        var keyring: IssuerKeyring?
+        while keyring == nil {
+            do {
+                keyring = try await IssuerKeyring.assemble(defaultCA: defaultCA, store: issuers, logger: logger)
+            } catch where (error is PSQLError || error is TimeoutError) && !Task.isCancelledOrShuttingDown {
+                logger.warning("cannot register issuers yet; retrying", metadata: [
+                    "error": "\(DatabaseErrorText.describe(error))", "retry_in": "\(delay)",
+                ])
+                try await Task.sleep(for: delay)
+                delay = min(delay * 2, .seconds(5))
+            }
+        }
+        guard let keyring else { return }
+        let service = SignerRPCService(
+            keyring: keyring, signer: FileKeySigner(keys: keyring.keys), issuers: issuers,
+            profiles: ProfileStore(client: database.client, logger: logger),
+            certificates: CertificateRecordStore(client: database.client, logger: logger),
+            database: database, logger: logger)
+        let tls = RPCTLSFiles(certificatePath: config.rpcIdentity.certificatePath,
+                              keyPath: config.rpcIdentity.keyPath, caPath: config.rpcIdentity.caPath)
+        let server = GRPCServer(
+            transport: HTTP2ServerTransport.Posix(
+                address: .ipv4(host: config.rpcListen.host, port: config.rpcListen.port),
+                transportSecurity: tls.serverSecurity),
+            services: [service])
+        try await withThrowingDiscardingTaskGroup { group in
+            group.addTask { try await server.serve() }
+            if let address = try await server.listeningAddress {
+                logger.info("serving signer RPC (mutual TLS)", metadata: ["listen": "\(address)"])
+                readiness.open(Self.gate)
+            }
+            try await gracefulShutdown()
+            server.beginGracefulShutdown()
+        }
+    }
+}
