@@ -41,6 +41,9 @@ public final class ReadinessMonitor: Service, Sendable {
         return waiting.isEmpty ? .ready : .notReady("waiting for: \(waiting.sorted().joined(separator: ", "))")
     }
 
+    /// Database reachable and schema current (start-up gates aside).
+    public var databaseReady: Bool { state.withLock { $0 } == .ready }
+
     /// Holds readiness until `open(name)` is called.
     public func close(_ name: String) {
         _ = gates.withLock { $0.insert(name) }
@@ -61,9 +64,9 @@ public final class ReadinessMonitor: Service, Sendable {
             if next != previous { log(transitionTo: next) }
             if next == .ready {
                 backoff = .milliseconds(250)
-                try? await Task.sleep(for: healthyInterval)
+                try? await cancelWhenGracefulShutdown { [healthyInterval] in try await Task.sleep(for: healthyInterval) }
             } else {
-                try? await Task.sleep(for: backoff)
+                try? await cancelWhenGracefulShutdown { [backoff] in try await Task.sleep(for: backoff) }
                 backoff = min(backoff * 2, maximumBackoff)
             }
         }

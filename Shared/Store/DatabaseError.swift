@@ -7,6 +7,9 @@ import PostgresNIO
 /// detail are what an operator needs to see.
 public enum DatabaseErrorText {
     public static func describe(_ error: any Error) -> String {
+        if let transaction = error as? PostgresTransactionError {
+            if let inner = transaction.closureError ?? transaction.beginError ?? transaction.commitError { return describe(inner) }
+        }
         guard let psql = error as? PSQLError else { return String(describing: error) }
         if let info = psql.serverInfo {
             var text = info[.message] ?? "server error"
@@ -16,6 +19,12 @@ public enum DatabaseErrorText {
         }
         if let underlying = psql.underlying { return "\(psql.code): \(underlying)" }
         return "\(psql.code)"
+    }
+
+    /// True for failures of the database or the connection to it (worth
+    /// retrying once the database is back), as opposed to programming errors.
+    public static func isDatabaseFailure(_ error: any Error) -> Bool {
+        error is PSQLError || error is PostgresTransactionError || error is TimeoutError
     }
 
     /// SQLSTATE of a server error, if any.

@@ -28,7 +28,7 @@ struct ServiceProcessTests {
         var environment = [
             "CERTCTL_DATABASE_URL": "postgres://certctl@127.0.0.1:1/certctl",
             Self.listenVariable[executable]!: "127.0.0.1:\(port)",
-        ]
+        ].merging(Self.placeholderRPCIdentity) { a, _ in a }
         environment[variable] = value
         let child = try ChildProcess(try TestEnvironment.binary(executable), environment: environment)
         #expect(await child.waitForExit(timeout: .seconds(10)) == 78)
@@ -39,6 +39,12 @@ struct ServiceProcessTests {
         #expect(child.stderr.contains("expected"))
         #expect(try await HTTP.get("http://127.0.0.1:\(port)/healthz").status == 0, "nothing may listen")
     }
+
+    /// Parsable RPC settings for tests that stop before any file is read.
+    static let placeholderRPCIdentity = [
+        "CERTCTL_RPC_TLS_CERT": "/nonexistent/rpc.crt", "CERTCTL_RPC_TLS_KEY": "/nonexistent/rpc.key",
+        "CERTCTL_RPC_TLS_CA": "/nonexistent/ca.crt",
+    ]
 
     @Test("a missing database URL stops the process with exit 78")
     func missingDatabaseURL() async throws {
@@ -56,7 +62,7 @@ struct ServiceProcessTests {
             "CERTCTL_DATABASE_URL": "postgres://certctl@127.0.0.1:1/certctl",
             "CERTCTL_SIGNER_HEALTH_LISTEN": "127.0.0.1:\(freePort())",
             "CERTCTL_CA_CERT_PATH": ca.certPath, "CERTCTL_CA_KEY_PATH": ca.keyPath,
-        ])
+        ].merging(Self.placeholderRPCIdentity) { a, _ in a })
         #expect(await child.waitForExit(timeout: .seconds(10)) == 78)
         #expect(child.stderr.contains("CERTCTL_CA_KEY_PATH"))
         #expect(child.stderr.contains(ca.keyPath))
@@ -68,6 +74,8 @@ struct ServiceProcessTests {
         try await TestEnvironment.withFreshDatabase { url in
             let ca = try TestCA.create()
             defer { ca.remove() }
+            let identities = try TestCA.identities(in: ca.directory + "/rpc", for: ["signer", "admin"])
+            let signerRPCPort = freePort()
             let apiKey = APIKeyStore.generate()
             let keyDirectory = ca.directory + "/ocsp-keys"
             var ports: [String: Int] = [:]
@@ -82,10 +90,15 @@ struct ServiceProcessTests {
                     Self.listenVariable[executable]!: "127.0.0.1:\(port)",
                 ]
                 switch executable {
-                case "certctl-admin": environment["CERTCTL_API_KEY"] = apiKey
+                case "certctl-admin":
+                    environment["CERTCTL_API_KEY"] = apiKey
+                    environment["CERTCTL_SIGNER_ADDR"] = "127.0.0.1:\(signerRPCPort)"
+                    environment.merge(identities.environment(for: "admin")) { a, _ in a }
                 case "certctl-signer":
                     environment["CERTCTL_CA_CERT_PATH"] = ca.certPath
                     environment["CERTCTL_CA_KEY_PATH"] = ca.keyPath
+                    environment["CERTCTL_SIGNER_RPC_LISTEN"] = "127.0.0.1:\(signerRPCPort)"
+                    environment.merge(identities.environment(for: "signer")) { a, _ in a }
                 case "certctl-ocsp": environment["CERTCTL_OCSP_RESPONDER_KEY_DIR"] = keyDirectory
                 default: break
                 }
@@ -216,7 +229,15 @@ struct TestCA {
         try? FileManager.default.removeItem(atPath: directory)
     }
 
-    private static func run(_ executable: String, _ arguments: [String]) throws {
+    /// Service-identity CA and certificates made by scripts/make-identities (the dev tooling).
+    static func identities(in directory: String, for services: [String]) throws -> ServiceIdentities {
+        let script = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+            .deletingLastPathComponent().appendingPathComponent("scripts/make-identities").path
+        try run("/bin/bash", [script, directory] + services)
+        return ServiceIdentities(directory: directory)
+    }
+
+    static func run(_ executable: String, _ arguments: [String]) throws {
         let process = Process()
         process.executableURL = URL(fileURLWithPath: executable)
         process.arguments = arguments
@@ -225,5 +246,15 @@ struct TestCA {
         try process.run()
         process.waitUntilExit()
         try #require(process.terminationStatus == 0, "\(executable) \(arguments.joined(separator: " ")) failed")
+    }
+}
+
+/// The files scripts/make-identities wrote.
+struct ServiceIdentities {
+    let directory: String
+
+    func environment(for service: String) -> [String: String] {
+        ["CERTCTL_RPC_TLS_CERT": "\(directory)/\(service).crt", "CERTCTL_RPC_TLS_KEY": "\(directory)/\(service).key",
+         "CERTCTL_RPC_TLS_CA": "\(directory)/ca.crt"]
     }
 }

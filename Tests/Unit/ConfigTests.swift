@@ -4,7 +4,11 @@ import Testing
 
 @Suite("Configuration loader")
 struct ConfigTests {
-    let base = ["CERTCTL_DATABASE_URL": "postgres://certctl@127.0.0.1:5432/certctl?sslmode=disable"]
+    let base = [
+        "CERTCTL_DATABASE_URL": "postgres://certctl@127.0.0.1:5432/certctl?sslmode=disable",
+        "CERTCTL_RPC_TLS_CERT": "/etc/certctl/rpc/service.crt", "CERTCTL_RPC_TLS_KEY": "/etc/certctl/rpc/service.key",
+        "CERTCTL_RPC_TLS_CA": "/etc/certctl/rpc/ca.crt",
+    ]
 
     func env(_ extra: [String: String]) -> Environment {
         Environment(base.merging(extra) { _, new in new })
@@ -32,6 +36,16 @@ struct ConfigTests {
         }
     }
 
+    @Test("the signer and admin refuse to start without an RPC identity")
+    func rpcIdentityRequired() {
+        var values = base
+        values["CERTCTL_RPC_TLS_KEY"] = nil
+        #expect(throws: ConfigError(variable: "CERTCTL_RPC_TLS_KEY", value: nil, expected: Catalog.rpcTLSKey.expected)) {
+            try SignerConfig(Environment(values))
+        }
+        #expect(throws: ConfigError.self) { try AdminConfig(Environment(values)) }
+    }
+
     @Test("DATABASE_URL is accepted when CERTCTL_DATABASE_URL is unset")
     func databaseURLFallback() throws {
         let config = try CRLConfig(Environment(["DATABASE_URL": "postgres://u:p@db.internal:6543/pki"]))
@@ -54,6 +68,10 @@ struct ConfigTests {
             ("CERTCTL_API_KEY", "short"),
             ("CERTCTL_CONFIG_ENCRYPTION_KEY", "abcd"),
             ("CERTCTL_AUTO_MIGRATE", "maybe"),
+            ("CERTCTL_OCSP_BASE_URL", "ftp://ocsp.example.com"),
+            ("CERTCTL_CRL_BASE_URL", "http://crl.example.com/"),
+            ("CERTCTL_SIGNER_ADDR", "signer"),
+            ("CERTCTL_PENDING_ISSUANCE_TIMEOUT", "1s"),
           ])
     func malformed(variable: String, value: String) {
         let error = firstError(loadingEveryServiceFrom: env([variable: value]))

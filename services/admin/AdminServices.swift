@@ -33,7 +33,7 @@ struct PendingReaper: Service {
             } catch {
                 logger.debug("pending reaper could not run", metadata: ["error": "\(DatabaseErrorText.describe(error))"])
             }
-            try? await Task.sleep(for: .seconds(30))
+            try? await cancelWhenGracefulShutdown { try await Task.sleep(for: .seconds(30)) }
         }
     }
 }

@@ -24,9 +24,13 @@ struct SignerRPCServer: Service {
         var delay = Duration.milliseconds(250)
         var keyring: IssuerKeyring?
         while keyring == nil {
+            // The schema must be current (certctl-admin migrates) before issuers can be registered.
+            while !readiness.databaseReady {
+                try await Task.sleep(for: .milliseconds(200))
+            }
             do {
                 keyring = try await IssuerKeyring.assemble(defaultCA: defaultCA, store: issuers, logger: logger)
-            } catch where (error is PSQLError || error is TimeoutError) && !Task.isCancelledOrShuttingDown {
+            } catch where DatabaseErrorText.isDatabaseFailure(error) && !Task.isCancelledOrShuttingDown {
                 logger.warning("cannot register issuers yet; retrying", metadata: [
                     "error": "\(DatabaseErrorText.describe(error))", "retry_in": "\(delay)",
                 ])
