@@ -182,8 +182,13 @@ let package = Package(
         .testTarget(
             name: "CertctlIntegrationTests",
             dependencies: [
-                "CertctlConfig", "CertctlStore", "CertctlRuntime",
+                "CertctlConfig", "CertctlStore", "CertctlRuntime", "CertctlPKI", "CertctlRPC",
                 .product(name: "PostgresNIO", package: "postgres-nio"),
+                .product(name: "GRPCCore", package: "grpc-swift-2"),
+                .product(name: "GRPCNIOTransportHTTP2", package: "grpc-swift-nio-transport"),
+                .product(name: "X509", package: "swift-certificates"),
+                .product(name: "SwiftASN1", package: "swift-asn1"),
+                .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "Logging", package: "swift-log"),
             ],
             path: "Tests/Integration",

@@ -83,7 +83,7 @@ public struct IssuanceService: Sendable {
             if let key = CSRKeyProbe.describeKey(pem: request.csrPEM) {
                 throw IssuanceError.profileViolation(.keyNotAllowed("\(key) keys are not allowed (profile \(request.profileID))"))
             }
-            throw IssuanceError.invalidCSR("csr_pem is not a PEM certificate signing request: \(error)")
+            throw IssuanceError.invalidCSR("csr_pem is not a PEM certificate signing request (-----BEGIN CERTIFICATE REQUEST-----)")
         }
         guard csr.publicKey.isValidSignature(csr.signature, for: csr) else { throw IssuanceError.csrSignatureInvalid }
         guard let issuer = try await issuers.get(request.issuerID) else { throw IssuanceError.issuerNotFound(request.issuerID) }
@@ -114,7 +114,8 @@ public struct IssuanceService: Sendable {
             throw IssuanceError.profileViolation(.validityTooLong(
                 "validity_days \(days) exceeds profile \(profile.id)'s maximum of \(profile.maxValidityDays)"))
         }
-        let now = Date()
+        // Whole seconds: certificates carry no fractions, so the row must not either.
+        let now = Date(timeIntervalSince1970: Date().timeIntervalSince1970.rounded(.down))
         let notBefore = max(now.addingTimeInterval(-Self.backdate), issuerCertificate.notValidBefore)
         // Never beyond the CA's own notAfter.
         let notAfter = min(now.addingTimeInterval(Double(days) * 86_400), issuerCertificate.notValidAfter)

@@ -44,7 +44,7 @@ public struct APIKeyStore: Sendable {
     public func ensure(key: String, role: APIRole, actor: String, service: String) async throws -> Bool {
         let hash = ByteBuffer(bytes: Self.hash(key))
         let prefix = Self.prefix(key)
-        return try await client.withTransaction(logger: logger) { connection in
+        return try await client.transaction(logger: logger) { connection in
             let rows = try await connection.query("""
                 INSERT INTO api_keys (actor, role, key_hash, key_prefix)
                 VALUES (\(actor), \(role.rawValue), \(hash), \(prefix))

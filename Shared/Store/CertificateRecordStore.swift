@@ -123,7 +123,7 @@ public struct CertificateRecordStore: Sendable {
         id: UUID, issuerID: String, serialHex: String, certificateDER: [UInt8], audit: AuditRecord
     ) async throws -> Bool {
         let logger = self.logger
-        return try await client.withTransaction(logger: logger) { connection in
+        return try await client.transaction(logger: logger) { connection in
             let rows = try await connection.query("""
                 UPDATE certificates SET status = 'issued', certificate_der = \(ByteBuffer(bytes: certificateDER)),
                     updated_at = now()

@@ -1,3 +1,4 @@
+import Logging
 import PostgresNIO
 
 /// Renders a Postgres error for logs and operators.
@@ -30,5 +31,22 @@ public enum DatabaseErrorText {
     /// SQLSTATE of a server error, if any.
     public static func sqlState(_ error: any Error) -> String? {
         (error as? PSQLError)?.serverInfo?[.sqlState]
+    }
+}
+
+extension PostgresClient {
+    /// `withTransaction` that rethrows the closure's own error (a typed store
+    /// error such as "not found") instead of wrapping it, so callers can
+    /// match on it; the transaction is rolled back either way.
+    public func transaction<Result>(
+        logger: Logger, isolation: isolated (any Actor)? = #isolation,
+        _ body: (PostgresConnection) async throws -> sending Result
+    ) async throws -> sending Result {
+        do {
+            return try await withTransaction(logger: logger, isolation: isolation, body)
+        } catch let error as PostgresTransactionError {
+            if let closureError = error.closureError, error.rollbackError == nil { throw closureError }
+            throw error
+        }
     }
 }

@@ -68,7 +68,7 @@ public struct IssuerStore: Sendable {
     /// previous generation and becomes generation n+1. Returns the generation.
     public func registerActiveGeneration(_ facts: IssuerGenerationFacts) async throws -> Int {
         let logger = self.logger
-        return try await client.withTransaction(logger: logger) { connection in
+        return try await client.transaction(logger: logger) { connection in
             try await connection.query("""
                 INSERT INTO issuers (id, display_name) VALUES (\(facts.issuerID), \(facts.displayName))
                 ON CONFLICT (id) DO NOTHING

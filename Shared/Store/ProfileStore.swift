@@ -57,7 +57,7 @@ public struct ProfileStore: Sendable {
     /// Inserts a profile and its audit event in one transaction.
     public func create(_ profile: ProfileRecord, audit: AuditRecord) async throws -> ProfileRecord {
         let logger = self.logger
-        try await client.withTransaction(logger: logger) { connection in
+        try await client.transaction(logger: logger) { connection in
             let rows = try await connection.query("""
                 INSERT INTO profiles (id, description, allowed_key_algorithms, max_validity_days, extended_key_usages,
                                       allowed_san_types, san_patterns, allow_ca)
@@ -75,7 +75,7 @@ public struct ProfileStore: Sendable {
 
     public func update(_ profile: ProfileRecord, audit: AuditRecord) async throws -> ProfileRecord {
         let logger = self.logger
-        try await client.withTransaction(logger: logger) { connection in
+        try await client.transaction(logger: logger) { connection in
             let rows = try await connection.query("""
                 UPDATE profiles SET description = \(profile.description),
                     allowed_key_algorithms = \(profile.allowedKeyAlgorithms), max_validity_days = \(profile.maxValidityDays),

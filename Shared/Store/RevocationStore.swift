@@ -43,7 +43,7 @@ public struct RevocationStore: Sendable {
     /// current state (revoking twice is idempotent: no second event).
     public func revoke(_ request: RevocationRequest) async throws -> Bool {
         let logger = self.logger
-        return try await client.withTransaction(logger: logger) { connection in
+        return try await client.transaction(logger: logger) { connection in
             let rows = try await connection.query("""
                 SELECT c.status, c.issuer_id, c.serial_hex, r.reason_code, r.certificate_id IS NOT NULL AND r.hold_released_at IS NULL
                 FROM certificates c LEFT JOIN certificate_revocations r ON r.certificate_id = c.id

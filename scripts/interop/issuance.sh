@@ -25,6 +25,7 @@ ISSUER=$CERTCTL_DEFAULT_ISSUER_ID
 CA=$CERTCTL_CA_CERT_PATH
 RUN=$(openssl rand -hex 5)            # makes host names and keys unique per run
 AUDITOR_KEY=
+PASSED=0 STATUS= BODY= LAST_REQUEST=
 
 WORK=$(mktemp -d /tmp/certctl-interop.XXXXXX)
 cleanup() {
@@ -43,8 +44,6 @@ cd "$WORK"
 # ---------------------------------------------------------------------------
 # Check helpers. Every check counts once; the first failure exits 1.
 
-PASSED=0
-STATUS= BODY= LAST_REQUEST=
 
 section() { printf '\n== %s\n' "$*"; }
 pass() { PASSED=$((PASSED + 1)); printf '  ok  %s\n' "$1"; }
@@ -135,7 +134,7 @@ split_pem() {
 }
 random_uuid() { local h; h=$(openssl rand -hex 16); echo "${h:0:8}-${h:8:4}-4${h:13:3}-a${h:17:3}-${h:20:12}"; }
 
-NOW_TS='[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}(\.[0-9]+)?(Z|[+-][0-9]{2}:[0-9]{2})'
+TS_RE='[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}(\.[0-9]+)?(Z|[+-][0-9]{2}:[0-9]{2})'
 UUID_RE='^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$'
 # 20 octets, first 0x01-0x7f, lowercase, no leading zeros: 40 digits, or 39 when the first octet is < 0x10.
 SERIAL_RE='^([1-7][0-9a-f]{39}|[1-9a-f][0-9a-f]{38})$'
@@ -153,8 +152,8 @@ issue_and_verify() {
     expect_match "serial_hex is lowercase hex, 20 octets, no leading zero" "$SERIAL_RE" "$SERIAL"
     expect_eq "issuer_id" "$ISSUER" "$(jf .issuer_id)"
     expect_eq "status" "issued" "$(jf .status)"
-    expect_match "not_before is RFC 3339" "^$NOW_TS\$" "$(jf .not_before)"
-    expect_match "not_after is RFC 3339" "^$NOW_TS\$" "$(jf .not_after)"
+    expect_match "not_before is RFC 3339" "^$TS_RE\$" "$(jf .not_before)"
+    expect_match "not_after is RFC 3339" "^$TS_RE\$" "$(jf .not_after)"
     jf .certificate_pem >"$out.pem"
     jf .chain_pem >"$out-chain.pem"
     check "certificate_pem is a certificate" openssl x509 -in "$out.pem" -noout
@@ -254,7 +253,7 @@ expect_eq "revocation.reason_code" 1 "$(jf .revocation.reason_code)"
 expect_eq "revocation.invalidity_date" "$(epoch "$invalidity")" "$(epoch "$(jf .revocation.invalidity_date)")"
 expect_eq "revocation.revoked_by" bootstrap "$(jf .revocation.revoked_by)"
 revoked_at=$(jf .revocation.revoked_at)
-expect_match "revocation.revoked_at is RFC 3339" "^$NOW_TS\$" "$revoked_at"
+expect_match "revocation.revoked_at is RFC 3339" "^$TS_RE\$" "$revoked_at"
 
 post_json "/api/v1/certificates/$P256_ID/revoke" revoke.json
 expect_status 200

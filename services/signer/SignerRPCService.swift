@@ -77,7 +77,7 @@ struct SignerRPCService: SignerRPC.SimpleServiceProtocol {
             if request.purpose == .leaf, let id = UUID(uuidString: request.certificateID) {
                 let stored = try await certificates.completeIssuance(
                     id: id, issuerID: request.issuerID, serialHex: serialHex, certificateDER: der,
-                    audit: AuditRecord(service: "signer", actor: request.requestedBy, action: "certificate.sign",
+                    audit: AuditRecord(service: "signer", actor: request.requestedBy, action: "certificate.issue",
                                        outcome: .success, targetType: "certificate", targetID: request.certificateID,
                                        details: ["issuer_id": request.issuerID, "serial_hex": serialHex,
                                                  "caller": "\(caller)", "profile_id": request.profileID]))

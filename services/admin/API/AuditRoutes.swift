@@ -20,6 +20,25 @@ struct AuditRoutes: Sendable {
         let target_id: String?
         let error_code: String?
         let details: [String: String]
+
+        // Absent values are null, never missing keys.
+        func encode(to encoder: any Encoder) throws {
+            var c = encoder.container(keyedBy: CodingKeys.self)
+            try c.encode(id, forKey: .id)
+            try c.encode(occurred_at, forKey: .occurred_at)
+            try c.encode(service, forKey: .service)
+            try c.encode(actor, forKey: .actor)
+            try c.encode(action, forKey: .action)
+            try c.encode(outcome, forKey: .outcome)
+            try c.encode(target_type, forKey: .target_type)
+            try c.encode(target_id, forKey: .target_id)
+            try c.encode(error_code, forKey: .error_code)
+            try c.encode(details, forKey: .details)
+        }
+
+        enum CodingKeys: String, CodingKey {
+            case id, occurred_at, service, actor, action, outcome, target_type, target_id, error_code, details
+        }
     }
 
     func add(to router: Router<BasicRequestContext>) {

@@ -11,6 +11,17 @@ struct CertificateJSON: Encodable {
         let revoked_at: Date
         let invalidity_date: Date?
         let revoked_by: String
+
+        func encode(to encoder: any Encoder) throws {
+            var c = encoder.container(keyedBy: CodingKeys.self)
+            try c.encode(reason, forKey: .reason)
+            try c.encode(reason_code, forKey: .reason_code)
+            try c.encode(revoked_at, forKey: .revoked_at)
+            try c.encode(invalidity_date, forKey: .invalidity_date)
+            try c.encode(revoked_by, forKey: .revoked_by)
+        }
+
+        enum CodingKeys: String, CodingKey { case reason, reason_code, revoked_at, invalidity_date, revoked_by }
     }
 
     let id: String
