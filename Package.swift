@@ -15,6 +15,7 @@ let package = Package(
         .executable(name: "certctl-ocsp", targets: ["CertctlOCSP"]),
         .executable(name: "certctl-crl", targets: ["CertctlCRL"]),
         .executable(name: "certctl-enroll", targets: ["CertctlEnroll"]),
+        .executable(name: "certctl-bench-signer", targets: ["CertctlBenchSigner"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-log", from: "1.16.2"),
@@ -164,6 +165,19 @@ let package = Package(
             name: "CertctlEnroll",
             dependencies: ["CertctlRuntime", "CertctlConfig", "CertctlStore"],
             path: "services/enrollment",
+            swiftSettings: strict
+        ),
+
+        // MARK: Benchmarks (scripts/bench)
+        .executableTarget(
+            name: "CertctlBenchSigner",
+            dependencies: [
+                "CertctlConfig", "CertctlStore", "CertctlPKI", "CertctlRPC",
+                .product(name: "X509", package: "swift-certificates"),
+                .product(name: "Crypto", package: "swift-crypto"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            path: "Benchmarks/SignerRPC",
             swiftSettings: strict
         ),
 

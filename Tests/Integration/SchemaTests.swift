@@ -78,4 +78,25 @@ struct SchemaTests {
                 "SELECT count(*) FROM audit_events WHERE action = 'api_key.create'", url) == 1)
         }
     }
+
+    @Test("reservations left pending past the timeout are marked failed; fresh ones are not")
+    func stalePendingFail() async throws {
+        try await TestEnvironment.withFreshDatabase(migrated: true) { url in
+            try await TestEnvironment.execute("INSERT INTO issuers (id, display_name) VALUES ('iss-local', 'Local')", url)
+            try await TestEnvironment.execute("""
+                INSERT INTO certificates (issuer_id, serial_hex, status, requested_by, created_at)
+                VALUES ('iss-local', 'a1', 'pending', 'tests', now() - interval '10 minutes'),
+                       ('iss-local', 'a2', 'pending', 'tests', now())
+                """, url)
+            let logger = self.logger
+            let failed = try await TestEnvironment.withClient(url) { client in
+                try await CertificateRecordStore(client: client, logger: logger).failStalePending(olderThan: .seconds(300))
+            }
+            #expect(failed == 1)
+            #expect(try await TestEnvironment.scalar(
+                "SELECT count(*) FROM certificates WHERE serial_hex = 'a1' AND status = 'failed' AND failure_reason IS NOT NULL", url) == 1)
+            #expect(try await TestEnvironment.scalar(
+                "SELECT count(*) FROM certificates WHERE serial_hex = 'a2' AND status = 'pending'", url) == 1)
+        }
+    }
 }

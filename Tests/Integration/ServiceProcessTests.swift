@@ -46,6 +46,20 @@ struct ServiceProcessTests {
         "CERTCTL_RPC_TLS_CA": "/nonexistent/ca.crt",
     ]
 
+    @Test("only certctl-signer links the CA key-loading code")
+    func keyLoadingOnlyInSigner() throws {
+        // Swift symbol names embed the type name: the loader's appear in the signer binary only.
+        let marker = Array("CAKeyLoader".utf8)
+        func contains(_ binary: String) throws -> Bool {
+            let data = try Data(contentsOf: URL(fileURLWithPath: binary), options: .alwaysMapped)
+            return data.range(of: Data(marker)) != nil
+        }
+        #expect(try contains(TestEnvironment.binary("certctl-signer")), "the marker must be findable at all")
+        for other in ["certctl-admin", "certctl-ocsp", "certctl-crl", "certctl-enroll"] {
+            #expect(try !contains(TestEnvironment.binary(other)), "\(other) must not contain the CA key loader")
+        }
+    }
+
     @Test("a missing database URL stops the process with exit 78")
     func missingDatabaseURL() async throws {
         let child = try ChildProcess(try TestEnvironment.binary("certctl-crl"), environment: [:])
