@@ -55,7 +55,7 @@ try await withThrowingTaskGroup(of: Void.self) { group in
     for index in 0..<count {
         let serial = SerialNumber.random()
         let hex = SerialNumber.canonicalHex(ofDERInteger: serial)!
-        guard case .reserved(let id) = try await certificates.reserve(CertificateReservation(
+        guard case .reserved(let id, _) = try await certificates.reserve(CertificateReservation(
             issuerID: issuer.id, issuerGeneration: issuer.generation, serialHex: hex, profileID: "default",
             subject: "CN=bench-\(index).example.com", subjectAltNames: ["DNS:bench-\(index).example.com"],
             notBefore: now, notAfter: now.addingTimeInterval(86_400 * 30), csrDER: [], requestedBy: "bench",

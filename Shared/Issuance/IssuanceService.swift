@@ -137,21 +137,27 @@ public struct IssuanceService: Sendable {
                 guard same else { throw IssuanceError.idempotencyConflict }
                 guard let record = try await certificates.get(existing) else { throw IssuanceError.certificateNotFound }
                 return IssuanceResult(certificate: record, issuerCertificateDER: issuer.certificateDER, created: false)
-            case .reserved(let id):
+            case .reserved(let id, let createdAt):
                 let content = LeafCertificateContent(
                     serial: serial, subject: csr.subject, publicKey: csr.publicKey, notBefore: notBefore, notAfter: notAfter,
                     subjectAlternativeNames: sans, extendedKeyUsages: profile.extendedKeyUsages.map(\.extendedKeyUsage),
                     ocspURL: urls.ocsp(issuer.id), crlURL: urls.crl(issuer.id), caIssuersURL: urls.caIssuers(issuer.id))
                 let tbs = try TBSCertificateBuilder.leaf(content, issuer: issuerCertificate)
-                try await sign(tbs: tbs, id: id, issuer: issuer, profileID: profile.id, requestedBy: request.requestedBy)
-                guard let record = try await certificates.get(id) else { throw IssuanceError.certificateNotFound }
+                let der = try await sign(tbs: tbs, id: id, issuer: issuer, profileID: profile.id, requestedBy: request.requestedBy)
+                // The signer stored the row as issued; describe it without reading it back.
+                let record = CertificateRecord(
+                    id: id, issuerID: issuer.id, issuerGeneration: issuer.generation, serialHex: serialHex, status: "issued",
+                    profileID: profile.id, subject: csr.subject.description, subjectAltNames: sanTexts,
+                    notBefore: notBefore, notAfter: notAfter, certificateDER: der, requestedBy: request.requestedBy,
+                    createdAt: createdAt, failureReason: nil, revocation: nil)
                 return IssuanceResult(certificate: record, issuerCertificateDER: issuer.certificateDER, created: true)
             }
         }
         throw IssuanceError.invalidRequest("could not reserve a unique serial number")
     }
 
-    private func sign(tbs: [UInt8], id: UUID, issuer: IssuerRecord, profileID: String, requestedBy: String) async throws {
+    /// Returns the signed certificate's DER (which the signer has already stored).
+    private func sign(tbs: [UInt8], id: UUID, issuer: IssuerRecord, profileID: String, requestedBy: String) async throws -> [UInt8] {
         var message = Certctl_Signer_V1_SignCertificateRequest()
         message.issuerID = issuer.id
         message.issuerGeneration = UInt32(issuer.generation)
@@ -164,7 +170,7 @@ public struct IssuanceService: Sendable {
         options.timeout = .seconds(10)
         options.waitForReady = true  // ride out a signer restart within the timeout
         do {
-            _ = try await signer.signCertificate(message, options: options)
+            return Array(try await signer.signCertificate(message, options: options).certificate)
         } catch let error as RPCError where error.code == .failedPrecondition || error.code == .permissionDenied {
             let refusal = SignerRefusal.parse(error)
             try? await certificates.markFailed(id: id, reason: "\(refusal.code): \(refusal.message)")

@@ -10,6 +10,28 @@ public struct RevocationRecord: Sendable, Equatable {
 }
 
 public struct CertificateRecord: Sendable {
+    public init(
+        id: UUID, issuerID: String, issuerGeneration: Int?, serialHex: String, status: String, profileID: String?,
+        subject: String, subjectAltNames: [String], notBefore: Date?, notAfter: Date?, certificateDER: [UInt8]?,
+        requestedBy: String, createdAt: Date, failureReason: String?, revocation: RevocationRecord?
+    ) {
+        self.id = id
+        self.issuerID = issuerID
+        self.issuerGeneration = issuerGeneration
+        self.serialHex = serialHex
+        self.status = status
+        self.profileID = profileID
+        self.subject = subject
+        self.subjectAltNames = subjectAltNames
+        self.notBefore = notBefore
+        self.notAfter = notAfter
+        self.certificateDER = certificateDER
+        self.requestedBy = requestedBy
+        self.createdAt = createdAt
+        self.failureReason = failureReason
+        self.revocation = revocation
+    }
+
     public var id: UUID
     public var issuerID: String
     public var issuerGeneration: Int?
@@ -78,7 +100,7 @@ public struct CertificateFilter: Sendable {
 }
 
 public enum ReservationOutcome: Sendable {
-    case reserved(UUID)
+    case reserved(UUID, createdAt: Date)
     /// The serial is taken (astronomically unlikely with 159 random bits): pick another.
     case serialTaken
     /// The same actor already used this idempotency key.
@@ -104,9 +126,9 @@ public struct CertificateRecordStore: Sendable {
                 \(r.subjectAltNames), \(r.notBefore), \(r.notAfter), \(ByteBuffer(bytes: r.csrDER)), \(r.requestedBy),
                 \(r.source), \(r.idempotencyKey), \(r.requestFingerprint))
             ON CONFLICT DO NOTHING
-            RETURNING id
+            RETURNING id, created_at
             """, logger: logger)
-        for try await id in rows.decode(UUID.self) { return .reserved(id) }
+        for try await (id, createdAt) in rows.decode((UUID, Date).self) { return .reserved(id, createdAt: createdAt) }
         if let key = r.idempotencyKey {
             let existing = try await client.query("""
                 SELECT id, request_fingerprint IS NOT DISTINCT FROM \(r.requestFingerprint) FROM certificates
@@ -122,29 +144,52 @@ public struct CertificateRecordStore: Sendable {
     public func completeIssuance(
         id: UUID, issuerID: String, serialHex: String, certificateDER: [UInt8], audit: AuditRecord
     ) async throws -> Bool {
-        let logger = self.logger
-        return try await client.transaction(logger: logger) { connection in
-            let rows = try await connection.query("""
+        // One statement, so one round trip and atomic: the audit row exists
+        // exactly when the certificate row changed.
+        let details = String(decoding: try JSONEncoder().encode(audit.details), as: UTF8.self)
+        let rows = try await client.query("""
+            WITH stored AS (
                 UPDATE certificates SET status = 'issued', certificate_der = \(ByteBuffer(bytes: certificateDER)),
                     updated_at = now()
                 WHERE id = \(id) AND issuer_id = \(issuerID) AND serial_hex = \(serialHex) AND status = 'pending'
                 RETURNING id
-                """, logger: logger)
-            var updated = false
-            for try await _ in rows.decode(UUID.self) { updated = true }
-            if updated { try await AuditLog.record(audit, on: connection, logger: logger) }
-            return updated
-        }
+            )
+            INSERT INTO audit_events (service, actor, action, outcome, target_type, target_id, error_code, details)
+            SELECT \(audit.service), \(audit.actor), \(audit.action), \(audit.outcome.rawValue), \(audit.targetType),
+                   \(audit.targetID), \(audit.errorCode), \(details)::jsonb
+            FROM stored
+            RETURNING id
+            """, logger: logger)
+        for try await _ in rows.decode(Int64.self) { return true }
+        return false
     }
 
-    /// Whether a pending reservation exists (the signer checks before signing).
-    public func isPending(id: UUID, issuerID: String, serialHex: String) async throws -> Bool {
+    /// What the signer needs before signing a leaf, in one round trip: the
+    /// profile (nil if unknown), whether the issuer allows sub-CAs, and
+    /// whether the pending reservation exists.
+    public func signingContext(
+        id: UUID, issuerID: String, serialHex: String, profileID: String
+    ) async throws -> (profile: ProfileRecord?, issuerAllowsSubCA: Bool, pending: Bool) {
         let rows = try await client.query("""
-            SELECT count(*) FROM certificates
-            WHERE id = \(id) AND issuer_id = \(issuerID) AND serial_hex = \(serialHex) AND status = 'pending'
+            SELECT p.id, p.description, p.allowed_key_algorithms, p.max_validity_days, p.extended_key_usages,
+                   p.allowed_san_types, p.san_patterns, p.allow_ca, p.created_at, p.updated_at,
+                   COALESCE((SELECT allow_sub_ca FROM issuers WHERE id = \(issuerID)), false),
+                   EXISTS (SELECT 1 FROM certificates WHERE id = \(id) AND issuer_id = \(issuerID)
+                           AND serial_hex = \(serialHex) AND status = 'pending')
+            FROM (SELECT 1) AS one LEFT JOIN profiles p ON p.id = \(profileID)
             """, logger: logger)
-        for try await count in rows.decode(Int.self) { return count == 1 }
-        return false
+        for try await (pid, description, keys, days, ekus, sanTypes, patterns, allowCA, created, updated, allowSubCA, pending)
+            in rows.decode((String?, String?, [String]?, Int?, [String]?, [String]?, [String]?, Bool?, Date?, Date?, Bool, Bool).self) {
+            var profile: ProfileRecord?
+            if let pid, let description, let keys, let days, let ekus, let sanTypes, let patterns, let allowCA, let created, let updated {
+                profile = ProfileRecord(
+                    id: pid, description: description, allowedKeyAlgorithms: keys, maxValidityDays: days,
+                    extendedKeyUsages: ekus, allowedSANTypes: sanTypes, sanPatterns: patterns, allowCA: allowCA,
+                    createdAt: created, updatedAt: updated)
+            }
+            return (profile, allowSubCA, pending)
+        }
+        return (nil, false, false)
     }
 
     public func markFailed(id: UUID, reason: String) async throws {

@@ -41,7 +41,6 @@ struct SignerRPCServer: Service {
         guard let keyring else { return }
         let service = SignerRPCService(
             keyring: keyring, signer: FileKeySigner(keys: keyring.keys), issuers: issuers,
-            profiles: ProfileStore(client: database.client, logger: logger),
             certificates: CertificateRecordStore(client: database.client, logger: logger),
             database: database, logger: logger)
         let tls = RPCTLSFiles(certificatePath: config.rpcIdentity.certificatePath,

@@ -17,7 +17,6 @@ struct SignerRPCService: SignerRPC.SimpleServiceProtocol {
     let keyring: IssuerKeyring
     let signer: any Signer
     let issuers: IssuerStore
-    let profiles: ProfileStore
     let certificates: CertificateRecordStore
     let database: Database
     let logger: Logger
@@ -52,14 +51,16 @@ struct SignerRPCService: SignerRPC.SimpleServiceProtocol {
                 throw SigningRefusal.serial("serial number must be positive and at most 20 octets")
             }
             if request.purpose == .leaf {
-                guard let record = try await profiles.get(request.profileID), let profile = record.policy else {
+                guard let id = UUID(uuidString: request.certificateID) else {
+                    throw SigningRefusal.noReservation("certificate_id \(request.certificateID) is not a UUID")
+                }
+                let context = try await certificates.signingContext(
+                    id: id, issuerID: request.issuerID, serialHex: serialHex, profileID: request.profileID)
+                guard let profile = context.profile?.policy else {
                     throw SigningRefusal.notAllowed(.usageNotAllowed("profile \(request.profileID) does not exist or is invalid"))
                 }
-                try SigningPolicy.checkLeaf(
-                    certificate, ca: ca, issuerAllowsSubCA: try await issuers.allowsSubCA(request.issuerID), profile: profile)
-                guard let id = UUID(uuidString: request.certificateID),
-                      try await certificates.isPending(id: id, issuerID: request.issuerID, serialHex: serialHex)
-                else {
+                try SigningPolicy.checkLeaf(certificate, ca: ca, issuerAllowsSubCA: context.issuerAllowsSubCA, profile: profile)
+                guard context.pending else {
                     throw SigningRefusal.noReservation("no pending certificate row \(request.certificateID) for issuer \(request.issuerID) serial \(serialHex)")
                 }
             } else {
