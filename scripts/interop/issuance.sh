@@ -9,133 +9,16 @@
 # ends with "N passed, 0 failed".
 set -Eeuo pipefail
 
-for var in DATABASE_URL CERTCTL_ADMIN_URL CERTCTL_OCSP_URL CERTCTL_CRL_URL \
-           CERTCTL_API_KEY CERTCTL_CA_CERT_PATH CERTCTL_DEFAULT_ISSUER_ID; do
-    [ -n "${!var:-}" ] || { echo "error: $var is not set (export the stack's dev.env first)" >&2; exit 1; }
-done
-for tool in curl openssl jq psql od; do
-    command -v "$tool" >/dev/null 2>&1 || { echo "error: $tool is required" >&2; exit 1; }
-done
-[ -r "$CERTCTL_CA_CERT_PATH" ] || { echo "error: CERTCTL_CA_CERT_PATH=$CERTCTL_CA_CERT_PATH is not readable" >&2; exit 1; }
-
-ADMIN=${CERTCTL_ADMIN_URL%/}
+source "$(dirname "${BASH_SOURCE[0]}")/lib/common.sh"
+require_env CERTCTL_OCSP_URL CERTCTL_CRL_URL
+require_tools od
+interop_start
 OCSP=${CERTCTL_OCSP_URL%/}
 CRL=${CERTCTL_CRL_URL%/}
-ISSUER=$CERTCTL_DEFAULT_ISSUER_ID
-CA=$CERTCTL_CA_CERT_PATH
-RUN=$(openssl rand -hex 5)            # makes host names and keys unique per run
-AUDITOR_KEY=
-PASSED=0 STATUS= BODY= LAST_REQUEST=
-
-WORK=$(mktemp -d /tmp/certctl-interop.XXXXXX)
-cleanup() {
-    local status=$?
-    if [ -n "$AUDITOR_KEY" ]; then
-        psql "$DATABASE_URL" -XAtq -c "DELETE FROM api_keys WHERE actor = 'interop-auditor' AND key_prefix = '${AUDITOR_KEY:0:10}'" \
-            >/dev/null 2>&1 || true
-    fi
-    rm -rf "$WORK"
-    exit $status
-}
-trap cleanup EXIT INT TERM
-trap 'echo "error: line $LINENO: \`$BASH_COMMAND\` failed unexpectedly (after $PASSED passed checks)" >&2' ERR
-cd "$WORK"
 
 # ---------------------------------------------------------------------------
-# Check helpers. Every check counts once; the first failure exits 1.
+# Certificate helpers (the shared ones are in lib/common.sh).
 
-
-section() { printf '\n== %s\n' "$*"; }
-pass() { PASSED=$((PASSED + 1)); printf '  ok  %s\n' "$1"; }
-
-fail() { # NAME EXPECTED GOT
-    {
-        printf 'FAIL: %s\n  expected: %s\n  got:      %s\n' "$1" "$2" "$3"
-        if [ -n "$LAST_REQUEST" ]; then
-            printf '  last request: %s -> HTTP %s\n  response body:\n' "$LAST_REQUEST" "$STATUS"
-            printf '%s\n' "$BODY" | head -c 4000 | sed 's/^/    /'
-        fi
-    } >&2
-    printf '%d passed, 1 failed\n' "$PASSED"
-    exit 1
-}
-
-# check NAME COMMAND...: passes if COMMAND succeeds.
-check() {
-    local name=$1 out; shift
-    if out=$("$@" 2>&1); then pass "$name"; else fail "$name" "\`$*\` succeeds" "it failed: ${out:-no output}"; fi
-}
-# expect_eq NAME EXPECTED ACTUAL
-expect_eq() { if [ "$2" = "$3" ]; then pass "$1"; else fail "$1" "$2" "$3"; fi; }
-# expect_match NAME EXTENDED-REGEX ACTUAL
-expect_match() { if [[ $3 =~ $2 ]]; then pass "$1"; else fail "$1" "a match for /$2/" "$3"; fi; }
-# expect_status CODE [ERROR]: status (and JSON `error`) of the last response.
-expect_status() {
-    local want="HTTP $1${2:+ $2}" got="HTTP $STATUS"
-    [ -z "${2:-}" ] || got="$got $(jq -r '.error // "<no error field>"' <<<"$BODY" 2>/dev/null || echo '<not JSON>')"
-    expect_eq "$LAST_REQUEST -> $want" "$want" "$got"
-}
-
-# ---------------------------------------------------------------------------
-# HTTP and SQL helpers.
-
-# request KEY METHOD PATH [CURL-ARGS...]: sets STATUS and BODY. An empty KEY
-# sends no Authorization header. Waits for the stack if it is restarting.
-request() {
-    local key=$1 method=$2 path=$3 tries=0 rc; shift 3
-    local auth=()
-    [ -z "$key" ] || auth=(-H "Authorization: Bearer $key")
-    LAST_REQUEST="$method ${path%%\?*}"
-    while :; do
-        rc=0
-        STATUS=$(curl -sS -o "$WORK/body" -w '%{http_code}' -X "$method" "${auth[@]}" "$@" "$ADMIN$path" \
-            2>"$WORK/curl.err") || rc=$?
-        # 7 = could not connect: the stack is being restarted, wait for it.
-        if [ "$rc" = 7 ] && [ $tries -lt 30 ]; then tries=$((tries + 1)); sleep 1; continue; fi
-        break
-    done
-    BODY=$(cat "$WORK/body" 2>/dev/null || true)
-    [ "$rc" = 0 ] || BODY="(curl exit $rc: $(cat "$WORK/curl.err")) $BODY"
-}
-api() { request "$CERTCTL_API_KEY" "$@"; }
-# post_json PATH FILE [CURL-ARGS...] as the admin key.
-post_json() { local path=$1 file=$2; shift 2; api POST "$path" -H 'Content-Type: application/json' --data-binary "@$file" "$@"; }
-jf() { jq -r "$1" <<<"$BODY"; }
-
-sql() { # SQL on stdin or as -c; retried while Postgres is restarting
-    local tries=0 out
-    until out=$(psql "$DATABASE_URL" -XAtq -v ON_ERROR_STOP=1 "$@" 2>&1); do
-        tries=$((tries + 1)); [ $tries -lt 10 ] || { echo "error: psql failed: $out" >&2; return 1; }
-        sleep 1
-    done
-    printf '%s\n' "$out"
-}
-cert_count() { sql -c 'SELECT count(*) FROM certificates'; }
-
-# ---------------------------------------------------------------------------
-# Certificate helpers.
-
-# new_csr FILE OPENSSL-NEWKEY-ARGS SUBJECT-CN SAN
-new_csr() {
-    local out=$1 cn=$3 san=$4; local -a newkey
-    read -r -a newkey <<<"$2"
-    openssl req -new "${newkey[@]}" -nodes -keyout "$out.key" -out "$out" \
-        -subj "/CN=$cn" -addext "subjectAltName=$san" 2>/dev/null
-}
-# issue_body CSR-FILE [EXTRA-JQ-OBJECT]: the request body as JSON.
-issue_body() { local extra=${2:-}; jq -Rs "{csr_pem: .} + ${extra:-null}" "$1"; }
-der_sha() { openssl x509 -in "$1" -outform DER | openssl sha256 -r | cut -d' ' -f1; }
-epoch() { date -u -d "$1" +%s; }
-# ext CERT NAME: one extension as "line|line" with indentation trimmed.
-ext() { openssl x509 -in "$1" -noout -ext "$2" | sed 's/^ *//; s/ *$//' | paste -sd'|' -; }
-# split_pem FILE PREFIX: PREFIX-1.pem, PREFIX-2.pem, ...; prints the count.
-split_pem() {
-    awk -v p="$2" '/-----BEGIN CERTIFICATE-----/ { n++ } n { print > (p "-" n ".pem") } END { print n + 0 }' "$1"
-}
-random_uuid() { local h; h=$(openssl rand -hex 16); echo "${h:0:8}-${h:8:4}-4${h:13:3}-a${h:17:3}-${h:20:12}"; }
-
-TS_RE='[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}(\.[0-9]+)?(Z|[+-][0-9]{2}:[0-9]{2})'
-UUID_RE='^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$'
 # 20 octets, first 0x01-0x7f, lowercase, no leading zeros: 40 digits, or 39 when the first octet is < 0x10.
 SERIAL_RE='^([1-7][0-9a-f]{39}|[1-9a-f][0-9a-f]{38})$'
 
@@ -165,22 +48,10 @@ issue_and_verify() {
     expect_eq "chain_pem[1] is the CA certificate" "$(der_sha "$CA")" "$(der_sha "$out-chain-2.pem")"
 }
 
-# rejects DESCRIPTION STATUS ERROR KEY METHOD PATH [CURL-ARGS...]: the request
-# fails with STATUS/ERROR and no certificate row appears.
-rejects() {
-    local desc=$1 status=$2 error=$3 before after; shift 3
-    before=$(cert_count)
-    request "$@"
-    LAST_REQUEST="$LAST_REQUEST ($desc)"
-    expect_status "$status" "$error"
-    after=$(cert_count)
-    expect_eq "certificates count unchanged ($desc)" "$before" "$after"
-}
-
 # ---------------------------------------------------------------------------
 section "1. Issue from a P-256 CSR"
 HOST="app-$RUN.example.com"
-new_csr p256.csr "-newkey ec -pkeyopt ec_paramgen_curve:P-256" "$HOST" "DNS:$HOST,IP:10.1.2.3"
+new_csr p256.csr "$P256" "$HOST" "DNS:$HOST,IP:10.1.2.3"
 issue_and_verify p256.csr p256
 P256_ID=$ID P256_SERIAL=$SERIAL
 
@@ -290,7 +161,7 @@ expect_status 409 not_revocable
 # ---------------------------------------------------------------------------
 section "6. Idempotency"
 IDEM_KEY="interop-$(openssl rand -hex 12)"
-new_csr idem.csr "-newkey ec -pkeyopt ec_paramgen_curve:P-256" "idem-$RUN.example.com" "DNS:idem-$RUN.example.com"
+new_csr idem.csr "$P256" "idem-$RUN.example.com" "DNS:idem-$RUN.example.com"
 issue_body idem.csr >idem-request.json
 post_json /api/v1/certificates idem-request.json -H "Idempotency-Key: $IDEM_KEY"
 expect_status 201
@@ -298,17 +169,14 @@ idem_id=$(jf .id)
 post_json /api/v1/certificates idem-request.json -H "Idempotency-Key: $IDEM_KEY"
 expect_status 200
 expect_eq "replay returns the same certificate" "$idem_id" "$(jf .id)"
-new_csr idem2.csr "-newkey ec -pkeyopt ec_paramgen_curve:P-256" "idem2-$RUN.example.com" "DNS:idem2-$RUN.example.com"
+new_csr idem2.csr "$P256" "idem2-$RUN.example.com" "DNS:idem2-$RUN.example.com"
 issue_body idem2.csr >idem2-request.json
-rejects "same key, other CSR" 409 idempotency_conflict "$CERTCTL_API_KEY" POST /api/v1/certificates \
+rejects certificates "same key, other CSR" 409 idempotency_conflict "$CERTCTL_API_KEY" POST /api/v1/certificates \
     -H 'Content-Type: application/json' -H "Idempotency-Key: $IDEM_KEY" --data-binary @idem2-request.json
 
 # ---------------------------------------------------------------------------
 section "7. Bad input is refused and issues nothing"
-JSON=(-H 'Content-Type: application/json')
-issue() { # DESCRIPTION STATUS ERROR BODY-FILE: POST it as the admin key
-    rejects "$1" "$2" "$3" "$CERTCTL_API_KEY" POST /api/v1/certificates "${JSON[@]}" --data-binary "@$4"
-}
+# issue DESCRIPTION STATUS ERROR BODY-FILE (lib/common.sh): POST it as the admin key
 
 echo '{"csr_pem":"hello"}' >garbage.json
 issue "garbage csr_pem" 400 invalid_csr garbage.json
@@ -338,12 +206,12 @@ new_csr p521.csr "-newkey ec -pkeyopt ec_paramgen_curve:P-521" "p521-$RUN.exampl
 issue_body p521.csr >p521.json
 issue "P-521" 400 key_not_allowed p521.json
 
-new_csr email.csr "-newkey ec -pkeyopt ec_paramgen_curve:P-256" "mail-$RUN.example.com" "DNS:mail-$RUN.example.com,email:a@b.example"
+new_csr email.csr "$P256" "mail-$RUN.example.com" "DNS:mail-$RUN.example.com,email:a@b.example"
 issue_body email.csr >email.json
 issue "email SAN" 400 san_not_allowed email.json
 
 # a fresh, otherwise valid request for the remaining cases
-new_csr ok.csr "-newkey ec -pkeyopt ec_paramgen_curve:P-256" "ok-$RUN.example.com" "DNS:ok-$RUN.example.com"
+new_csr ok.csr "$P256" "ok-$RUN.example.com" "DNS:ok-$RUN.example.com"
 issue_body ok.csr >ok.json
 issue_body ok.csr '{validity_days: 400}' >long.json
 issue "validity_days 400" 400 validity_too_long long.json
@@ -352,33 +220,29 @@ issue "unknown issuer_id" 404 issuer_not_found noissuer.json
 issue_body ok.csr "{profile_id: \"no-such-profile-$RUN\"}" >noprofile.json
 issue "unknown profile_id" 404 profile_not_found noprofile.json
 
-rejects "no Authorization" 401 unauthenticated "" POST /api/v1/certificates "${JSON[@]}" --data-binary @ok.json
-rejects "unknown key" 401 unauthenticated "cctl_$(openssl rand -hex 21)" POST /api/v1/certificates \
+rejects certificates "no Authorization" 401 unauthenticated "" POST /api/v1/certificates "${JSON[@]}" --data-binary @ok.json
+rejects certificates "unknown key" 401 unauthenticated "cctl_$(openssl rand -hex 21)" POST /api/v1/certificates \
     "${JSON[@]}" --data-binary @ok.json
 
-AUDITOR_KEY="cctl_$(openssl rand -hex 24)"
-sql -v key="$AUDITOR_KEY" >/dev/null <<'SQL'
-INSERT INTO api_keys (actor, role, key_hash, key_prefix)
-VALUES ('interop-auditor', 'auditor', sha256(convert_to(:'key', 'UTF8')), left(:'key', 10));
-SQL
-rejects "auditor issues" 403 forbidden "$AUDITOR_KEY" POST /api/v1/certificates "${JSON[@]}" --data-binary @ok.json
+new_api_key AUDITOR_KEY "interop-auditor-$RUN" auditor
+rejects certificates "auditor issues" 403 forbidden "$AUDITOR_KEY" POST /api/v1/certificates "${JSON[@]}" --data-binary @ok.json
 request "$AUDITOR_KEY" GET /api/v1/certificates
 LAST_REQUEST="$LAST_REQUEST (auditor)"
 expect_status 200
 
 { printf '{"csr_pem":"'; head -c 70000 /dev/zero | tr '\0' A; printf '"}'; } >big.json
 issue "70000-byte body" 413 body_too_large big.json
-rejects "Content-Type text/plain" 415 unsupported_media_type "$CERTCTL_API_KEY" POST /api/v1/certificates \
+rejects certificates "Content-Type text/plain" 415 unsupported_media_type "$CERTCTL_API_KEY" POST /api/v1/certificates \
     -H 'Content-Type: text/plain' --data-binary @ok.json
 printf '{"csr_pem": ' >truncated.json
 issue "malformed JSON" 400 invalid_json truncated.json
 
 echo '{"reason":"bogus"}' >bogus.json
-rejects "reason bogus" 400 invalid_reason "$CERTCTL_API_KEY" POST "/api/v1/certificates/$RSA_ID/revoke" \
+rejects certificates "reason bogus" 400 invalid_reason "$CERTCTL_API_KEY" POST "/api/v1/certificates/$RSA_ID/revoke" \
     "${JSON[@]}" --data-binary @bogus.json
 api GET "/api/v1/certificates/$RSA_ID"
 expect_eq "refused revocation left the certificate issued" issued "$(jf .status)"
-rejects "unknown certificate" 404 certificate_not_found "$CERTCTL_API_KEY" POST "/api/v1/certificates/$(random_uuid)/revoke" \
+rejects certificates "unknown certificate" 404 certificate_not_found "$CERTCTL_API_KEY" POST "/api/v1/certificates/$(random_uuid)/revoke" \
     "${JSON[@]}" --data-binary @revoke.json
 
 # ---------------------------------------------------------------------------
@@ -395,5 +259,4 @@ request "" GET /api/v1/openapi.yaml
 expect_status 200
 expect_match "openapi.yaml starts with 'openapi: 3.1'" '^openapi: 3\.1' "$BODY"
 
-echo
-printf '%d passed, 0 failed\n' "$PASSED"
+interop_done

@@ -14,170 +14,9 @@
 # to it. The API keys it creates are deleted on exit.
 set -Eeuo pipefail
 
-for var in DATABASE_URL CERTCTL_ADMIN_URL CERTCTL_API_KEY CERTCTL_CA_CERT_PATH CERTCTL_DEFAULT_ISSUER_ID; do
-    [ -n "${!var:-}" ] || { echo "error: $var is not set (export the stack's dev.env first)" >&2; exit 1; }
-done
-for tool in curl openssl jq psql date; do
-    command -v "$tool" >/dev/null 2>&1 || { echo "error: $tool is required" >&2; exit 1; }
-done
-[ -r "$CERTCTL_CA_CERT_PATH" ] || { echo "error: CERTCTL_CA_CERT_PATH=$CERTCTL_CA_CERT_PATH is not readable" >&2; exit 1; }
-
-ADMIN=${CERTCTL_ADMIN_URL%/}
-ISSUER=$CERTCTL_DEFAULT_ISSUER_ID
-CA=$CERTCTL_CA_CERT_PATH
-RUN=$(openssl rand -hex 5)            # makes profile ids, host names and actors unique per run
-AUDITOR_KEY= OPERATOR_KEY=
+source "$(dirname "${BASH_SOURCE[0]}")/lib/common.sh"
+interop_start
 AUDITOR_ACTOR="interop-auditor-$RUN" OPERATOR_ACTOR="interop-operator-$RUN"
-PASSED=0 STATUS= BODY= LAST_REQUEST=
-
-WORK=$(mktemp -d /tmp/certctl-interop.XXXXXX)
-drop_key() { # KEY: delete the api_keys row of KEY
-    [ -n "$1" ] || return 0
-    psql "$DATABASE_URL" -XAtq -v key="$1" >/dev/null 2>&1 <<'SQL' || true
-DELETE FROM api_keys WHERE key_hash = sha256(convert_to(:'key', 'UTF8'));
-SQL
-}
-cleanup() {
-    local status=$?
-    drop_key "$AUDITOR_KEY"
-    drop_key "$OPERATOR_KEY"
-    rm -rf "$WORK"
-    exit $status
-}
-trap cleanup EXIT INT TERM
-trap 'echo "error: line $LINENO: \`$BASH_COMMAND\` failed unexpectedly (after $PASSED passed checks)" >&2' ERR
-cd "$WORK"
-
-# ---------------------------------------------------------------------------
-# Check helpers. Every check counts once; the first failure exits 1.
-
-section() { printf '\n== %s\n' "$*"; }
-pass() { PASSED=$((PASSED + 1)); printf '  ok  %s\n' "$1"; }
-
-fail() { # NAME EXPECTED GOT
-    {
-        printf 'FAIL: %s\n  expected: %s\n  got:      %s\n' "$1" "$2" "$3"
-        if [ -n "$LAST_REQUEST" ]; then
-            printf '  last request: %s -> HTTP %s\n  response body:\n' "$LAST_REQUEST" "$STATUS"
-            printf '%s\n' "$BODY" | head -c 4000 | sed 's/^/    /'
-        fi
-    } >&2
-    printf '%d passed, 1 failed\n' "$PASSED"
-    exit 1
-}
-
-# check NAME COMMAND...: passes if COMMAND succeeds.
-check() {
-    local name=$1 out; shift
-    if out=$("$@" 2>&1); then pass "$name"; else fail "$name" "\`$*\` succeeds" "it failed: ${out:-no output}"; fi
-}
-# expect_eq NAME EXPECTED ACTUAL
-expect_eq() { if [ "$2" = "$3" ]; then pass "$1"; else fail "$1" "$2" "$3"; fi; }
-# expect_match NAME EXTENDED-REGEX ACTUAL
-expect_match() { if [[ $3 =~ $2 ]]; then pass "$1"; else fail "$1" "a match for /$2/" "$3"; fi; }
-# expect_status CODE [ERROR]: status (and JSON `error`) of the last response.
-expect_status() {
-    local want="HTTP $1${2:+ $2}" got="HTTP $STATUS"
-    [ -z "${2:-}" ] || got="$got $(jq -r '.error // "<no error field>"' <<<"$BODY" 2>/dev/null || echo '<not JSON>')"
-    expect_eq "$LAST_REQUEST -> $want" "$want" "$got"
-}
-
-# ---------------------------------------------------------------------------
-# HTTP and SQL helpers.
-
-# request KEY METHOD PATH [CURL-ARGS...]: sets STATUS and BODY. An empty KEY
-# sends no Authorization header. Waits for the stack if it is restarting.
-request() {
-    local key=$1 method=$2 path=$3 tries=0 rc; shift 3
-    local auth=()
-    [ -z "$key" ] || auth=(-H "Authorization: Bearer $key")
-    LAST_REQUEST="$method ${path%%\?*}"
-    while :; do
-        rc=0
-        STATUS=$(curl -sS -o "$WORK/body" -w '%{http_code}' -X "$method" "${auth[@]}" "$@" "$ADMIN$path" \
-            2>"$WORK/curl.err") || rc=$?
-        # 7 = could not connect: the stack is being restarted, wait for it.
-        if [ "$rc" = 7 ] && [ $tries -lt 30 ]; then tries=$((tries + 1)); sleep 1; continue; fi
-        break
-    done
-    BODY=$(cat "$WORK/body" 2>/dev/null || true)
-    [ "$rc" = 0 ] || BODY="(curl exit $rc: $(cat "$WORK/curl.err")) $BODY"
-}
-api() { request "$CERTCTL_API_KEY" "$@"; }
-JSON=(-H 'Content-Type: application/json')
-# post_json PATH FILE [CURL-ARGS...] as the admin key.
-post_json() { local path=$1 file=$2; shift 2; api POST "$path" "${JSON[@]}" --data-binary "@$file" "$@"; }
-put_json() { local path=$1 file=$2; shift 2; api PUT "$path" "${JSON[@]}" --data-binary "@$file" "$@"; }
-jf() { jq -r "$1" <<<"$BODY"; }
-
-# list_certs [KEY=VALUE...]: GET /api/v1/certificates with these query
-# parameters (URL-encoded), as the admin key.
-list_certs() {
-    local args=() p
-    for p in "$@"; do args+=(--data-urlencode "$p"); done
-    api GET /api/v1/certificates -G "${args[@]}"
-    LAST_REQUEST="GET /api/v1/certificates?$(IFS='&'; echo "$*")"
-}
-
-sql() { # SQL on stdin or as -c; retried while Postgres is restarting
-    local tries=0 out
-    until out=$(psql "$DATABASE_URL" -XAtq -v ON_ERROR_STOP=1 "$@" 2>&1); do
-        tries=$((tries + 1)); [ $tries -lt 10 ] || { echo "error: psql failed: $out" >&2; return 1; }
-        sleep 1
-    done
-    printf '%s\n' "$out"
-}
-row_count() { sql -c "SELECT count(*) FROM $1"; }
-
-# new_api_key ACTOR ROLE: inserts a key, prints it.
-new_api_key() {
-    local key
-    key="cctl_$(openssl rand -hex 24)"
-    sql -v key="$key" -v actor="$1" -v role="$2" >/dev/null <<'SQL'
-INSERT INTO api_keys (actor, role, key_hash, key_prefix)
-VALUES (:'actor', :'role', sha256(convert_to(:'key', 'UTF8')), left(:'key', 10));
-SQL
-    printf '%s\n' "$key"
-}
-
-# rejects TABLE DESCRIPTION STATUS ERROR KEY METHOD PATH [CURL-ARGS...]: the
-# request fails with STATUS/ERROR and the row count of TABLE does not change.
-rejects() {
-    local table=$1 desc=$2 status=$3 error=$4 before after; shift 4
-    before=$(row_count "$table")
-    request "$@"
-    LAST_REQUEST="$LAST_REQUEST ($desc)"
-    expect_status "$status" "$error"
-    after=$(row_count "$table")
-    expect_eq "$table count unchanged ($desc)" "$before" "$after"
-}
-
-# ---------------------------------------------------------------------------
-# Certificate helpers.
-
-# new_csr FILE OPENSSL-NEWKEY-ARGS SUBJECT-CN SAN
-new_csr() {
-    local out=$1 cn=$3 san=$4; local -a newkey
-    read -r -a newkey <<<"$2"
-    openssl req -new "${newkey[@]}" -nodes -keyout "$out.key" -out "$out" \
-        -subj "/CN=$cn" -addext "subjectAltName=$san" 2>/dev/null
-}
-P256="-newkey ec -pkeyopt ec_paramgen_curve:P-256"
-# issue_body CSR-FILE [EXTRA-JQ-OBJECT]: the request body as JSON.
-issue_body() { local extra=${2:-}; jq -Rs "{csr_pem: .} + ${extra:-null}" "$1"; }
-epoch() { date -u -d "$1" +%s; }
-epoch_ns() { date -u -d "$1" +%s%N; }
-# ext CERT NAME: one extension as "line|line" with indentation trimmed.
-ext() { openssl x509 -in "$1" -noout -ext "$2" | sed 's/^ *//; s/ *$//' | paste -sd'|' -; }
-# lifetime CERT: notAfter - notBefore in seconds.
-lifetime() {
-    echo $(( $(epoch "$(openssl x509 -in "$1" -noout -enddate | cut -d= -f2)") \
-           - $(epoch "$(openssl x509 -in "$1" -noout -startdate | cut -d= -f2)") ))
-}
-
-TS_RE='[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}(\.[0-9]+)?(Z|[+-][0-9]{2}:[0-9]{2})'
-UUID_RE='^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$'
-DAY=86400
 
 # ---------------------------------------------------------------------------
 section "1. Profiles: create, read, update"
@@ -249,8 +88,8 @@ expect_eq "refused PUT left the profile unchanged" "$want_updated" "$(jf "$FIELD
 
 # ---------------------------------------------------------------------------
 section "3. Profiles: roles and audit"
-AUDITOR_KEY=$(new_api_key "$AUDITOR_ACTOR" auditor)
-OPERATOR_KEY=$(new_api_key "$OPERATOR_ACTOR" operator)
+new_api_key AUDITOR_KEY "$AUDITOR_ACTOR" auditor
+new_api_key OPERATOR_KEY "$OPERATOR_ACTOR" operator
 jq --arg id "role-$RUN" '.id = $id' profile.json >role.json
 
 rejects profiles "auditor creates a profile" 403 forbidden "$AUDITOR_KEY" POST /api/v1/profiles \
@@ -294,9 +133,7 @@ life=$(lifetime web.pem)
 check "notAfter - notBefore is 60 days, at most 61 ($((life / DAY))d $((life % DAY))s)" \
     [ "$life" -ge $((60 * DAY)) -a "$life" -le $((61 * DAY)) ]
 
-issue() { # DESCRIPTION STATUS ERROR BODY-FILE: POST it as the admin key
-    rejects certificates "$1" "$2" "$3" "$CERTCTL_API_KEY" POST /api/v1/certificates "${JSON[@]}" --data-binary "@$4"
-}
+# issue DESCRIPTION STATUS ERROR BODY-FILE (lib/common.sh): POST it as the admin key
 new_csr deep.csr "$P256" a.b.example.com "DNS:a.b.example.com"
 issue_body deep.csr "$with_profile" >deep.json
 issue "DNS:a.b.example.com (two labels under *.example.com)" 400 san_not_allowed deep.json
@@ -411,5 +248,4 @@ list_certs cursor=not-a-cursor;     expect_status 400 invalid_cursor
 list_certs expiring_before=yesterday; expect_status 400 invalid_request
 list_certs serial=xyz;              expect_status 400 invalid_serial
 
-echo
-printf '%d passed, 0 failed\n' "$PASSED"
+interop_done
