@@ -106,4 +106,40 @@ struct SignerStartupTests {
         #expect(await again.waitForExit(timeout: .seconds(30)) != 0)
         #expect(again.stderr.contains("already exists"))
     }
+
+    @Test("csr makes a sub-CA key and CSR; once an enterprise root signs it, the signer serves with it")
+    func subCA() async throws {
+        try await TestEnvironment.withFreshDatabase(migrated: true) { url in
+            let directory = FileManager.default.temporaryDirectory.appendingPathComponent("subca-\(UUID().uuidString)").path
+            try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+            defer { try? FileManager.default.removeItem(atPath: directory) }
+            let make = try ChildProcess(try TestEnvironment.binary("certctl-signer"), arguments: [
+                "csr", "--algorithm", "ecdsa-p256", "--subject", "/O=Example/CN=Example Issuing CA",
+                "--key-out", directory + "/ca.key", "--csr-out", directory + "/ca.csr",
+            ], environment: [:])
+            #expect(await make.waitForExit(timeout: .seconds(30)) == 0)
+            let mode = try FileManager.default.attributesOfItem(atPath: directory + "/ca.key")[.posixPermissions] as? Int
+            #expect(mode == 0o600)
+            let csr = try CertificateSigningRequest(pemEncoded: String(contentsOfFile: directory + "/ca.csr", encoding: .utf8))
+            #expect(csr.publicKey.isValidSignature(csr.signature, for: csr))
+            #expect(try csr.attributes.extensionRequest?.extensions.basicConstraints == .isCertificateAuthority(maxPathLength: 0))
+
+            // The "enterprise root" signs it with openssl.
+            let root = try TestCA.create()
+            defer { root.remove() }
+            let extensions = directory + "/ext.cnf"
+            try "basicConstraints=critical,CA:TRUE,pathlen:0\nkeyUsage=critical,keyCertSign,cRLSign,digitalSignature\nsubjectKeyIdentifier=hash\nauthorityKeyIdentifier=keyid\n"
+                .write(toFile: extensions, atomically: true, encoding: .utf8)
+            try TestCA.run("/usr/bin/openssl", ["x509", "-req", "-in", directory + "/ca.csr", "-CA", root.certPath, "-CAkey", root.keyPath,
+                                                "-CAcreateserial", "-days", "20", "-extfile", extensions, "-out", directory + "/ca.crt"])
+            let rpc = try TestCA.identities(in: directory + "/rpc", for: ["signer"])
+            let health = freePort()
+            let signer = try ChildProcess(try TestEnvironment.binary("certctl-signer"), environment: environment(
+                TestEnvironment.urlText(url), cert: directory + "/ca.crt", key: directory + "/ca.key", rpc: rpc, health: health))
+            try await signer.eventually("/readyz 200") { try await HTTP.get("http://127.0.0.1:\(health)/readyz").status == 200 }
+            #expect(try await TestEnvironment.scalar(
+                "SELECT count(*) FROM issuer_generations WHERE issuer_id = 'iss-local' AND key_algorithm = 'ecdsa-p256'", url) == 1)
+            #expect(await signer.stop() == 0)
+        }
+    }
 }
