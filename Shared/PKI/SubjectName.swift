@@ -1,3 +1,4 @@
+import Foundation
 import X509
 
 /// Parses operator-written subject names: OpenSSL style `/O=Example/CN=Root`
@@ -38,5 +39,3 @@ public enum SubjectName {
         return DistinguishedName(rdns)
     }
 }
-
-import Foundation

@@ -1,3 +1,4 @@
+import Foundation
 import GRPCCore
 
 /// Typed refusals travel as gRPC status + a `certctl-refusal` code in the
@@ -16,5 +17,3 @@ public enum SignerRefusal {
         return (code, error.message[error.message.index(after: colon)...].trimmingCharacters(in: .whitespaces))
     }
 }
-
-import Foundation

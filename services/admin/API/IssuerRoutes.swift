@@ -3,6 +3,7 @@ import CertctlPKI
 import CertctlStore
 import Foundation
 import Hummingbird
+import X509
 
 /// `/api/v1/issuers`: the CAs this deployment signs with (public data).
 struct IssuerRoutes: Sendable {
@@ -54,7 +55,7 @@ struct IssuerRoutes: Sendable {
     }
 }
 
-import X509
+/// The subject of a DER certificate, RFC 4514 style.
 enum X509Subject {
     static func describe(_ der: [UInt8]) throws -> String {
         try Certificate(derEncoded: der).subject.description
