@@ -32,9 +32,7 @@ var logger = Logger(label: "certctl-bench-signer")
 logger.logLevel = .error
 
 let database = Database(url: databaseURL, maximumConnections: 8, logger: logger)
-let connection = try SignerConnection(
-    address: signerAddress,
-    tls: RPCTLSFiles(certificatePath: identity.certificatePath, keyPath: identity.keyPath, caPath: identity.caPath))
+let connection = try SignerConnection(address: signerAddress, tls: RPCTLSFiles(identity))
 
 try await withThrowingTaskGroup(of: Void.self) { group in
     group.addTask { await database.run() }

@@ -35,6 +35,14 @@ public struct RPCIdentityPaths: Sendable {
         keyPath = try env.read(Catalog.rpcTLSKey)
         caPath = try env.read(Catalog.rpcTLSCA)
     }
+
+    /// Refuses to start (naming the variable) unless the certificate and CA
+    /// are readable and the key is readable by its owner only.
+    public func checkFiles() throws(ConfigError) {
+        try PrivateFile.checkReadable(certificatePath, variable: Catalog.rpcTLSCert.name)
+        try PrivateFile.checkOwnerOnly(keyPath, variable: Catalog.rpcTLSKey.name)
+        try PrivateFile.checkReadable(caPath, variable: Catalog.rpcTLSCA.name)
+    }
 }
 
 public struct SignerConfig: ServiceConfig {

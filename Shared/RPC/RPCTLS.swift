@@ -1,3 +1,4 @@
+import CertctlConfig
 import GRPCNIOTransportHTTP2
 import GRPCCore
 
@@ -12,6 +13,10 @@ public struct RPCTLSFiles: Sendable {
         self.certificatePath = certificatePath
         self.keyPath = keyPath
         self.caPath = caPath
+    }
+
+    public init(_ paths: RPCIdentityPaths) {
+        self.init(certificatePath: paths.certificatePath, keyPath: paths.keyPath, caPath: paths.caPath)
     }
 
     /// Server side: present our certificate, require a client certificate

@@ -28,6 +28,19 @@ public enum DatabaseErrorText {
         error is PSQLError || error is PostgresTransactionError || error is TimeoutError
     }
 
+    /// Connection-level failures (refused, timed out, database missing, auth
+    /// not yet configured) that a process starting before its database may
+    /// see; unlike `isDatabaseFailure`, an SQL error is not one of them.
+    public static func isUnreachable(_ error: any Error) -> Bool {
+        guard let psql = error as? PSQLError else { return error is TimeoutError }
+        if psql.code == .server {
+            // 3D000 invalid_catalog_name, 57P03 cannot_connect_now, 28xxx auth, 08xxx connection
+            let state = psql.serverInfo?[.sqlState] ?? ""
+            return state == "3D000" || state == "57P03" || state.hasPrefix("28") || state.hasPrefix("08")
+        }
+        return true
+    }
+
     /// SQLSTATE of a server error, if any.
     public static func sqlState(_ error: any Error) -> String? {
         (error as? PSQLError)?.serverInfo?[.sqlState]

@@ -44,13 +44,8 @@ enum AdminAPI {
         let config = context.config
         let client = context.database.client
         let logger = context.logger
-        try PrivateFile.checkReadable(config.rpcIdentity.certificatePath, variable: Catalog.rpcTLSCert.name)
-        try PrivateFile.checkOwnerOnly(config.rpcIdentity.keyPath, variable: Catalog.rpcTLSKey.name)
-        try PrivateFile.checkReadable(config.rpcIdentity.caPath, variable: Catalog.rpcTLSCA.name)
-        let connection = try SignerConnection(
-            address: config.signerAddress,
-            tls: RPCTLSFiles(certificatePath: config.rpcIdentity.certificatePath, keyPath: config.rpcIdentity.keyPath,
-                             caPath: config.rpcIdentity.caPath))
+        try config.rpcIdentity.checkFiles()
+        let connection = try SignerConnection(address: config.signerAddress, tls: RPCTLSFiles(config.rpcIdentity))
         let urls = PublicationURLs(ocspBase: config.ocspBaseURL, crlBase: config.crlBaseURL)
         let support = APISupport(keys: APIKeyStore(client: client, logger: logger))
         let certificates = CertificateRecordStore(client: client, logger: logger)

@@ -20,8 +20,10 @@ struct IssuerKeyring: Sendable {
         return (generation, ca)
     }
 
-    func ca(_ issuerID: String, generation: Int) -> LoadedCA? {
-        generation == 0 ? activeCA(issuerID)?.ca : keys[issuerID]?[generation]
+    /// The key for `generation` (0: the active one) and its generation number.
+    func resolve(_ issuerID: String, generation: UInt32) -> (generation: Int, ca: LoadedCA)? {
+        if generation == 0 { return activeCA(issuerID) }
+        return keys[issuerID]?[Int(generation)].map { (Int(generation), $0) }
     }
 
     /// Registers the env-configured CA as `iss-local`'s active generation and

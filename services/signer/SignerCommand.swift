@@ -22,9 +22,7 @@ struct Serve: AsyncParsableCommand {
             let config = context.config
             // Refuse to start (exit 78, naming the file) before serving anything.
             let ca = try CAKeyLoader.load(certificatePath: config.caCertPath, keyPath: config.caKeyPath)
-            try PrivateFile.checkReadable(config.rpcIdentity.certificatePath, variable: Catalog.rpcTLSCert.name)
-            try PrivateFile.checkOwnerOnly(config.rpcIdentity.keyPath, variable: Catalog.rpcTLSKey.name)
-            try PrivateFile.checkReadable(config.rpcIdentity.caPath, variable: Catalog.rpcTLSCA.name)
+            try config.rpcIdentity.checkFiles()
             context.readiness.close(SignerRPCServer.gate)
             return ServiceParts(services: [
                 SignerRPCServer(defaultCA: ca, config: config, database: context.database,

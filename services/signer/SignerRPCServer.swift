@@ -5,7 +5,6 @@ import CertctlStore
 import GRPCCore
 import GRPCNIOTransportHTTP2
 import Logging
-import PostgresNIO
 import ServiceLifecycle
 
 /// Registers the issuers (retrying while the database is unreachable), then
@@ -21,30 +20,20 @@ struct SignerRPCServer: Service {
 
     func run() async throws {
         let issuers = IssuerStore(client: database.client, logger: logger)
-        var delay = Duration.milliseconds(250)
-        var keyring: IssuerKeyring?
-        while keyring == nil {
-            // The schema must be current (certctl-admin migrates) before issuers can be registered.
-            while !readiness.databaseReady {
-                try await Task.sleep(for: .milliseconds(200))
-            }
-            do {
-                keyring = try await IssuerKeyring.assemble(defaultCA: defaultCA, store: issuers, logger: logger)
-            } catch where DatabaseErrorText.isDatabaseFailure(error) && !Task.isCancelledOrShuttingDown {
-                logger.warning("cannot register issuers yet; retrying", metadata: [
-                    "error": "\(DatabaseErrorText.describe(error))", "retry_in": "\(delay)",
-                ])
-                try await Task.sleep(for: delay)
-                delay = min(delay * 2, .seconds(5))
-            }
+        // The schema must be current (certctl-admin migrates) before issuers can be registered.
+        while !readiness.databaseReady {
+            try await Task.sleep(for: .milliseconds(200))
         }
-        guard let keyring else { return }
+        let keyring = try await retryWhileDatabaseUnavailable(
+            "registering issuers", logger: logger, maximumDelay: .seconds(5), isRetryable: DatabaseErrorText.isDatabaseFailure
+        ) {
+            try await IssuerKeyring.assemble(defaultCA: defaultCA, store: issuers, logger: logger)
+        }
         let service = SignerRPCService(
             keyring: keyring, signer: FileKeySigner(keys: keyring.keys), issuers: issuers,
             certificates: CertificateRecordStore(client: database.client, logger: logger),
             database: database, logger: logger)
-        let tls = RPCTLSFiles(certificatePath: config.rpcIdentity.certificatePath,
-                              keyPath: config.rpcIdentity.keyPath, caPath: config.rpcIdentity.caPath)
+        let tls = RPCTLSFiles(config.rpcIdentity)
         let server = GRPCServer(
             transport: HTTP2ServerTransport.Posix(
                 address: .ipv4(host: config.rpcListen.host, port: config.rpcListen.port),

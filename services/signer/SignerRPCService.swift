@@ -39,7 +39,7 @@ struct SignerRPCService: SignerRPC.SimpleServiceProtocol {
             guard request.purpose == .leaf || request.purpose == .ocspResponder else {
                 throw SigningRefusal.malformed("purpose must be LEAF or OCSP_RESPONDER")
             }
-            guard let ca = keyring.ca(request.issuerID, generation: Int(request.issuerGeneration)) else {
+            guard let (generation, ca) = keyring.resolve(request.issuerID, generation: request.issuerGeneration) else {
                 throw SigningRefusal.issuerMismatch("this signer holds no key for issuer \(request.issuerID) generation \(request.issuerGeneration)")
             }
             let tbs: TBSCertificateParser.Parsed
@@ -66,7 +66,6 @@ struct SignerRPCService: SignerRPC.SimpleServiceProtocol {
             } else {
                 try SigningPolicy.checkOCSPResponder(certificate, ca: ca)
             }
-            let generation = Int(request.issuerGeneration == 0 ? UInt32(keyring.activeCA(request.issuerID)?.generation ?? 0) : request.issuerGeneration)
             let signature = try await signer.sign(Array(request.tbsCertificate), issuerID: request.issuerID, generation: generation)
             let der = CertificateAssembler.assemble(
                 tbs: Array(request.tbsCertificate), signatureAlgorithmDER: tbs.signatureAlgorithmDER, signature: signature)
@@ -104,7 +103,7 @@ struct SignerRPCService: SignerRPC.SimpleServiceProtocol {
     ) async throws -> Certctl_Signer_V1_SignCRLResponse {
         let caller = try await authorise("SignCRL", context: context)
         do {
-            guard let ca = keyring.ca(request.issuerID, generation: Int(request.issuerGeneration)) else {
+            guard let (generation, ca) = keyring.resolve(request.issuerID, generation: request.issuerGeneration) else {
                 throw SigningRefusal.issuerMismatch("this signer holds no key for issuer \(request.issuerID) generation \(request.issuerGeneration)")
             }
             let tbs = Array(request.tbsCertList)
@@ -124,7 +123,6 @@ struct SignerRPCService: SignerRPC.SimpleServiceProtocol {
             guard try await issuers.advanceCRLNumber(issuerID: request.issuerID, to: decimal) else {
                 throw SigningRefusal.crlNumber("CRL number \(decimal) is not greater than the last one signed for \(request.issuerID)")
             }
-            let generation = request.issuerGeneration == 0 ? keyring.activeCA(request.issuerID)?.generation ?? 0 : Int(request.issuerGeneration)
             let signature = try await signer.sign(tbs, issuerID: request.issuerID, generation: generation)
             Counter(label: "certctl_signer_signatures_total", dimensions: [("kind", "SignCRL")]).increment()
             var response = Certctl_Signer_V1_SignCRLResponse()
