@@ -86,25 +86,25 @@ public enum Catalog {
         parse: { ListenAddress(parsing: $0) })
 
     public static let signerAddress = ConfigVariable<ListenAddress>(
-        "CERTCTL_SIGNER_ADDR", default: "127.0.0.1:9443", services: [.admin],
+        "CERTCTL_SIGNER_ADDR", default: "127.0.0.1:9443", services: [.admin, .ocsp, .crl, .enroll],
         expected: "host:port of certctl-signer's gRPC listener (the host must be named in the signer's TLS certificate)",
         meaning: "Where services reach certctl-signer.",
         parse: { ListenAddress(parsing: $0) })
 
     public static let rpcTLSCert = ConfigVariable<String>(
-        "CERTCTL_RPC_TLS_CERT", required: true, services: [.signer, .admin],
+        "CERTCTL_RPC_TLS_CERT", required: true, services: [.signer, .admin, .ocsp, .crl, .enroll],
         expected: "a path to this service's PEM identity certificate from the service-identity CA",
         meaning: "This service's internal-RPC identity certificate (URI SAN `urn:certctl:service:<name>`).",
         parse: nonEmptyPath)
 
     public static let rpcTLSKey = ConfigVariable<String>(
-        "CERTCTL_RPC_TLS_KEY", required: true, services: [.signer, .admin],
+        "CERTCTL_RPC_TLS_KEY", required: true, services: [.signer, .admin, .ocsp, .crl, .enroll],
         expected: "a path to the PEM private key of CERTCTL_RPC_TLS_CERT, mode 0600",
         meaning: "Private key of the internal-RPC identity certificate (refused if group/others can read it).",
         parse: nonEmptyPath)
 
     public static let rpcTLSCA = ConfigVariable<String>(
-        "CERTCTL_RPC_TLS_CA", required: true, services: [.signer, .admin],
+        "CERTCTL_RPC_TLS_CA", required: true, services: [.signer, .admin, .ocsp, .crl, .enroll],
         expected: "a path to the PEM service-identity CA certificate",
         meaning: "The service-identity CA every internal-RPC peer must chain to (separate from the product CA).",
         parse: nonEmptyPath)

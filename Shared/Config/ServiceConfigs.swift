@@ -100,9 +100,14 @@ public struct OCSPConfig: ServiceConfig {
     public var responderKeyDirectory: String
     public var rateLimitPerIPMinute: Int
 
+    public var signerAddress: ListenAddress
+    public var rpcIdentity: RPCIdentityPaths
+
     public init(_ env: Environment) throws(ConfigError) {
         common = try CommonConfig(env)
         httpListen = try env.read(Catalog.ocspListen)
+        signerAddress = try env.read(Catalog.signerAddress)
+        rpcIdentity = try RPCIdentityPaths(env)
         responderKeyDirectory = try env.read(Catalog.ocspResponderKeyDir)
         rateLimitPerIPMinute = try env.read(Catalog.ocspRateLimitPerIPMinute)
     }
@@ -114,9 +119,14 @@ public struct CRLConfig: ServiceConfig {
     public var httpListen: ListenAddress
     public var generationInterval: Duration
 
+    public var signerAddress: ListenAddress
+    public var rpcIdentity: RPCIdentityPaths
+
     public init(_ env: Environment) throws(ConfigError) {
         common = try CommonConfig(env)
         httpListen = try env.read(Catalog.crlListen)
+        signerAddress = try env.read(Catalog.signerAddress)
+        rpcIdentity = try RPCIdentityPaths(env)
         generationInterval = try env.read(Catalog.crlGenerationInterval)
     }
 }
@@ -127,9 +137,14 @@ public struct EnrollConfig: ServiceConfig {
     public var httpListen: ListenAddress
     public var configEncryptionKey: [UInt8]?
 
+    public var signerAddress: ListenAddress
+    public var rpcIdentity: RPCIdentityPaths
+
     public init(_ env: Environment) throws(ConfigError) {
         common = try CommonConfig(env)
         httpListen = try env.read(Catalog.enrollListen)
+        signerAddress = try env.read(Catalog.signerAddress)
+        rpcIdentity = try RPCIdentityPaths(env)
         configEncryptionKey = try env.readOptional(Catalog.configEncryptionKey)
     }
 }

@@ -88,7 +88,7 @@ struct ServiceProcessTests {
         try await TestEnvironment.withFreshDatabase { url in
             let ca = try TestCA.create()
             defer { ca.remove() }
-            let identities = try TestCA.identities(in: ca.directory + "/rpc", for: ["signer", "admin"])
+            let identities = try TestCA.identities(in: ca.directory + "/rpc", for: ["signer", "admin", "ocsp", "crl", "enroll"])
             let signerRPCPort = freePort()
             let apiKey = APIKeyStore.generate()
             let keyDirectory = ca.directory + "/ocsp-keys"
@@ -103,16 +103,16 @@ struct ServiceProcessTests {
                     "CERTCTL_LOG_FORMAT": "json",
                     Self.listenVariable[executable]!: "127.0.0.1:\(port)",
                 ]
+                let service = String(executable.dropFirst("certctl-".count))
+                environment.merge(identities.environment(for: service)) { a, _ in a }
+                if service != "signer" { environment["CERTCTL_SIGNER_ADDR"] = "127.0.0.1:\(signerRPCPort)" }
                 switch executable {
                 case "certctl-admin":
                     environment["CERTCTL_API_KEY"] = apiKey
-                    environment["CERTCTL_SIGNER_ADDR"] = "127.0.0.1:\(signerRPCPort)"
-                    environment.merge(identities.environment(for: "admin")) { a, _ in a }
                 case "certctl-signer":
                     environment["CERTCTL_CA_CERT_PATH"] = ca.certPath
                     environment["CERTCTL_CA_KEY_PATH"] = ca.keyPath
                     environment["CERTCTL_SIGNER_RPC_LISTEN"] = "127.0.0.1:\(signerRPCPort)"
-                    environment.merge(identities.environment(for: "signer")) { a, _ in a }
                 case "certctl-ocsp": environment["CERTCTL_OCSP_RESPONDER_KEY_DIR"] = keyDirectory
                 default: break
                 }
@@ -152,10 +152,13 @@ struct ServiceProcessTests {
         let name = "certctl_t_late_" + UUID().uuidString.lowercased().prefix(8)
         let url = server.with(database: String(name))
         let port = freePort()
+        let ca = try TestCA.create()
+        defer { ca.remove() }
+        let identities = try TestCA.identities(in: ca.directory + "/rpc", for: ["crl"])
         let child = try ChildProcess(try TestEnvironment.binary("certctl-crl"), environment: [
             "CERTCTL_DATABASE_URL": TestEnvironment.urlText(url), "CERTCTL_LOG_FORMAT": "text",
             "CERTCTL_CRL_LISTEN": "127.0.0.1:\(port)",
-        ])
+        ].merging(identities.environment(for: "crl")) { a, _ in a })
         defer { child.signal(SIGKILL) }
         try await child.eventually("/healthz 200") { try await HTTP.get("http://127.0.0.1:\(port)/healthz").status == 200 }
         try await child.eventually("/readyz reports the database unreachable") {

@@ -6,19 +6,6 @@ import CertctlStore
 import Logging
 import ServiceLifecycle
 
-/// Keeps the gRPC connection to certctl-signer for the life of the process.
-struct SignerConnectionService: Service {
-    let connection: SignerConnection
-
-    func run() async throws {
-        try await withGracefulShutdownHandler {
-            try await connection.run()
-        } onGracefulShutdown: {
-            connection.close()
-        }
-    }
-}
-
 /// Marks reservations whose signing never completed as `failed`.
 struct PendingReaper: Service {
     let certificates: CertificateRecordStore
@@ -44,8 +31,8 @@ enum AdminAPI {
         let config = context.config
         let client = context.database.client
         let logger = context.logger
-        try config.rpcIdentity.checkFiles()
-        let connection = try SignerConnection(address: config.signerAddress, tls: RPCTLSFiles(config.rpcIdentity))
+        let signerService = try SignerConnectionService.connect(to: config.signerAddress, identity: config.rpcIdentity)
+        let connection = signerService.connection
         let urls = PublicationURLs(ocspBase: config.ocspBaseURL, crlBase: config.crlBaseURL)
         let support = APISupport(keys: APIKeyStore(client: client, logger: logger))
         let certificates = CertificateRecordStore(client: client, logger: logger)
@@ -60,7 +47,7 @@ enum AdminAPI {
         AuditRoutes(support: support, client: client, logger: logger).add(to: context.router)
         try OpenAPIRoute.add(to: context.router)
         return [
-            SignerConnectionService(connection: connection),
+            signerService,
             PendingReaper(certificates: certificates, timeout: config.pendingIssuanceTimeout, logger: logger),
         ]
     }

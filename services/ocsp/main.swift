@@ -1,4 +1,5 @@
 import CertctlConfig
+import CertctlRPC
 import CertctlRuntime
 
 // certctl-ocsp: the horizontally scaled OCSP responder tier.
@@ -9,5 +10,6 @@ await ServiceProcess.run(OCSPConfig.self) { context in
         "responder_key_dir": "\(context.config.responderKeyDirectory)",
         "rate_limit_per_ip_min": "\(context.config.rateLimitPerIPMinute)",
     ])
-    return ServiceParts()
+    let signer = try SignerConnectionService.connect(to: context.config.signerAddress, identity: context.config.rpcIdentity)
+    return ServiceParts(services: [signer])
 }
