@@ -111,7 +111,7 @@ let package = Package(
         .target(
             name: "CertctlRuntime",
             dependencies: [
-                "CertctlConfig", "CertctlStore", "CertctlObservability", "CertctlRPC",
+                "CertctlConfig", "CertctlStore", "CertctlObservability", "CertctlRPC", "CertctlPKI",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 .product(name: "Logging", package: "swift-log"),

@@ -161,6 +161,24 @@ public enum Catalog {
         meaning: "How often every issuer's CRL is regenerated (revocations also trigger it).",
         parse: { GoDuration.parse($0).flatMap { $0 >= .seconds(10) && $0 <= .seconds(168 * 3600) ? $0 : nil } })
 
+    public static let crlValidity = ConfigVariable<Duration>(
+        "CERTCTL_CRL_VALIDITY", default: "4h", services: [.crl],
+        expected: "a duration between 1m and 720h, longer than CERTCTL_CRL_GENERATION_INTERVAL, such as 4h",
+        meaning: "A CRL's nextUpdate is its thisUpdate plus this; keep it several generation intervals so a missed run or a signer outage does not leave relying parties with an expired CRL.",
+        parse: { GoDuration.parse($0).flatMap { $0 >= .seconds(60) && $0 <= .seconds(720 * 3600) ? $0 : nil } })
+
+    public static let crlRevocationDebounce = ConfigVariable<Duration>(
+        "CERTCTL_CRL_REVOCATION_DEBOUNCE", default: "250ms", services: [.crl],
+        expected: "a duration between 0s and 10s such as 250ms",
+        meaning: "After a revocation notification the publisher waits this long for more before regenerating that issuer's CRL, so a burst of revocations yields a few CRLs, not one each.",
+        parse: { GoDuration.parse($0).flatMap { $0 >= .zero && $0 <= .seconds(10) ? $0 : nil } })
+
+    public static let crlHTTPMaxAge = ConfigVariable<Duration>(
+        "CERTCTL_CRL_HTTP_MAX_AGE", default: "5m", services: [.crl],
+        expected: "a duration between 0s and 24h such as 5m",
+        meaning: "Upper bound of the `Cache-Control: max-age` on CRL responses (otherwise the time left until nextUpdate), so HTTP caches pick up a revocation-triggered CRL soon.",
+        parse: { GoDuration.parse($0).flatMap { $0 >= .zero && $0 <= .seconds(86_400) ? $0 : nil } })
+
     // MARK: OCSP
 
     public static let ocspResponderKeyDir = ConfigVariable<String>(
@@ -183,7 +201,7 @@ public enum Catalog {
         signerRPCListen.info, signerAddress.info, rpcTLSCert.info, rpcTLSKey.info, rpcTLSCA.info,
         autoMigrate.info, apiKey.info, ocspBaseURL.info, crlBaseURL.info, pendingIssuanceTimeout.info,
         certExportRateLimitPerActorHour.info, configEncryptionKey.info,
-        crlGenerationInterval.info,
+        crlGenerationInterval.info, crlValidity.info, crlRevocationDebounce.info, crlHTTPMaxAge.info,
         ocspResponderKeyDir.info, ocspRateLimitPerIPMinute.info,
     ]
 

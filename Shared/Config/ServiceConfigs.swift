@@ -118,6 +118,9 @@ public struct CRLConfig: ServiceConfig {
     public var common: CommonConfig
     public var httpListen: ListenAddress
     public var generationInterval: Duration
+    public var validity: Duration
+    public var revocationDebounce: Duration
+    public var httpMaxAge: Duration
 
     public var signerAddress: ListenAddress
     public var rpcIdentity: RPCIdentityPaths
@@ -128,6 +131,13 @@ public struct CRLConfig: ServiceConfig {
         signerAddress = try env.read(Catalog.signerAddress)
         rpcIdentity = try RPCIdentityPaths(env)
         generationInterval = try env.read(Catalog.crlGenerationInterval)
+        validity = try env.read(Catalog.crlValidity)
+        revocationDebounce = try env.read(Catalog.crlRevocationDebounce)
+        httpMaxAge = try env.read(Catalog.crlHTTPMaxAge)
+        guard validity > generationInterval else {
+            throw ConfigError(variable: Catalog.crlValidity.name, value: GoDuration.format(validity),
+                              expected: "longer than \(Catalog.crlGenerationInterval.name) (\(GoDuration.format(generationInterval)))")
+        }
     }
 }
 

@@ -17,6 +17,9 @@ public enum NotifyEvent: Sendable, Equatable {
 public enum NotifyChannel {
     public static let revocations = "certctl_revocations"
     public static let trustAnchorReload = "certctl_trust_anchor_reload"
+    /// Payload: issuer id, or `*`. Sent by a trigger on every crl_cache change
+    /// (0003_crl_coverage.sql): publishers drop their in-memory copy.
+    public static let crlPublished = "certctl_crl_published"
 }
 
 /// Subscribes to a NOTIFY channel on a dedicated connection (outside the pool)

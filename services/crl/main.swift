@@ -1,12 +1,26 @@
 import CertctlConfig
 import CertctlRPC
 import CertctlRuntime
+import CertctlStore
 
-// certctl-crl: CRL generation loop and publication.
+// certctl-crl: CRL generation loop and publication. It never holds a CA key:
+// the TBSCertList is built here and signed by certctl-signer.
 await ServiceProcess.run(CRLConfig.self) { context in
+    let config = context.config
     context.logger.info("CRL settings", metadata: [
-        "generation_interval": "\(GoDuration.format(context.config.generationInterval))",
+        "generation_interval": "\(GoDuration.format(config.generationInterval))",
+        "validity": "\(GoDuration.format(config.validity))",
+        "revocation_debounce": "\(GoDuration.format(config.revocationDebounce))",
     ])
-    let signer = try SignerConnectionService.connect(to: context.config.signerAddress, identity: context.config.rpcIdentity)
-    return ServiceParts(services: [signer])
+    let signer = try SignerConnectionService.connect(to: config.signerAddress, identity: config.rpcIdentity)
+    let store = CRLStore(client: context.database.client, logger: context.logger)
+    let generator = CRLGenerator(
+        store: store, signer: signer.connection.signer, validity: config.validity,
+        freshFor: config.generationInterval / 2, signerTimeout: .seconds(30), logger: context.logger)
+    let publisher = CRLPublisher(store: store, generator: generator, logger: context.logger)
+    CRLRoutes(publisher: publisher, store: store, maxAge: config.httpMaxAge).add(to: context.router)
+    let loop = CRLGenerationLoop(
+        generator: generator, publisher: publisher, store: store, database: config.common.database,
+        interval: config.generationInterval, debounce: config.revocationDebounce, logger: context.logger)
+    return ServiceParts(services: [signer, loop])
 }

@@ -37,7 +37,8 @@ struct SignerRPCServer: Service {
         let server = GRPCServer(
             transport: HTTP2ServerTransport.Posix(
                 address: .ipv4(host: config.rpcListen.host, port: config.rpcListen.port),
-                transportSecurity: tls.serverSecurity),
+                transportSecurity: tls.serverSecurity,
+                config: Self.transportConfig),
             services: [service])
         try await withThrowingDiscardingTaskGroup { group in
             group.addTask { try await server.serve() }
@@ -49,4 +50,15 @@ struct SignerRPCServer: Service {
             server.beginGracefulShutdown()
         }
     }
+}
+
+extension SignerRPCServer {
+    /// CRLs with many entries arrive as one message (about 40 bytes per
+    /// entry); gRPC's default 4 MiB cap would refuse them. Only callers with
+    /// a service identity reach this listener.
+    static let transportConfig: HTTP2ServerTransport.Posix.Config = {
+        var config = HTTP2ServerTransport.Posix.Config.defaults
+        config.rpc.maxRequestPayloadSize = 256 << 20
+        return config
+    }()
 }

@@ -109,7 +109,7 @@ struct SignerRPCService: SignerRPC.SimpleServiceProtocol {
             let tbs = Array(request.tbsCertList)
             let summary: TBSCertListSummary
             do { summary = try TBSCertListSummary(derEncoded: tbs) } catch { throw SigningRefusal.malformed("\(error)") }
-            let expectedAlgorithm = try Self.algorithmIdentifierDER(ca.algorithm.signatureAlgorithm)
+            let expectedAlgorithm = try SignatureAlgorithmIdentifier.der(ca.algorithm.signatureAlgorithm)
             guard summary.signatureAlgorithmDER == expectedAlgorithm else {
                 throw SigningRefusal.signatureAlgorithm("CRL signature algorithm is not the issuer's \(ca.algorithm.signatureAlgorithm)")
             }
@@ -126,7 +126,7 @@ struct SignerRPCService: SignerRPC.SimpleServiceProtocol {
             let signature = try await signer.sign(tbs, issuerID: request.issuerID, generation: generation)
             Counter(label: "certctl_signer_signatures_total", dimensions: [("kind", "SignCRL")]).increment()
             var response = Certctl_Signer_V1_SignCRLResponse()
-            response.crl = Data(CertificateAssembler.assemble(tbs: tbs, signatureAlgorithmDER: expectedAlgorithm, signature: signature))
+            response.signature = Data(signature)
             return response
         } catch let refusal as SigningRefusal {
             throw await refuse(refusal, operation: "SignCRL", caller: caller, target: request.issuerID, details: [:])
@@ -180,17 +180,6 @@ struct SignerRPCService: SignerRPC.SimpleServiceProtocol {
             try await database.client.withConnection { try await AuditLog.record(record, on: $0, logger: logger) }
         } catch {
             logger.error("could not write audit event", metadata: ["action": "\(record.action)", "error": "\(DatabaseErrorText.describe(error))"])
-        }
-    }
-
-    /// DER AlgorithmIdentifier of a signature algorithm (RSA carries NULL parameters).
-    static func algorithmIdentifierDER(_ algorithm: Certificate.SignatureAlgorithm) throws -> [UInt8] {
-        switch algorithm {
-        case .ecdsaWithSHA256: return [0x30, 0x0a, 0x06, 0x08, 0x2a, 0x86, 0x48, 0xce, 0x3d, 0x04, 0x03, 0x02]
-        case .ecdsaWithSHA384: return [0x30, 0x0a, 0x06, 0x08, 0x2a, 0x86, 0x48, 0xce, 0x3d, 0x04, 0x03, 0x03]
-        case .sha256WithRSAEncryption:
-            return [0x30, 0x0d, 0x06, 0x09, 0x2a, 0x86, 0x48, 0x86, 0xf7, 0x0d, 0x01, 0x01, 0x0b, 0x05, 0x00]
-        default: throw PKIError.unsupportedIssuerKey
         }
     }
 }

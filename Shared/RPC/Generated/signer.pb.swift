@@ -138,8 +138,9 @@ public nonisolated struct Certctl_Signer_V1_SignCRLResponse: Sendable {
   // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
   // methods supported on all messages.
 
-  /// The complete DER CertificateList.
-  public var crl: Data = Data()
+  /// Signature over tbs_cert_list with the algorithm the TBSCertList names
+  /// (DER ECDSA-Sig-Value for ECDSA; PKCS#1 v1.5 for RSA).
+  public var signature: Data = Data()
 
   public var unknownFields = SwiftProtobuf.UnknownStorage()
 
@@ -318,7 +319,7 @@ nonisolated extension Certctl_Signer_V1_SignCRLRequest: SwiftProtobuf.Message, S
 
 nonisolated extension Certctl_Signer_V1_SignCRLResponse: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
   public static let protoMessageName: String = _protobuf_package + ".SignCRLResponse"
-  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}crl\0")
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{2}\u{2}signature\0\u{c}\u{1}\u{1}")
 
   public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
     while let fieldNumber = try decoder.nextFieldNumber() {
@@ -326,21 +327,21 @@ nonisolated extension Certctl_Signer_V1_SignCRLResponse: SwiftProtobuf.Message, 
       // allocates stack space for every case branch when no optimizations are
       // enabled. https://github.com/apple/swift-protobuf/issues/1034
       switch fieldNumber {
-      case 1: try { try decoder.decodeSingularBytesField(value: &self.crl) }()
+      case 2: try { try decoder.decodeSingularBytesField(value: &self.signature) }()
       default: break
       }
     }
   }
 
   public func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
-    if !self.crl.isEmpty {
-      try visitor.visitSingularBytesField(value: self.crl, fieldNumber: 1)
+    if !self.signature.isEmpty {
+      try visitor.visitSingularBytesField(value: self.signature, fieldNumber: 2)
     }
     try unknownFields.traverse(visitor: &visitor)
   }
 
   public static func ==(lhs: Certctl_Signer_V1_SignCRLResponse, rhs: Certctl_Signer_V1_SignCRLResponse) -> Bool {
-    if lhs.crl != rhs.crl {return false}
+    if lhs.signature != rhs.signature {return false}
     if lhs.unknownFields != rhs.unknownFields {return false}
     return true
   }

@@ -1,0 +1,153 @@
+import CertctlConfig
+import CertctlRuntime
+import CertctlStore
+import Foundation
+import Logging
+import ServiceLifecycle
+import Synchronization
+
+/// The runbook's `crlGenerationLoop`: regenerates every issuer's CRL each
+/// generation interval, and an issuer's CRL soon after a revocation
+/// (debounced, so a burst yields a few CRLs). A lost LISTEN connection means
+/// lost notifications, so a reconnect regenerates every issuer; the
+/// crl_published channel keeps other replicas' memory copies current.
+struct CRLGenerationLoop: Service {
+    let generator: CRLGenerator
+    let publisher: CRLPublisher
+    let store: CRLStore
+    let database: DatabaseURL
+    let interval: Duration
+    let debounce: Duration
+    let logger: Logger
+    var retryDelay: Duration = .seconds(5)
+
+    /// Issuers waiting for regeneration, with the reason; `all` covers every issuer.
+    final class Pending: Sendable {
+        private let state = Mutex<(all: CRLTrigger?, issuers: [String: CRLTrigger])>((nil, [:]))
+        let wake: AsyncStream<Void>.Continuation
+        let signals: AsyncStream<Void>
+
+        init() {
+            (signals, wake) = AsyncStream.makeStream(of: Void.self, bufferingPolicy: .bufferingNewest(1))
+        }
+
+        func mark(_ issuerID: String, _ trigger: CRLTrigger) {
+            state.withLock { if $0.issuers[issuerID] == nil { $0.issuers[issuerID] = trigger } }
+            wake.yield()
+        }
+
+        func markAll(_ trigger: CRLTrigger) {
+            state.withLock { $0.all = $0.all ?? trigger }
+            wake.yield()
+        }
+
+        func take() -> (all: CRLTrigger?, issuers: [String: CRLTrigger]) {
+            state.withLock { current in
+                defer { current = (nil, [:]) }
+                return current
+            }
+        }
+    }
+
+    func run() async throws {
+        let pending = Pending()
+        pending.markAll(.startup)
+        try await withGracefulShutdownHandler {
+            await withDiscardingTaskGroup { group in
+                group.addTask { await work(pending) }
+                group.addTask { await schedule(pending) }
+                group.addTask { await listenForRevocations(pending) }
+                group.addTask { await listenForPublications() }
+            }
+        } onGracefulShutdown: {
+            pending.wake.finish()
+        }
+    }
+
+    private func work(_ pending: Pending) async {
+        for await _ in pending.signals {
+            if Task.isCancelledOrShuttingDown { return }
+            if debounce > .zero {
+                // gather the rest of a burst before building
+                try? await cancelWhenGracefulShutdown { try await Task.sleep(for: debounce) }
+            }
+            let batch = pending.take()
+            var work = batch.issuers
+            if let all = batch.all {
+                do {
+                    for issuer in try await store.activeIssuers() where work[issuer.issuerID] == nil {
+                        work[issuer.issuerID] = all
+                    }
+                } catch {
+                    logger.warning("cannot list issuers for CRL generation", metadata: ["error": "\(DatabaseErrorText.describe(error))"])
+                    try? await cancelWhenGracefulShutdown { try await Task.sleep(for: .seconds(2)) }
+                    pending.markAll(all)
+                    continue
+                }
+            }
+            for (issuerID, trigger) in work.sorted(by: { $0.key < $1.key }) {
+                if Task.isCancelledOrShuttingDown { return }
+                do {
+                    if case .generated(let document) = try await generator.generate(issuerID, trigger: trigger) {
+                        publisher.remember(document)
+                    }
+                } catch .unknownIssuer {
+                    continue  // a notification about an issuer this database no longer has
+                } catch {
+                    // recorded and logged by the generator; retry soon rather than at the next tick
+                    Task {
+                        try? await Task.sleep(for: retryDelay)
+                        pending.mark(issuerID, trigger)
+                    }
+                }
+            }
+        }
+    }
+
+    private func schedule(_ pending: Pending) async {
+        while !Task.isCancelledOrShuttingDown {
+            do {
+                try await cancelWhenGracefulShutdown { try await Task.sleep(for: interval) }
+            } catch {
+                return
+            }
+            pending.markAll(.schedule)
+        }
+    }
+
+    private func listenForRevocations(_ pending: Pending) async {
+        let listener = NotificationListener(url: database, channel: NotifyChannel.revocations, logger: logger)
+        try? await cancelWhenGracefulShutdown {
+            try await listener.withEvents { events in
+                for await event in events {
+                    switch event {
+                    case .subscribed:
+                        break
+                    case .resync:
+                        pending.markAll(.resync)
+                    case .notification(let payload):
+                        // payload: "issuer_id:serial_hex"
+                        let issuerID = String(payload.prefix { $0 != ":" })
+                        if !issuerID.isEmpty { pending.mark(issuerID, .revocation) }
+                    }
+                }
+            }
+        }
+    }
+
+    private func listenForPublications() async {
+        let listener = NotificationListener(url: database, channel: NotifyChannel.crlPublished, logger: logger)
+        try? await cancelWhenGracefulShutdown {
+            try await listener.withEvents { events in
+                for await event in events {
+                    switch event {
+                    case .subscribed: break
+                    case .resync: publisher.forgetAll()
+                    case .notification(let issuerID):
+                        if issuerID == "*" { publisher.forgetAll() } else { publisher.forget(issuerID) }
+                    }
+                }
+            }
+        }
+    }
+}

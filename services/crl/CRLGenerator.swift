@@ -1,0 +1,208 @@
+import CertctlPKI
+import CertctlRPC
+import CertctlStore
+import Foundation
+import GRPCCore
+import GRPCNIOTransportHTTP2
+import Logging
+import X509
+
+/// Why a generation ran (recorded in crl_generation_events.trigger).
+enum CRLTrigger: String, Sendable {
+    case startup, schedule, revocation, resync, request
+}
+
+enum CRLGenerationError: Error, CustomStringConvertible {
+    case unknownIssuer(String)
+    case unsupportedIssuer(String)
+    case signerUnavailable(String)
+    case signerRefused(String)
+    case database(String)
+    case encoding(String)
+
+    var reason: String {
+        switch self {
+        case .unknownIssuer: return "unknown_issuer"
+        case .unsupportedIssuer, .encoding: return "encoding"
+        case .signerUnavailable: return "signer_unavailable"
+        case .signerRefused: return "signer_refused"
+        case .database: return "database"
+        }
+    }
+
+    var description: String {
+        switch self {
+        case .unknownIssuer(let id): return "unknown issuer \(id)"
+        case .unsupportedIssuer(let text): return "unsupported issuer: \(text)"
+        case .signerUnavailable(let text): return "signer unavailable: \(text)"
+        case .signerRefused(let text): return "signer refused: \(text)"
+        case .database(let text): return "database: \(text)"
+        case .encoding(let text): return "encoding: \(text)"
+        }
+    }
+}
+
+/// Builds one issuer's CRL: under the issuer's generation lock it numbers
+/// the CRL, streams the revocations into a TBSCertList, has certctl-signer
+/// sign it, stores it in crl_cache and records a crl_generation_events row.
+/// This process never holds a CA key.
+struct CRLGenerator: Sendable {
+    let store: CRLStore
+    let signer: SignerRPC.Client<HTTP2ClientTransport.Posix>
+    let validity: Duration
+    /// A scheduled run skips an issuer whose cached CRL is younger than this
+    /// and covers every revocation (another replica just made it).
+    let freshFor: Duration
+    let signerTimeout: Duration
+    let logger: Logger
+
+    enum Outcome: Sendable {
+        case generated(PublishedCRL)
+        case upToDate
+    }
+
+    func generate(_ issuerID: String, trigger: CRLTrigger) async throws(CRLGenerationError) -> Outcome {
+        let started = Date()
+        let clock = ContinuousClock.now
+        var generation: Int?
+        do {
+            guard let issuer = try await store.issuer(issuerID) else { throw CRLGenerationError.unknownIssuer(issuerID) }
+            generation = issuer.generation
+            let outcome = try await store.withGenerationLock(issuerID) { session in
+                try await build(issuer, session: session, trigger: trigger, started: clock)
+            }
+            let elapsed = ContinuousClock.now - clock
+            switch outcome {
+            case .generated(let crl):
+                let milliseconds = Self.milliseconds(elapsed)
+                try? await store.record(CRLGenerationEvent(
+                    issuerID: issuerID, generation: generation, trigger: trigger.rawValue, startedAt: started, succeeded: true,
+                    error: nil, durationMilliseconds: milliseconds, revokedCount: crl.revokedCount, crlNumber: crl.crlNumber))
+                CRLMetrics.generated(issuerID: issuerID, seconds: Double(milliseconds) / 1000, revokedCount: crl.revokedCount,
+                                     at: Date().timeIntervalSince1970)
+                logger.info("CRL published", metadata: [
+                    "issuer_id": "\(issuerID)", "crl_number": "\(crl.crlNumber)", "revoked": "\(crl.revokedCount)",
+                    "bytes": "\(crl.body.readableBytes)", "duration_ms": "\(milliseconds)", "trigger": "\(trigger.rawValue)",
+                ])
+            case .upToDate:
+                CRLMetrics.skipped()
+                logger.debug("CRL already current", metadata: ["issuer_id": "\(issuerID)", "trigger": "\(trigger.rawValue)"])
+            }
+            return outcome
+        } catch {
+            let failure = Self.classify(error)
+            CRLMetrics.failed(reason: failure.reason)
+            try? await store.record(CRLGenerationEvent(
+                issuerID: issuerID, generation: generation, trigger: trigger.rawValue, startedAt: started, succeeded: false,
+                error: failure.description, durationMilliseconds: Self.milliseconds(ContinuousClock.now - clock),
+                revokedCount: nil, crlNumber: nil))
+            logger.warning("CRL generation failed", metadata: [
+                "issuer_id": "\(issuerID)", "trigger": "\(trigger.rawValue)", "error": "\(failure)",
+            ])
+            throw failure
+        }
+    }
+
+    private func build(
+        _ issuer: CRLIssuer, session: CRLGenerationSession, trigger: CRLTrigger, started: ContinuousClock.Instant
+    ) async throws -> Outcome {
+        let start = try await session.start()
+        let sameGeneration = start.cachedGeneration == issuer.generation
+        let covered = sameGeneration && (start.cachedChangeSeq ?? -1) >= start.latestChangeSeq
+        switch trigger {
+        case .revocation, .resync:
+            if covered { return .upToDate }
+        case .startup, .schedule:
+            if covered, let cachedAt = start.cachedThisUpdate, Date().timeIntervalSince(cachedAt) < freshFor.seconds {
+                return .upToDate
+            }
+        case .request:
+            break
+        }
+
+        let certificate: Certificate
+        let algorithm: [UInt8]
+        do {
+            certificate = try Certificate(derEncoded: issuer.certificateDER)
+            guard let key = KeyAlgorithm(certificate.publicKey) else {
+                throw CRLGenerationError.unsupportedIssuer(KeyAlgorithm.describeUnsupported(certificate.publicKey))
+            }
+            algorithm = try SignatureAlgorithmIdentifier.der(key.signatureAlgorithm)
+        } catch let error as CRLGenerationError {
+            throw error
+        } catch {
+            throw CRLGenerationError.unsupportedIssuer("\(error)")
+        }
+        guard let number = DERWriter.magnitude(decimal: start.nextCRLNumber) else {
+            throw CRLGenerationError.encoding("CRL number \(start.nextCRLNumber) is not decimal")
+        }
+        let thisUpdate = Int64(Date().timeIntervalSince1970)
+        let nextUpdate = thisUpdate + Int64(validity.seconds)
+        var writer = try TBSCertListWriter(header: CRLHeader(
+            signatureAlgorithmDER: algorithm, issuerNameDER: issuer.subjectDER, thisUpdate: thisUpdate, nextUpdate: nextUpdate,
+            crlNumber: number, authorityKeyIdentifier: issuer.subjectKeyID))
+        // entries of certificates that expired before the previous CRL were on it once more: drop them now
+        let expiredBefore = sameGeneration ? start.cachedThisUpdate : nil
+        try await session.revocations(expiredBefore: expiredBefore) { row in
+            try writer.append(RevokedEntry(serialHex: row.serialHex, revokedAt: row.revokedAt, reasonCode: row.reasonCode,
+                                           invalidityDate: row.invalidityDate))
+        }
+        let unsigned = writer.finish()
+        // a live request must not hang on a signer that is down; the loop may wait for it
+        let signature = try await sign(unsigned, issuer: issuer, waitForSigner: trigger != .request)
+        let revokedCount = unsigned.revokedCount
+        let der = unsigned.signed(signatureAlgorithmDER: algorithm, signature: signature)
+        let thisDate = Date(timeIntervalSince1970: TimeInterval(thisUpdate))
+        let nextDate = Date(timeIntervalSince1970: TimeInterval(nextUpdate))
+        try await session.store(
+            generation: issuer.generation, der: der, crlNumber: start.nextCRLNumber, thisUpdate: thisDate, nextUpdate: nextDate,
+            durationMilliseconds: Self.milliseconds(ContinuousClock.now - started), revokedCount: revokedCount,
+            coveredChangeSeq: start.latestChangeSeq)
+        return .generated(PublishedCRL(issuerID: issuer.issuerID, der: der, crlNumber: start.nextCRLNumber,
+                                       thisUpdate: thisDate, nextUpdate: nextDate, revokedCount: revokedCount))
+    }
+
+    private func sign(
+        _ unsigned: borrowing UnsignedCRL, issuer: CRLIssuer, waitForSigner: Bool
+    ) async throws(CRLGenerationError) -> [UInt8] {
+        var request = Certctl_Signer_V1_SignCRLRequest()
+        request.issuerID = issuer.issuerID
+        request.issuerGeneration = UInt32(issuer.generation)
+        request.tbsCertList = Data(unsigned.tbs)
+        var options = CallOptions.defaults
+        options.waitForReady = waitForSigner
+        options.timeout = waitForSigner ? signerTimeout : .seconds(10)
+        // a large CRL's TBS exceeds gRPC's default 4 MiB message cap
+        options.maxRequestMessageBytes = 256 << 20
+        options.maxResponseMessageBytes = 1 << 20
+        do {
+            let response = try await signer.signCRL(request, options: options)
+            return Array(response.signature)
+        } catch let error as RPCError {
+            switch error.code {
+            case .failedPrecondition, .permissionDenied, .invalidArgument:
+                let refusal = SignerRefusal.parse(error)
+                throw .signerRefused("\(refusal.code): \(refusal.message)")
+            default:
+                throw .signerUnavailable("\(error.code): \(error.message)")
+            }
+        } catch {
+            throw .signerUnavailable("\(error)")
+        }
+    }
+
+    static func classify(_ error: any Error) -> CRLGenerationError {
+        if let error = error as? CRLGenerationError { return error }
+        if let error = error as? PKIError { return .encoding(error.description) }
+        if let error = error as? CRLStoreError { return .unknownIssuer(error.description) }
+        return .database(DatabaseErrorText.describe(error))
+    }
+
+    static func milliseconds(_ duration: Duration) -> Int {
+        Int(duration.components.seconds * 1000 + duration.components.attoseconds / 1_000_000_000_000_000)
+    }
+}
+
+extension Duration {
+    var seconds: Double { Double(components.seconds) + Double(components.attoseconds) / 1e18 }
+}

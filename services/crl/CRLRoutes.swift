@@ -1,0 +1,135 @@
+import CertctlPKI
+import CertctlRuntime
+import CertctlStore
+import Foundation
+import Hummingbird
+
+/// HTTP publication: `/.well-known/pki/crl/{issuer_id}` (the CDP URL issuance
+/// writes) as DER, `…/{issuer_id}.pem` or `?format=pem` as PEM, with RFC 9110
+/// validators; and `/.well-known/pki/ca/{issuer_id}.crt` (AIA caIssuers).
+struct CRLRoutes {
+    let publisher: CRLPublisher
+    let store: CRLStore
+    let maxAge: Duration
+
+    func add(to router: Router<BasicRequestContext>) {
+        for method in [HTTPRequest.Method.get, .head] {
+            router.on("/.well-known/pki/crl/:issuer", method: method) { request, context in
+                await crl(request, name: context.parameters.get("issuer") ?? "")
+            }
+            router.on("/.well-known/pki/ca/:file", method: method) { _, context in
+                await caCertificate(context.parameters.get("file") ?? "")
+            }
+        }
+    }
+
+    enum Format { case der, pem }
+
+    /// "iss-local" → DER, "iss-local.crl" → DER, "iss-local.pem" → PEM.
+    static func parse(_ name: String) -> (issuerID: String, format: Format)? {
+        var issuer = Substring(name)
+        var format = Format.der
+        if issuer.hasSuffix(".pem") { issuer = issuer.dropLast(4); format = .pem }
+        else if issuer.hasSuffix(".crl") || issuer.hasSuffix(".der") { issuer = issuer.dropLast(4) }
+        guard isIssuerID(issuer) else { return nil }
+        return (String(issuer), format)
+    }
+
+    /// The database's issuer_id domain: lowercase letters, digits, hyphens.
+    static func isIssuerID(_ text: Substring) -> Bool {
+        guard let first = text.utf8.first, (1...63).contains(text.utf8.count) else { return false }
+        let allowed = { (c: UInt8) in (97...122).contains(c) || (48...57).contains(c) || c == 45 }
+        return first != 45 && text.utf8.allSatisfy(allowed)
+    }
+
+    func crl(_ request: Request, name: String) async -> Response {
+        guard var (issuerID, format) = Self.parse(name) else {
+            CRLMetrics.request("not_found")
+            return Self.text(.notFound, "unknown issuer\n")
+        }
+        if request.uri.queryParameters.get("format") == "pem" { format = .pem }
+        switch await publisher.lookup(issuerID) {
+        case .unknownIssuer:
+            CRLMetrics.request("not_found")
+            return Self.text(.notFound, "unknown issuer \(issuerID)\n")
+        case .unavailable(let reason):
+            CRLMetrics.request("unavailable")
+            var response = Self.text(.serviceUnavailable, "no valid CRL for \(issuerID) can be served right now (\(reason))\n")
+            response.headers[.retryAfter] = "30"
+            return response
+        case .found(let document):
+            var headers = validators(document, format: format)
+            if Self.notModified(request.headers, document: document, etag: headers[.eTag] ?? document.etag) {
+                CRLMetrics.request("not_modified")
+                return Response(status: .notModified, headers: headers)
+            }
+            CRLMetrics.request("served")
+            let body: ByteBuffer
+            switch format {
+            case .der:
+                headers[.contentType] = "application/pkix-crl"
+                body = document.body
+            case .pem:
+                headers[.contentType] = "application/x-pem-file"
+                body = ByteBuffer(string: PEM.crl(Array(buffer: document.body)))
+            }
+            headers[.contentLength] = "\(body.readableBytes)"
+            return Response(status: .ok, headers: headers, body: request.method == .head ? .init() : .init(byteBuffer: body))
+        }
+    }
+
+    /// ETag, Last-Modified = thisUpdate, Expires = nextUpdate, and a max-age
+    /// that never outlives the CRL (capped so caches pick up new CRLs soon).
+    func validators(_ document: PublishedCRL, format: Format) -> HTTPFields {
+        var headers = HTTPFields()
+        // the PEM rendering is a different representation: its own validator
+        headers[.eTag] = format == .der ? document.etag : String(document.etag.dropLast()) + "-pem\""
+        headers[.lastModified] = HTTPDate.format(document.thisUpdate)
+        headers[.expires] = HTTPDate.format(document.nextUpdate)
+        let remaining = max(0, Int(document.nextUpdate.timeIntervalSinceNow))
+        let maxAgeSeconds = min(remaining, Int(maxAge.components.seconds))
+        headers[.cacheControl] = "public, max-age=\(maxAgeSeconds)"
+        return headers
+    }
+
+    /// RFC 9110 §13.2.2: If-None-Match decides when present; otherwise
+    /// If-Modified-Since against Last-Modified (GET and HEAD only).
+    static func notModified(_ headers: HTTPFields, document: PublishedCRL, etag: String) -> Bool {
+        if let ifNoneMatch = headers[.ifNoneMatch] {
+            return ETagMatch.ifNoneMatch(ifNoneMatch, matches: etag)
+        }
+        if let since = headers[.ifModifiedSince].flatMap(HTTPDate.parse) {
+            return document.thisUpdate.timeIntervalSince1970.rounded(.down) <= since.timeIntervalSince1970
+        }
+        return false
+    }
+
+    func caCertificate(_ file: String) async -> Response {
+        var name = Substring(file)
+        var pem = false
+        if name.hasSuffix(".crt") || name.hasSuffix(".cer") || name.hasSuffix(".der") { name = name.dropLast(4) }
+        else if name.hasSuffix(".pem") { name = name.dropLast(4); pem = true }
+        guard Self.isIssuerID(name) else { return Self.text(.notFound, "unknown issuer\n") }
+        do {
+            guard let issuer = try await store.issuer(String(name)) else {
+                return Self.text(.notFound, "unknown issuer \(name)\n")
+            }
+            var headers = HTTPFields()
+            headers[.contentType] = pem ? "application/x-pem-file" : "application/pkix-cert"
+            headers[.cacheControl] = "public, max-age=3600"
+            let body = pem ? ByteBuffer(string: PEM.certificate(issuer.certificateDER)) : ByteBuffer(bytes: issuer.certificateDER)
+            return Response(status: .ok, headers: headers, body: .init(byteBuffer: body))
+        } catch {
+            var response = Self.text(.serviceUnavailable, "database unavailable\n")
+            response.headers[.retryAfter] = "30"
+            return response
+        }
+    }
+
+    static func text(_ status: HTTPResponse.Status, _ message: String) -> Response {
+        var headers = HTTPFields()
+        headers[.contentType] = "text/plain; charset=utf-8"
+        headers[.cacheControl] = "no-store"
+        return Response(status: status, headers: headers, body: .init(byteBuffer: ByteBuffer(string: message)))
+    }
+}

@@ -1,0 +1,28 @@
+import Crypto
+import Foundation
+import NIOCore
+
+/// A signed CRL ready to serve: the DER body (shared, never copied per
+/// request) and the validators HTTP caching needs.
+struct PublishedCRL: Sendable {
+    let issuerID: String
+    let body: ByteBuffer
+    /// Strong validator: the SHA-256 of the DER, quoted.
+    let etag: String
+    let crlNumber: String
+    let thisUpdate: Date
+    let nextUpdate: Date
+    let revokedCount: Int
+
+    init(issuerID: String, der: [UInt8], crlNumber: String, thisUpdate: Date, nextUpdate: Date, revokedCount: Int) {
+        self.issuerID = issuerID
+        body = ByteBuffer(bytes: der)
+        etag = "\"" + SHA256.hash(data: der).map { String(format: "%02x", $0) }.joined() + "\""
+        self.crlNumber = crlNumber
+        self.thisUpdate = thisUpdate
+        self.nextUpdate = nextUpdate
+        self.revokedCount = revokedCount
+    }
+
+    func isCurrent(at now: Date = Date()) -> Bool { nextUpdate > now }
+}
