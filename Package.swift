@@ -222,7 +222,7 @@ let package = Package(
         .testTarget(
             name: "CertctlUnitTests",
             dependencies: [
-                "CertctlConfig", "CertctlObservability", "CertctlStore", "CertctlPKI",
+                "CertctlConfig", "CertctlObservability", "CertctlStore", "CertctlPKI", "CertctlRuntime",
                 .product(name: "X509", package: "swift-certificates"),
                 .product(name: "SwiftASN1", package: "swift-asn1"),
                 .product(name: "Crypto", package: "swift-crypto"),

@@ -18,6 +18,7 @@ struct ServiceProcessTests {
           arguments: [
             ("certctl-ocsp", "CERTCTL_OCSP_RATE_LIMIT_PER_IP_MIN", "lots"),
             ("certctl-crl", "CERTCTL_CRL_GENERATION_INTERVAL", "5 minutes"),
+            ("certctl-crl", "CERTCTL_CRL_VALIDITY", "30m"),  // not longer than the 1h interval
             ("certctl-admin", "CERTCTL_CERT_EXPORT_RATE_LIMIT_PER_ACTOR_HR", "-3"),
             ("certctl-signer", "CERTCTL_SIGNER_HEALTH_LISTEN", "0.0.0.0:9100"),
             ("certctl-enroll", "CERTCTL_LOG_LEVEL", "chatty"),

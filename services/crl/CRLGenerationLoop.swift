@@ -88,12 +88,13 @@ struct CRLGenerationLoop: Service {
             for (issuerID, trigger) in work.sorted(by: { $0.key < $1.key }) {
                 if Task.isCancelledOrShuttingDown { return }
                 do {
-                    if case .generated(let document) = try await generator.generate(issuerID, trigger: trigger) {
-                        publisher.remember(document)
-                    }
-                } catch .unknownIssuer {
+                    // shutdown cancels a generation waiting for the signer (its transaction rolls back)
+                    let outcome = try await cancelWhenGracefulShutdown { try await generator.generate(issuerID, trigger: trigger) }
+                    if case .generated(let document) = outcome { publisher.remember(document) }
+                } catch CRLGenerationError.unknownIssuer {
                     continue  // a notification about an issuer this database no longer has
                 } catch {
+                    if Task.isCancelledOrShuttingDown { return }
                     // recorded and logged by the generator; retry soon rather than at the next tick
                     Task {
                         try? await Task.sleep(for: retryDelay)
