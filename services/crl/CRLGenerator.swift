@@ -143,21 +143,30 @@ struct CRLGenerator: Sendable {
             crlNumber: number, authorityKeyIdentifier: issuer.subjectKeyID))
         // entries of certificates that expired before the previous CRL were on it once more: drop them now
         let expiredBefore = sameGeneration ? start.cachedThisUpdate : nil
+        let readStarted = ContinuousClock.now
         try await session.revocations(expiredBefore: expiredBefore) { row in
             try writer.append(RevokedEntry(serialHex: row.serialHex, revokedAt: row.revokedAt, reasonCode: row.reasonCode,
                                            invalidityDate: row.invalidityDate))
         }
         let unsigned = writer.finish()
+        let signStarted = ContinuousClock.now
         // a live request must not hang on a signer that is down; the loop may wait for it
         let signature = try await sign(unsigned, issuer: issuer, waitForSigner: trigger != .request)
         let revokedCount = unsigned.revokedCount
         let der = unsigned.signed(signatureAlgorithmDER: algorithm, signature: signature)
+        let storeStarted = ContinuousClock.now
         let thisDate = Date(timeIntervalSince1970: TimeInterval(thisUpdate))
         let nextDate = Date(timeIntervalSince1970: TimeInterval(nextUpdate))
         try await session.store(
             generation: issuer.generation, der: der, crlNumber: start.nextCRLNumber, thisUpdate: thisDate, nextUpdate: nextDate,
             durationMilliseconds: Self.milliseconds(ContinuousClock.now - started), revokedCount: revokedCount,
             coveredChangeSeq: start.latestChangeSeq)
+        logger.info("CRL phases", metadata: [
+            "issuer_id": "\(issuer.issuerID)", "revoked": "\(revokedCount)", "bytes": "\(der.count)",
+            "read_encode_ms": "\(Self.milliseconds(signStarted - readStarted))",
+            "sign_ms": "\(Self.milliseconds(storeStarted - signStarted))",
+            "store_ms": "\(Self.milliseconds(ContinuousClock.now - storeStarted))",
+        ])
         return .generated(PublishedCRL(issuerID: issuer.issuerID, der: der, crlNumber: start.nextCRLNumber,
                                        thisUpdate: thisDate, nextUpdate: nextDate, revokedCount: revokedCount))
     }
