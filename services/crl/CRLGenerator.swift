@@ -69,15 +69,12 @@ struct CRLGenerator: Sendable {
             guard let issuer = try await store.issuer(issuerID) else { throw CRLGenerationError.unknownIssuer(issuerID) }
             generation = issuer.generation
             let outcome = try await store.withGenerationLock(issuerID) { session in
-                try await build(issuer, session: session, trigger: trigger, started: clock)
+                try await build(issuer, session: session, trigger: trigger, started: clock, startedAt: started)
             }
             let elapsed = ContinuousClock.now - clock
             switch outcome {
             case .generated(let crl):
                 let milliseconds = Self.milliseconds(elapsed)
-                try? await store.record(CRLGenerationEvent(
-                    issuerID: issuerID, generation: generation, trigger: trigger.rawValue, startedAt: started, succeeded: true,
-                    error: nil, durationMilliseconds: milliseconds, revokedCount: crl.revokedCount, crlNumber: crl.crlNumber))
                 CRLMetrics.generated(issuerID: issuerID, seconds: Double(milliseconds) / 1000, revokedCount: crl.revokedCount,
                                      at: Date().timeIntervalSince1970)
                 logger.info("CRL published", metadata: [
@@ -104,7 +101,8 @@ struct CRLGenerator: Sendable {
     }
 
     private func build(
-        _ issuer: CRLIssuer, session: CRLGenerationSession, trigger: CRLTrigger, started: ContinuousClock.Instant
+        _ issuer: CRLIssuer, session: CRLGenerationSession, trigger: CRLTrigger, started: ContinuousClock.Instant,
+        startedAt: Date
     ) async throws -> Outcome {
         let start = try await session.start()
         let sameGeneration = start.cachedGeneration == issuer.generation
@@ -144,9 +142,8 @@ struct CRLGenerator: Sendable {
         // entries of certificates that expired before the previous CRL were on it once more: drop them now
         let expiredBefore = sameGeneration ? start.cachedThisUpdate : nil
         let readStarted = ContinuousClock.now
-        try await session.revocations(expiredBefore: expiredBefore) { row in
-            try writer.append(RevokedEntry(serialHex: row.serialHex, revokedAt: row.revokedAt, reasonCode: row.reasonCode,
-                                           invalidityDate: row.invalidityDate))
+        try await session.revocations(expiredBefore: expiredBefore) { serial, revokedAt, reason, invalidity in
+            try writer.append(serialHex: serial, revokedAt: revokedAt, reasonCode: reason, invalidityDate: invalidity)
         }
         let unsigned = writer.finish()
         let signStarted = ContinuousClock.now
@@ -161,6 +158,10 @@ struct CRLGenerator: Sendable {
             generation: issuer.generation, der: der, crlNumber: start.nextCRLNumber, thisUpdate: thisDate, nextUpdate: nextDate,
             durationMilliseconds: Self.milliseconds(ContinuousClock.now - started), revokedCount: revokedCount,
             coveredChangeSeq: start.latestChangeSeq)
+        try await session.record(CRLGenerationEvent(
+            issuerID: issuer.issuerID, generation: issuer.generation, trigger: trigger.rawValue, startedAt: startedAt,
+            succeeded: true, error: nil, durationMilliseconds: Self.milliseconds(ContinuousClock.now - started),
+            revokedCount: revokedCount, crlNumber: start.nextCRLNumber))
         logger.info("CRL phases", metadata: [
             "issuer_id": "\(issuer.issuerID)", "revoked": "\(revokedCount)", "bytes": "\(der.count)",
             "read_encode_ms": "\(Self.milliseconds(signStarted - readStarted))",

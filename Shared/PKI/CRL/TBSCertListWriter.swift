@@ -68,10 +68,21 @@ public struct TBSCertListWriter {
     }
 
     public mutating func append(_ entry: RevokedEntry) throws(PKIError) {
-        let hex = entry.serialHex.utf8
+        let digits = Array(entry.serialHex.utf8)
+        try digits.withUnsafeBufferPointer { (hex) throws(PKIError) in
+            try append(serialHex: hex, revokedAt: entry.revokedAt, reasonCode: entry.reasonCode,
+                       invalidityDate: entry.invalidityDate)
+        }
+    }
+
+    /// The same from the serial's hex digits as bytes (a slice of a database
+    /// reply, without a String or a generic collection per entry).
+    public mutating func append(
+        serialHex hex: UnsafeBufferPointer<UInt8>, revokedAt: Int64, reasonCode: Int?, invalidityDate: Int64?
+    ) throws(PKIError) {
         guard (1...40).contains(hex.count), hex.first != UInt8(ascii: "0"),
               hex.allSatisfy({ (48...57).contains($0) || (97...102).contains($0) }) else {
-            throw PKIError.malformedTBS("serial \(entry.serialHex) is not canonical hex")
+            throw PKIError.malformedTBS("serial \(String(decoding: hex, as: UTF8.self)) is not canonical hex")
         }
         let serialOctets = (hex.count + 1) / 2
         var firstOctet = 0
@@ -83,10 +94,10 @@ public struct TBSCertListWriter {
         }
         let pad = firstOctet & 0x80 != 0 ? 1 : 0
         let integerLength = serialOctets + pad
-        let reason = entry.reasonCode.flatMap { $0 == 0 ? nil : $0 }
+        let reason = reasonCode.flatMap { $0 == 0 ? nil : $0 }
         if let reason, !(1...10).contains(reason) || reason == 7 { throw PKIError.malformedTBS("reason code \(reason)") }
-        let extensionsContent = (reason == nil ? 0 : 12) + (entry.invalidityDate == nil ? 0 : 26)
-        let content = 2 + integerLength + DERTime.encodedSize(entry.revokedAt)
+        let extensionsContent = (reason == nil ? 0 : 12) + (invalidityDate == nil ? 0 : 26)
+        let content = 2 + integerLength + DERTime.encodedSize(revokedAt)
             + (extensionsContent == 0 ? 0 : 2 + extensionsContent)
 
         buffer.append(DERWriter.sequence)
@@ -103,7 +114,7 @@ public struct TBSCertListWriter {
             buffer.append(UInt8(try Self.nibble(hex[index]) << 4 | Self.nibble(hex[next])))
             index = hex.index(after: next)
         }
-        DERTime.appendTime(entry.revokedAt, to: &buffer)
+        DERTime.appendTime(revokedAt, to: &buffer)
         if extensionsContent > 0 {
             buffer.append(DERWriter.sequence)
             buffer.append(UInt8(extensionsContent))
@@ -111,7 +122,7 @@ public struct TBSCertListWriter {
                 buffer.append(contentsOf: Self.reasonCodePrefix)
                 buffer.append(UInt8(reason))
             }
-            if let invalidity = entry.invalidityDate {
+            if let invalidity = invalidityDate {
                 buffer.append(contentsOf: Self.invalidityDatePrefix)
                 DERTime.appendGeneralizedTime(invalidity, to: &buffer)
             }

