@@ -30,9 +30,10 @@ struct OCSPRoutes: Sendable {
     let clients: ClientAddress
 
     func add(to router: Router<OCSPRequestContext>) {
-        router.post("/.well-known/pki/ocsp/:issuer") { request, context in
+        // One wildcard route per method: the router refuses `:issuer` beside `**`.
+        router.post("/.well-known/pki/ocsp/**") { request, context in
             try await handle(request, context) { request in
-                let issuer = context.parameters.get("issuer") ?? ""
+                let issuer = request.uri.path.dropFirst(Self.prefix.count).split(separator: "/").first.map(String.init) ?? ""
                 var request = request
                 let body: ByteBuffer
                 do {
