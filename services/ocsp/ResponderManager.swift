@@ -47,6 +47,9 @@ actor ResponderManager {
     }
 
     private var current: [Slot: Current] = [:]
+    /// One bootstrap per slot at a time: concurrent first requests share it
+    /// (the actor is re-entrant across the signer call).
+    private var inFlight: [Slot: Task<OCSPResponderIdentity, any Error>] = [:]
     let directory: String
     let store: OCSPResponderStore
     let signer: SignerRPC.Client<HTTP2ClientTransport.Posix>
@@ -77,6 +80,17 @@ actor ResponderManager {
            known.identity.notAfter > rotateBefore {
             return known.identity
         }
+        if let running = inFlight[slot] { return try await running.value }
+        // Awaited right here by this caller (and any that join it): its lifetime is this call's.
+        let task = Task { try await self.check(issuer, slot: slot, rotateBefore: rotateBefore, now: now) }
+        inFlight[slot] = task
+        defer { inFlight[slot] = nil }
+        return try await task.value
+    }
+
+    private func check(
+        _ issuer: IssuerDirectory.Generation, slot: Slot, rotateBefore: Date, now: Date
+    ) async throws -> OCSPResponderIdentity {
         let path = keyPath(slot)
         var key = try loadKey(path)
         if let existing = key {
