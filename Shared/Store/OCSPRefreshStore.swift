@@ -24,7 +24,7 @@ extension OCSPStore {
         let logger = self.logger
         let marginSeconds = Double(margin.components.seconds)
         return try await client.transaction(logger: logger) { connection in
-            let lock = try await connection.query("SELECT pg_try_advisory_xact_lock(7_236_001)", logger: logger)
+            let lock = try await connection.query("SELECT pg_try_advisory_xact_lock(7236001)", logger: logger)
             var locked = false
             for try await value in lock.decode(Bool.self) { locked = value }
             guard locked else { return nil }

@@ -198,7 +198,7 @@ section "5. two more replicas started together on an empty responder table"
 sql -c "DELETE FROM ocsp_responder_certs WHERE issuer_id = '$ISSUER'" >/dev/null
 P2=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
 P3=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
-start_replica r2 "$P2"
+start_replica r2 "$P2" CERTCTL_OCSP_REFRESH_MARGIN=20s   # refresh loop every 5 s
 start_replica r3 "$P3"
 wait_ready "$P2"; wait_ready "$P3"
 new_cert m
@@ -221,6 +221,16 @@ expect_match "replicas sign with different keys" "^different$" \
     "$([ "$(responder_id m3-1.der)" != "$(responder_id m2-1.der)" ] && echo different || echo same)"
 expect_eq "replica 2 key file mode 0600" 600 "$(stat -c %a "$WORK/keys-r2/$ISSUER.key")"
 expect_eq "key directory mode 0700" 700 "$(stat -c %a "$WORK/keys-r2")"
+
+new_cert p
+for i in $(seq 100); do
+    [ "$(sql -c "SELECT count(*) FROM ocsp_response_cache WHERE serial_hex = '$SERIAL_p'")" = 2 ] && break
+    sleep 0.2
+done
+expect_eq "refresh loop pre-signs SHA-1 and SHA-256 answers for a new certificate (nobody asked)" "good,good sha1,sha256" \
+    "$(sql -c "SELECT string_agg(cert_status, ',' ORDER BY hash_algorithm) || ' ' || string_agg(hash_algorithm, ',' ORDER BY hash_algorithm)
+               FROM ocsp_response_cache WHERE serial_hex = '$SERIAL_p'")"
+expect_ocsp "the pre-signed answer is served" good "$URL" p.pem -no_nonce -sha256
 
 # ---------------------------------------------------------------------------
 section "6. one revocation, every replica answers revoked"
