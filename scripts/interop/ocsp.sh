@@ -264,6 +264,17 @@ expect_match "replica 3 re-established LISTEN" "^[1-9]" "$(( $(metric "$P3" cert
 sleep 1
 expect_ocsp "replica 3: l revoked within a second of reconnecting" revoked "$R3" l.pem -no_nonce
 
+new_cert n
+expect_ocsp "replica 3: n good, twice (memory)" good "$R3" n.pem -no_nonce
+expect_ocsp "replica 3: n good from memory" good "$R3" n.pem -no_nonce
+# a revocation whose NOTIFY never comes (written without the admin API): the
+# revocation-log poller evicts it within about a second
+sql -c "INSERT INTO certificate_revocations (certificate_id, issuer_id, serial_hex, reason_code, revoked_at, revoked_by)
+        SELECT id, issuer_id, serial_hex, 4, now(), 'interop-no-notify' FROM certificates WHERE id = '$ID_n';
+        UPDATE certificates SET status = 'revoked' WHERE id = '$ID_n';" >/dev/null
+sleep 1.5
+expect_ocsp "replica 3: n revoked without a NOTIFY (revocation-log poll)" revoked "$R3" n.pem -no_nonce
+
 # ---------------------------------------------------------------------------
 section "8. per-IP rate limit and trusted proxies"
 P4=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')

@@ -41,6 +41,7 @@ await ServiceProcess.run(OCSPConfig.self) { context in
     return ServiceParts(services: [
         signer,
         RevocationListener(url: config.common.database, core: core, readiness: context.readiness, logger: context.logger),
+        RevocationPoller(core: core, interval: .seconds(1), logger: context.logger),
         RefreshLoop(core: core, interval: refreshInterval, batch: 500, logger: context.logger),
         CacheGauge(cache: core.cache),
     ], http: http)
