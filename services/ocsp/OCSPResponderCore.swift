@@ -13,7 +13,7 @@ struct OCSPAnswer: Sendable {
     var status: OCSPResponseStatus
 
     static func error(_ status: OCSPResponseStatus) -> OCSPAnswer {
-        Counter(label: "certctl_ocsp_responses_total", dimensions: [("outcome", Self.outcome(status))]).increment()
+        Metric.outcome(Self.outcome(status))
         return OCSPAnswer(body: OCSPResponse.error(status), prepared: nil, status: status)
     }
 
@@ -110,10 +110,8 @@ final class OCSPResponderCore: Sendable {
                 singles.append((id, Self.status(state, generation: generation.generation)))
             }
             let prepared = try await sign(singles, generation: generation, nonce: request.nonce)
-            Counter(label: "certctl_ocsp_response_source_total", dimensions: [("source", "live_signed")]).increment()
-            for (_, status) in singles {
-                Counter(label: "certctl_ocsp_responses_total", dimensions: [("outcome", status.name)]).increment()
-            }
+            Metric.sources["live_signed"]?.increment()
+            for (_, status) in singles { Metric.outcome(status.name) }
             return OCSPAnswer(body: prepared.body, prepared: request.nonce == nil ? prepared : nil, status: .successful)
         } catch {
             return failure(error, issuerID: issuerID)
@@ -163,9 +161,9 @@ final class OCSPResponderCore: Sendable {
     }
 
     private func served(_ prepared: PreparedResponse, source: String, now: Date) -> OCSPAnswer {
-        Counter(label: "certctl_ocsp_response_source_total", dimensions: [("source", source)]).increment()
-        Counter(label: "certctl_ocsp_responses_total", dimensions: [("outcome", prepared.status)]).increment()
-        Recorder(label: "certctl_ocsp_response_age_seconds").record(now.timeIntervalSince(prepared.thisUpdate))
+        Metric.sources[source]?.increment()
+        Metric.outcome(prepared.status)
+        Metric.responseAge.record(now.timeIntervalSince(prepared.thisUpdate))
         return OCSPAnswer(body: prepared.body, prepared: prepared, status: .successful)
     }
 

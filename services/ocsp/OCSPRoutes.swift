@@ -39,7 +39,7 @@ struct OCSPRoutes: Sendable {
                 do {
                     body = try await request.collectBody(upTo: Self.maximumBody)
                 } catch {
-                    Counter(label: "certctl_ocsp_responses_total", dimensions: [("outcome", "oversized")]).increment()
+                    Metric.outcome("oversized")
                     return (OCSPAnswer(body: OCSPResponse.error(.malformedRequest), prepared: nil, status: .malformedRequest),
                             .contentTooLarge)
                 }
@@ -68,13 +68,13 @@ struct OCSPRoutes: Sendable {
         let started = ContinuousClock.now
         defer {
             let elapsed = started.duration(to: .now)
-            Timer(label: "certctl_ocsp_request_duration_seconds", dimensions: [("method", request.method.rawValue)])
+            (request.method == .get ? Metric.getDuration : Metric.postDuration)
                 .recordNanoseconds(elapsed.components.seconds * 1_000_000_000 + elapsed.components.attoseconds / 1_000_000_000)
         }
         let client = clients.resolve(peer: context.remoteAddress?.ipAddress,
                                      forwardedFor: request.headers[values: HTTPField.Name("X-Forwarded-For")!])
         if let retryAfter = limiter.check(client) {
-            Counter(label: "certctl_ocsp_responses_total", dimensions: [("outcome", "rate_limited")]).increment()
+            Metric.outcome("rate_limited")
             var response = Self.response(OCSPResponse.error(.tryLater), status: .ok, noCache: true)
             response.headers[.retryAfter] = "\(retryAfter)"
             return response
@@ -88,8 +88,8 @@ struct OCSPRoutes: Sendable {
         headers[.contentType] = Self.contentType
         let maxAge = max(0, Int(prepared.nextUpdate.timeIntervalSince(now)))
         headers[.cacheControl] = "max-age=\(maxAge), public, no-transform, must-revalidate"
-        headers[.lastModified] = Self.httpDate(prepared.thisUpdate)
-        headers[.expires] = Self.httpDate(prepared.nextUpdate)
+        headers[.lastModified] = prepared.lastModified
+        headers[.expires] = prepared.expires
         headers[.eTag] = prepared.etag
         if let match = request.headers[.ifNoneMatch], match.split(separator: ",").contains(where: {
             let tag = $0.trimmingCharacters(in: .whitespaces)
@@ -135,12 +135,22 @@ struct OCSPRoutes: Sendable {
         guard decoded.count <= 4 * ((maximumBody + 2) / 3), let data = Data(base64Encoded: decoded) else { return nil }
         return Array(data)
     }
+}
 
-    static func httpDate(_ date: Date) -> String {
-        let formatter = DateFormatter()
-        formatter.locale = Locale(identifier: "en_US_POSIX")
-        formatter.timeZone = TimeZone(identifier: "GMT")
-        formatter.dateFormat = "EEE, dd MMM yyyy HH:mm:ss 'GMT'"
-        return formatter.string(from: date)
+/// Metric handles the hot path reuses instead of looking them up per request.
+enum Metric {
+    static let getDuration = Timer(label: "certctl_ocsp_request_duration_seconds", dimensions: [("method", "GET")])
+    static let postDuration = Timer(label: "certctl_ocsp_request_duration_seconds", dimensions: [("method", "POST")])
+    static let outcomes: [String: Counter] = Dictionary(uniqueKeysWithValues:
+        ["good", "revoked", "unknown", "multiple", "malformed", "oversized", "unauthorized", "rate_limited", "try_later",
+         "internal_error", "sig_required", "successful"].map { ($0, Counter(label: "certctl_ocsp_responses_total", dimensions: [("outcome", $0)])) })
+    static let sources: [String: Counter] = Dictionary(uniqueKeysWithValues:
+        ["memory", "database", "live_signed", "memory_database_down"].map {
+            ($0, Counter(label: "certctl_ocsp_response_source_total", dimensions: [("source", $0)]))
+        })
+    static let responseAge = Recorder(label: "certctl_ocsp_response_age_seconds")
+
+    static func outcome(_ name: String) {
+        (outcomes[name] ?? Counter(label: "certctl_ocsp_responses_total", dimensions: [("outcome", name)])).increment()
     }
 }

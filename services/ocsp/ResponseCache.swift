@@ -12,6 +12,9 @@ struct PreparedResponse: Sendable {
     let status: String
     /// Strong ETag: hex SHA-256 of the body.
     let etag: String
+    /// Header values, formatted once per response rather than per request.
+    let lastModified: String
+    let expires: String
 
     init(body: [UInt8], thisUpdate: Date, nextUpdate: Date, status: String) {
         self.body = body
@@ -19,6 +22,8 @@ struct PreparedResponse: Sendable {
         self.nextUpdate = nextUpdate
         self.status = status
         self.etag = "\"" + SHA256.hash(data: body).prefix(16).map { String(format: "%02x", $0) }.joined() + "\""
+        self.lastModified = HTTPDate.format(thisUpdate)
+        self.expires = HTTPDate.format(nextUpdate)
     }
 }
 
@@ -92,5 +97,18 @@ final class ResponseCache: Sendable {
             state.epoch &+= 1
             state.entries.removeAll(keepingCapacity: true)
         }
+    }
+}
+
+/// IMF-fixdate (RFC 9110 §5.6.7) for Last-Modified and Expires.
+enum HTTPDate {
+    static func format(_ date: Date) -> String {
+        var calendar = Calendar(identifier: .gregorian)
+        calendar.timeZone = TimeZone(identifier: "GMT")!
+        let c = calendar.dateComponents([.year, .month, .day, .hour, .minute, .second, .weekday], from: date)
+        let days = ["Sun", "Mon", "Tue", "Wed", "Thu", "Fri", "Sat"]
+        let months = ["Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"]
+        return String(format: "%@, %02d %@ %04d %02d:%02d:%02d GMT", days[c.weekday! - 1], c.day!, months[c.month! - 1],
+                      c.year!, c.hour!, c.minute!, c.second!)
     }
 }
