@@ -24,7 +24,12 @@ cleanup_replicas() {
     for pid in ${REPLICA_PIDS[@]+"${REPLICA_PIDS[@]}"}; do kill -TERM "$pid" 2>/dev/null || true; done
     for pid in ${REPLICA_PIDS[@]+"${REPLICA_PIDS[@]}"}; do wait "$pid" 2>/dev/null || true; done
 }
-trap 'cleanup_replicas; interop_cleanup' EXIT INT TERM
+# Postgres back up whatever happens in section 10 (later suites need it).
+ensure_postgres() {
+    ( cd /; source "$ROOT/scripts/lib/common.sh"
+      pg_is_running "$DATA/pg" || pg_start "$DATA/pg" "$(cat "$DATA/pg/port")" >/dev/null ) || true
+}
+trap 'cleanup_replicas; ensure_postgres; interop_cleanup' EXIT INT TERM
 
 # new_cert NAME: issues a P-256 certificate; NAME.pem, ID_<NAME>, SERIAL_<NAME>.
 new_cert() {
@@ -163,6 +168,10 @@ for args in "-no_nonce" "-nonce" "-sha256 -no_nonce" "-sha256 -nonce"; do
 done
 expect_match "GET …/{serial_hex} answers revoked" "Cert Status: revoked" \
     "$(curl -s "$URL/$SERIAL_r" | openssl ocsp -respin /dev/stdin -resp_text -CAfile "$CA" 2>&1)"
+out=$(openssl ocsp -issuer "$CA" -cert a.pem -cert r.pem -url "$URL" -CAfile "$CA" 2>&1 || true)
+expect_match "two certificates in one request: a good" "a.pem: good" "$out"
+expect_match "two certificates in one request: r revoked" "r.pem: revoked" "$out"
+expect_match "two certificates in one request: verified" "Response verify OK" "$out"
 expect_eq "pre-signed rows for r carry its revocation" "revoked" \
     "$(sql -c "SELECT string_agg(DISTINCT cert_status, ',') FROM ocsp_response_cache WHERE serial_hex = '$SERIAL_r'")"
 
@@ -290,6 +299,24 @@ expect_match "6th -> tryLater" "trylater \(3\)" "$(resp_text limited.der)"
 expect_match "another client behind the trusted proxy is not limited" "Cert Status: good" \
     "$(curl -s -H 'X-Forwarded-For: 198.51.100.8' "$R4" | openssl ocsp -respin /dev/stdin -resp_text -CAfile "$CA" 2>&1)"
 expect_match "metrics count rate-limited" "^[1-9]" "$(metric "$P4" 'certctl_ocsp_responses_total{outcome="rate_limited"}')"
+
+# ---------------------------------------------------------------------------
+section "8b. responder rotation before expiry"
+P5=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
+# 1h certificates replaced when less than 59m59s is left: due one second after issuance
+start_replica r5 "$P5" CERTCTL_OCSP_RESPONDER_VALIDITY=1h CERTCTL_OCSP_RESPONDER_ROTATION_GRACE=59m59s
+wait_ready "$P5"
+R5="http://127.0.0.1:$P5/.well-known/pki/ocsp/$ISSUER"
+expect_ocsp "replica 5: first answer" good "$R5" a.pem -respout rot1.der
+key1=$(sha256sum <"$WORK/keys-r5/$ISSUER.key" | cut -c1-64)
+sleep 2.2
+expect_ocsp "replica 5: answer after the grace point" good "$R5" a.pem -respout rot2.der
+expect_match "rotated: a new responder key signs" "^rotated$" \
+    "$([ "$(responder_id rot1.der)" != "$(responder_id rot2.der)" ] && echo rotated || echo same)"
+expect_match "rotated: the key file was replaced" "^replaced$" \
+    "$([ "$(sha256sum <"$WORK/keys-r5/$ISSUER.key" | cut -c1-64)" != "$key1" ] && echo replaced || echo same)"
+expect_eq "rotated: mode 0600" 600 "$(stat -c %a "$WORK/keys-r5/$ISSUER.key")"
+expect_match "bootstraps counted" "^[2-9]" "$(metric "$P5" "certctl_ocsp_responder_bootstraps_total{issuer_id=\"$ISSUER\"}")"
 
 # ---------------------------------------------------------------------------
 section "9. runbook drills: responder row and key file, response cache"
