@@ -193,6 +193,45 @@ public enum Catalog {
         meaning: "OCSP requests allowed per source IP per minute; over it the answer is `tryLater`.",
         parse: nonNegativeInt)
 
+    public static let ocspResponseValidity = ConfigVariable<Duration>(
+        "CERTCTL_OCSP_RESPONSE_VALIDITY", default: "1h", services: [.ocsp],
+        expected: "a duration between 1m and 168h such as 1h",
+        meaning: "nextUpdate − thisUpdate of good/revoked responses; also the HTTP max-age horizon.",
+        parse: { GoDuration.parse($0).flatMap { $0 >= .seconds(60) && $0 <= .seconds(168 * 3600) ? $0 : nil } })
+
+    public static let ocspRefreshMargin = ConfigVariable<Duration>(
+        "CERTCTL_OCSP_REFRESH_MARGIN", default: "15m", services: [.ocsp],
+        expected: "a duration of at least 10s and less than CERTCTL_OCSP_RESPONSE_VALIDITY, such as 15m",
+        meaning: "Pre-signed responses are re-signed this long before their nextUpdate (background refresh).",
+        parse: { GoDuration.parse($0).flatMap { $0 >= .seconds(10) ? $0 : nil } })
+
+    public static let ocspResponderValidity = ConfigVariable<Duration>(
+        "CERTCTL_OCSP_RESPONDER_VALIDITY", default: "720h", services: [.ocsp],
+        expected: "a duration between 1h and 2160h (the signer allows at most 90 days)",
+        meaning: "Validity of each delegated responder certificate the OCSP tier asks the signer for.",
+        parse: { GoDuration.parse($0).flatMap { $0 >= .seconds(3600) && $0 <= .seconds(2160 * 3600) ? $0 : nil } })
+
+    public static let ocspResponderRotationGrace = ConfigVariable<Duration>(
+        "CERTCTL_OCSP_RESPONDER_ROTATION_GRACE", default: "168h", services: [.ocsp],
+        expected: "a duration shorter than CERTCTL_OCSP_RESPONDER_VALIDITY, such as 168h",
+        meaning: "A responder certificate this close to its notAfter is replaced (new key, new certificate) on the next signature.",
+        parse: { GoDuration.parse($0).flatMap { $0 >= .seconds(60) ? $0 : nil } })
+
+    public static let ocspCacheMaxEntries = ConfigVariable<Int>(
+        "CERTCTL_OCSP_CACHE_MAX_ENTRIES", default: "100000", services: [.ocsp],
+        expected: "an integer from 0 to 10000000 (0 disables the in-memory cache)",
+        meaning: "Bound of each replica's in-memory response cache (entries; about 1 KiB each).",
+        parse: { Int($0).flatMap { (0...10_000_000).contains($0) ? $0 : nil } })
+
+    public static let ocspTrustedProxies = ConfigVariable<[String]>(
+        "CERTCTL_OCSP_TRUSTED_PROXIES", services: [.ocsp],
+        expected: "comma-separated IPv4/IPv6 addresses or CIDR blocks such as 10.0.0.0/8,192.0.2.7",
+        meaning: "Peers whose X-Forwarded-For is believed for the per-IP rate limit. Unset: the TCP peer address is the client.",
+        parse: { text in
+            let items = text.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }
+            return items.isEmpty || items.contains(where: { !IPMatcher.isValidPattern($0) }) ? nil : items
+        })
+
     /// Every variable, for the documentation guard and `config-reference`.
     public static let all: [ConfigVariableInfo] = [
         databaseURL.info, databasePoolSize.info, logLevel.info, logFormat.info,
@@ -202,7 +241,8 @@ public enum Catalog {
         autoMigrate.info, apiKey.info, ocspBaseURL.info, crlBaseURL.info, pendingIssuanceTimeout.info,
         certExportRateLimitPerActorHour.info, configEncryptionKey.info,
         crlGenerationInterval.info, crlValidity.info, crlRevocationDebounce.info, crlHTTPMaxAge.info,
-        ocspResponderKeyDir.info, ocspRateLimitPerIPMinute.info,
+        ocspResponderKeyDir.info, ocspRateLimitPerIPMinute.info, ocspResponseValidity.info, ocspRefreshMargin.info,
+        ocspResponderValidity.info, ocspResponderRotationGrace.info, ocspCacheMaxEntries.info, ocspTrustedProxies.info,
     ]
 
     // MARK: Parsers shared by several variables

@@ -99,6 +99,12 @@ public struct OCSPConfig: ServiceConfig {
     public var httpListen: ListenAddress
     public var responderKeyDirectory: String
     public var rateLimitPerIPMinute: Int
+    public var responseValidity: Duration
+    public var refreshMargin: Duration
+    public var responderValidity: Duration
+    public var responderRotationGrace: Duration
+    public var cacheMaxEntries: Int
+    public var trustedProxies: [String]
 
     public var signerAddress: ListenAddress
     public var rpcIdentity: RPCIdentityPaths
@@ -110,6 +116,20 @@ public struct OCSPConfig: ServiceConfig {
         rpcIdentity = try RPCIdentityPaths(env)
         responderKeyDirectory = try env.read(Catalog.ocspResponderKeyDir)
         rateLimitPerIPMinute = try env.read(Catalog.ocspRateLimitPerIPMinute)
+        responseValidity = try env.read(Catalog.ocspResponseValidity)
+        refreshMargin = try env.read(Catalog.ocspRefreshMargin)
+        responderValidity = try env.read(Catalog.ocspResponderValidity)
+        responderRotationGrace = try env.read(Catalog.ocspResponderRotationGrace)
+        cacheMaxEntries = try env.read(Catalog.ocspCacheMaxEntries)
+        trustedProxies = try env.readOptional(Catalog.ocspTrustedProxies) ?? []
+        guard refreshMargin < responseValidity else {
+            throw ConfigError(variable: Catalog.ocspRefreshMargin.name, value: GoDuration.format(refreshMargin),
+                              expected: "less than CERTCTL_OCSP_RESPONSE_VALIDITY (\(GoDuration.format(responseValidity)))")
+        }
+        guard responderRotationGrace < responderValidity else {
+            throw ConfigError(variable: Catalog.ocspResponderRotationGrace.name, value: GoDuration.format(responderRotationGrace),
+                              expected: "less than CERTCTL_OCSP_RESPONDER_VALIDITY (\(GoDuration.format(responderValidity)))")
+        }
     }
 }
 

@@ -23,9 +23,14 @@ public struct ServiceContext<Config: ServiceConfig> {
 /// background services (loops, listeners) that run until shutdown.
 public struct ServiceParts: Sendable {
     public var services: [any Service]
+    /// Replaces the default HTTP application on `httpListen`, for a service
+    /// whose routes need another request context (the OCSP tier needs the
+    /// client's address); it must add `HealthRoutes` itself.
+    public var http: (any Service)?
 
-    public init(services: [any Service] = []) {
+    public init(services: [any Service] = [], http: (any Service)? = nil) {
         self.services = services
+        self.http = http
     }
 }
 
@@ -72,7 +77,7 @@ public enum ServiceProcess {
             let group = ServiceGroup(configuration: .init(
                 services: [.init(service: database), .init(service: readiness)]
                     + parts.services.map { .init(service: $0) }
-                    + [.init(service: app)],
+                    + [.init(service: parts.http ?? app)],
                 gracefulShutdownSignals: [.sigterm, .sigint],
                 logger: logger))
             try await group.run()

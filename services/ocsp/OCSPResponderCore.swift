@@ -1,0 +1,210 @@
+import CertctlPKI
+import CertctlStore
+import Foundation
+import Logging
+import Metrics
+import Synchronization
+
+/// What the HTTP layer sends back.
+struct OCSPAnswer: Sendable {
+    var body: [UInt8]
+    /// Present when HTTP caching headers apply (no nonce, successful).
+    var prepared: PreparedResponse?
+    var status: OCSPResponseStatus
+
+    static func error(_ status: OCSPResponseStatus) -> OCSPAnswer {
+        Metric.outcome(Self.outcome(status))
+        return OCSPAnswer(body: OCSPResponse.error(status), prepared: nil, status: status)
+    }
+
+    static func outcome(_ status: OCSPResponseStatus) -> String {
+        switch status {
+        case .malformedRequest: return "malformed"
+        case .unauthorized: return "unauthorized"
+        case .tryLater: return "try_later"
+        case .internalError: return "internal_error"
+        case .sigRequired: return "sig_required"
+        case .successful: return "successful"
+        }
+    }
+}
+
+/// The responder: request → issuer generation → memory cache → pre-signed
+/// row → live signature (written back). See docs/crl-ocsp.md "## OCSP".
+final class OCSPResponderCore: Sendable {
+    let directory: IssuerDirectory
+    let responders: ResponderManager
+    let store: OCSPStore
+    let cache: ResponseCache
+    let validity: TimeInterval
+    let margin: TimeInterval
+    let logger: Logger
+    /// True while LISTEN is subscribed: only then may memory answer without asking Postgres.
+    let listening = Atomic<Bool>(false)
+    /// `unknown` answers are valid this long at most, and never stored.
+    static let unknownValidity: TimeInterval = 300
+
+    init(directory: IssuerDirectory, responders: ResponderManager, store: OCSPStore, cache: ResponseCache,
+         validity: Duration, margin: Duration, logger: Logger) {
+        self.directory = directory
+        self.responders = responders
+        self.store = store
+        self.cache = cache
+        self.validity = TimeInterval(validity.components.seconds)
+        self.margin = TimeInterval(margin.components.seconds)
+        self.logger = logger
+    }
+
+    func answer(issuerID: String, der: [UInt8]) async -> OCSPAnswer {
+        let request: OCSPRequest
+        do {
+            request = try OCSPRequest.parse(der)
+        } catch {
+            logger.debug("malformed OCSP request", metadata: ["issuer_id": "\(issuerID)", "reason": "\(error)"])
+            return .error(.malformedRequest)
+        }
+        return await answer(issuerID: issuerID, request: request)
+    }
+
+    /// certctl's `GET …/{issuer_id}/{serial_hex}`: a SHA-1 CertID for the
+    /// serial under the generation that issued it (the newest if unknown).
+    func answer(issuerID: String, serialText: String) async -> OCSPAnswer {
+        guard let generations = try? await directory.generations(issuerID), let newest = generations.last else {
+            return .error(.unauthorized)
+        }
+        let serialHex = SerialNumber.canonicalize(serialText)
+        var generation = newest
+        if let serialHex, let state = try? await store.certificateState(issuerID: issuerID, serialHex: serialHex),
+           let g = state.generation, let match = generations.first(where: { $0.generation == g }) {
+            generation = match
+        }
+        let hashes = generation.hashes[.sha1]!
+        let serial = serialHex.map { Array(SerialNumber.derBytes(fromCanonicalHex: $0).drop { $0 == 0 }) } ?? [0]
+        let id = OCSPCertID(hashAlgorithm: .sha1, issuerNameHash: hashes.name, issuerKeyHash: hashes.key,
+                            serialNumber: serial.isEmpty ? [0] : serial)
+        return await answer(issuerID: issuerID, request: OCSPRequest(certIDs: [id]))
+    }
+
+    func answer(issuerID: String, request: OCSPRequest) async -> OCSPAnswer {
+        let generations: [IssuerDirectory.Generation]
+        do {
+            generations = try await directory.generations(issuerID)
+        } catch {
+            logger.warning("cannot load issuers", metadata: ["error": "\(DatabaseErrorText.describe(error))"])
+            return .error(.tryLater)
+        }
+        let matches = request.certIDs.map { IssuerDirectory.match($0, in: generations) }
+        // No CertID names this issuer (or the issuer is unknown): not ours to answer.
+        guard let generation = matches.compactMap({ $0 }).first else { return .error(.unauthorized) }
+        if request.certIDs.count == 1, request.nonce == nil, let serialHex = request.certIDs[0].serialHex {
+            return await cached(request.certIDs[0], serialHex: serialHex, generation: generation)
+        }
+        do {
+            var singles: [(OCSPCertID, OCSPCertStatus)] = []
+            for (id, match) in zip(request.certIDs, matches) {
+                guard match?.generation == generation.generation, let serialHex = id.serialHex else {
+                    singles.append((id, .unknown))
+                    continue
+                }
+                let state = try await store.certificateState(issuerID: issuerID, serialHex: serialHex)
+                singles.append((id, Self.status(state, generation: generation.generation)))
+            }
+            let prepared = try await sign(singles, generation: generation, nonce: request.nonce)
+            Metric.sources["live_signed"]?.increment()
+            for (_, status) in singles { Metric.outcome(status.name) }
+            return OCSPAnswer(body: prepared.body, prepared: request.nonce == nil ? prepared : nil, status: .successful)
+        } catch {
+            return failure(error, issuerID: issuerID)
+        }
+    }
+
+    /// One CertID, no nonce: memory, then the pre-signed row, then a live signature written back.
+    private func cached(_ id: OCSPCertID, serialHex: String, generation: IssuerDirectory.Generation) async -> OCSPAnswer {
+        let key = CacheKey(issuerID: generation.issuerID, generation: generation.generation, serialHex: serialHex,
+                           hashAlgorithm: id.hashAlgorithm)
+        let now = Date()
+        if listening.load(ordering: .acquiring), let hit = cache.get(key), hit.nextUpdate.timeIntervalSince(now) > margin {
+            return served(hit, source: "memory", now: now)
+        }
+        let epoch = cache.epoch
+        do {
+            if let row = try await store.currentResponse(issuerID: generation.issuerID, serialHex: serialHex,
+                                                         hashAlgorithm: id.hashAlgorithm.rawValue),
+               row.generation == generation.generation, row.nextUpdate.timeIntervalSince(now) > margin {
+                let prepared = PreparedResponse(body: row.responseDER, thisUpdate: row.thisUpdate, nextUpdate: row.nextUpdate,
+                                                status: row.certStatus)
+                cache.insert(key, prepared, ifEpoch: epoch)
+                return served(prepared, source: "database", now: now)
+            }
+            let state = try await store.certificateState(issuerID: generation.issuerID, serialHex: serialHex)
+            let status = Self.status(state, generation: generation.generation)
+            let prepared = try await sign([(id, status)], generation: generation, nonce: nil)
+            if status != .unknown {
+                cache.insert(key, prepared, ifEpoch: epoch)
+                do {
+                    try await store.storeResponse(OCSPStoredResponse(
+                        issuerID: generation.issuerID, serialHex: serialHex, hashAlgorithm: id.hashAlgorithm.rawValue,
+                        generation: generation.generation, certStatus: status.name, responseDER: prepared.body,
+                        thisUpdate: prepared.thisUpdate, nextUpdate: prepared.nextUpdate, revocationSeq: state?.revocationSeq))
+                } catch {
+                    logger.warning("could not store OCSP response", metadata: ["serial": "\(serialHex)", "error": "\(DatabaseErrorText.describe(error))"])
+                }
+            }
+            return served(prepared, source: "live_signed", now: now)
+        } catch {
+            // Postgres unreachable: a cached answer is still valid until its nextUpdate.
+            if let hit = cache.get(key), hit.nextUpdate > now {
+                return served(hit, source: "memory_database_down", now: now)
+            }
+            return failure(error, issuerID: generation.issuerID)
+        }
+    }
+
+    private func served(_ prepared: PreparedResponse, source: String, now: Date) -> OCSPAnswer {
+        Metric.sources[source]?.increment()
+        Metric.outcome(prepared.status)
+        Metric.responseAge.record(now.timeIntervalSince(prepared.thisUpdate))
+        return OCSPAnswer(body: prepared.body, prepared: prepared, status: .successful)
+    }
+
+    private func failure(_ error: any Error, issuerID: String) -> OCSPAnswer {
+        switch error {
+        case ResponderError.signerUnavailable:
+            logger.warning("OCSP answer deferred: signer unavailable", metadata: ["issuer_id": "\(issuerID)", "error": "\(error)"])
+            return .error(.tryLater)
+        case is ResponderError:
+            logger.error("OCSP responder unusable", metadata: ["issuer_id": "\(issuerID)", "error": "\(error)"])
+            return .error(.internalError)
+        default:
+            logger.warning("OCSP answer deferred: database unavailable", metadata: [
+                "issuer_id": "\(issuerID)", "error": "\(DatabaseErrorText.describe(error))",
+            ])
+            return .error(.tryLater)
+        }
+    }
+
+    /// Signs live with this replica's responder for the generation.
+    func sign(_ singles: [(OCSPCertID, OCSPCertStatus)], generation: IssuerDirectory.Generation, nonce: [UInt8]?,
+              now: Date = Date()) async throws -> PreparedResponse {
+        let responder = try await responders.ensure(generation)
+        let thisUpdate = now.wholeSeconds
+        let allUnknown = singles.allSatisfy { $0.1 == .unknown }
+        let nextUpdate = min(thisUpdate.addingTimeInterval(allUnknown ? min(validity, Self.unknownValidity) : validity),
+                             responder.notAfter).wholeSeconds
+        let responses = singles.map {
+            OCSPSingleResponse(certID: $0.0, certStatus: $0.1, thisUpdate: thisUpdate, nextUpdate: nextUpdate)
+        }
+        let body = try responder.sign(responses, producedAt: now, nonce: nonce)
+        return PreparedResponse(body: body, thisUpdate: thisUpdate, nextUpdate: nextUpdate,
+                                status: singles.count == 1 ? singles[0].1.name : "multiple")
+    }
+
+    static func status(_ state: OCSPCertificateState?, generation: Int) -> OCSPCertStatus {
+        guard let state, state.generation == generation else { return .unknown }
+        switch state.status {
+        case .good: return .good
+        case .revoked(let at, let reason): return .revoked(time: at.wholeSeconds, reason: reason == 0 ? nil : reason)
+        case .notIssued: return .unknown
+        }
+    }
+}

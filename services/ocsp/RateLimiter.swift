@@ -1,0 +1,51 @@
+import CertctlConfig
+import Foundation
+import Synchronization
+
+/// Per-client-address fixed one-minute windows. `limit` 0 disables it.
+final class RateLimiter: Sendable {
+    private struct Window {
+        var start: Int
+        var count: Int
+    }
+
+    private let windows = Mutex<[String: Window]>([:])
+    let limit: Int
+
+    init(limitPerMinute: Int) {
+        limit = limitPerMinute
+    }
+
+    /// nil when allowed; otherwise the seconds until the window resets.
+    func check(_ client: String, now: Date = Date()) -> Int? {
+        guard limit > 0 else { return nil }
+        let seconds = Int(now.timeIntervalSince1970)
+        let minute = seconds / 60
+        return windows.withLock { windows in
+            if windows.count > 100_000 {
+                windows = windows.filter { $0.value.start == minute }
+            }
+            var window = windows[client] ?? Window(start: minute, count: 0)
+            if window.start != minute { window = Window(start: minute, count: 0) }
+            window.count += 1
+            windows[client] = window
+            return window.count > limit ? max(1, (minute + 1) * 60 - seconds) : nil
+        }
+    }
+}
+
+/// Which address a request counts against: the TCP peer, or, when the peer
+/// is a trusted proxy, the right-most X-Forwarded-For entry that is not.
+struct ClientAddress: Sendable {
+    let trusted: IPMatcher
+
+    func resolve(peer: String?, forwardedFor: [String]) -> String {
+        guard let peer else { return "unknown" }
+        guard !trusted.isEmpty, trusted.contains(peer), !forwardedFor.isEmpty else { return peer }
+        let hops = forwardedFor.flatMap { $0.split(separator: ",") }.map { $0.trimmingCharacters(in: .whitespaces) }
+        for hop in hops.reversed() where !trusted.contains(hop) {
+            return IPMatcher.parse(hop) != nil ? hop : peer
+        }
+        return hops.first.flatMap { IPMatcher.parse($0) != nil ? $0 : nil } ?? peer
+    }
+}

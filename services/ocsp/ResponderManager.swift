@@ -1,0 +1,216 @@
+import CertctlConfig
+import CertctlPKI
+import CertctlRPC
+import CertctlStore
+import Crypto
+import Foundation
+import GRPCCore
+import GRPCNIOTransportHTTP2
+import Logging
+import Metrics
+import SwiftASN1
+import X509
+
+enum ResponderError: Error, CustomStringConvertible {
+    case keyFile(String)
+    case signerRefused(String, String)
+    case signerUnavailable(String)
+    case badCertificate(String)
+
+    var description: String {
+        switch self {
+        case .keyFile(let text): return "responder key file: \(text)"
+        case .signerRefused(let code, let message): return "signer refused the responder certificate: \(code): \(message)"
+        case .signerUnavailable(let text): return "signer unavailable: \(text)"
+        case .badCertificate(let text): return "responder certificate: \(text)"
+        }
+    }
+}
+
+/// `ensureOCSPResponder`: this replica's delegated responder for an issuer
+/// generation. Each replica holds its own key (a file, mode 0600, in
+/// CERTCTL_OCSP_RESPONDER_KEY_DIR) and its own certificate for it, issued
+/// through the signer and recorded in ocsp_responder_certs under the key's
+/// id; a replica never signs with a certificate for a key it does not hold.
+/// Missing row → a new certificate for the key on file; missing key file →
+/// a new key and certificate; less than the rotation grace left → both new.
+actor ResponderManager {
+    struct Slot: Hashable {
+        let issuerID: String
+        let generation: Int
+    }
+
+    private struct Current {
+        let identity: OCSPResponderIdentity
+        let keyID: String
+        var checkedAt: ContinuousClock.Instant
+    }
+
+    private var current: [Slot: Current] = [:]
+    /// One bootstrap per slot at a time: concurrent first requests share it
+    /// (the actor is re-entrant across the signer call).
+    private var inFlight: [Slot: Task<OCSPResponderIdentity, any Error>] = [:]
+    let directory: String
+    let store: OCSPResponderStore
+    let signer: SignerRPC.Client<HTTP2ClientTransport.Posix>
+    let validity: Duration
+    let grace: Duration
+    let logger: Logger
+    /// How long a checked identity is trusted before the key file and row are looked at again.
+    static let recheckInterval: Duration = .seconds(1)
+
+    init(directory: String, store: OCSPResponderStore, signer: SignerRPC.Client<HTTP2ClientTransport.Posix>,
+         validity: Duration, grace: Duration, logger: Logger) {
+        self.directory = directory
+        self.store = store
+        self.signer = signer
+        self.validity = validity
+        self.grace = grace
+        self.logger = logger
+    }
+
+    func keyPath(_ slot: Slot) -> String {
+        slot.generation == 1 ? "\(directory)/\(slot.issuerID).key" : "\(directory)/\(slot.issuerID).g\(slot.generation).key"
+    }
+
+    func ensure(_ issuer: IssuerDirectory.Generation, now: Date = Date()) async throws -> OCSPResponderIdentity {
+        let slot = Slot(issuerID: issuer.issuerID, generation: issuer.generation)
+        let rotateBefore = now.addingTimeInterval(Double(grace.components.seconds))
+        if let known = current[slot], known.checkedAt.duration(to: .now) < Self.recheckInterval,
+           known.identity.notAfter > rotateBefore {
+            return known.identity
+        }
+        if let running = inFlight[slot] { return try await running.value }
+        // Awaited right here by this caller (and any that join it): its lifetime is this call's.
+        let task = Task { try await self.check(issuer, slot: slot, rotateBefore: rotateBefore, now: now) }
+        inFlight[slot] = task
+        defer { inFlight[slot] = nil }
+        return try await task.value
+    }
+
+    private func check(
+        _ issuer: IssuerDirectory.Generation, slot: Slot, rotateBefore: Date, now: Date
+    ) async throws -> OCSPResponderIdentity {
+        let path = keyPath(slot)
+        var key = try loadKey(path)
+        if let existing = key {
+            let keyID = OCSPResponderCertificate.keyID(existing.publicKey)
+            let row = try await store.find(issuerID: slot.issuerID, generation: slot.generation, keyID: keyID)
+            if let row, row.notAfter > rotateBefore {
+                let identity = try identity(existing, row.certificateDER)
+                remember(slot, identity, keyID: keyID)
+                return identity
+            }
+            if let row {
+                logger.notice("rotating OCSP responder key and certificate", metadata: [
+                    "issuer_id": "\(slot.issuerID)", "generation": "\(slot.generation)", "not_after": "\(row.notAfter)",
+                ])
+                key = nil
+            }
+            // no row: a new certificate for the key on file (runbook drill: row deleted)
+        }
+        let newKey = key == nil
+        let signingKey = key ?? P256.Signing.PrivateKey()
+        let keyID = OCSPResponderCertificate.keyID(signingKey.publicKey)
+        let certificate = try await issueCertificate(for: signingKey, keyID: keyID, issuer: issuer, now: now)
+        if newKey { try writeKey(signingKey, to: path) }
+        let record = OCSPResponderRecord(
+            issuerID: slot.issuerID, generation: slot.generation, keyID: keyID, subject: certificate.subject.description,
+            serialHex: SerialNumber.canonicalHex(ofDERInteger: certificate.serialNumber.bytes) ?? "",
+            certificateDER: try Self.der(certificate), keyPath: path,
+            notBefore: certificate.notValidBefore, notAfter: certificate.notValidAfter)
+        try await store.save(record)
+        logger.notice("bootstrapped OCSP responder certificate", metadata: [
+            "issuer_id": "\(slot.issuerID)", "generation": "\(slot.generation)", "key_id": "\(keyID.prefix(16))",
+            "new_key": "\(newKey)", "serial": "\(record.serialHex)", "not_after": "\(record.notAfter)", "key_path": "\(path)",
+        ])
+        Counter(label: "certctl_ocsp_responder_bootstraps_total", dimensions: [("issuer_id", slot.issuerID)]).increment()
+        let identity = try identity(signingKey, record.certificateDER)
+        remember(slot, identity, keyID: keyID)
+        return identity
+    }
+
+    private func remember(_ slot: Slot, _ identity: OCSPResponderIdentity, keyID: String) {
+        current[slot] = Current(identity: identity, keyID: keyID, checkedAt: .now)
+        Gauge(label: "certctl_ocsp_responder_not_after_seconds",
+              dimensions: [("issuer_id", slot.issuerID), ("generation", "\(slot.generation)")])
+            .record(identity.notAfter.timeIntervalSince1970)
+    }
+
+    private func identity(_ key: P256.Signing.PrivateKey, _ der: [UInt8]) throws -> OCSPResponderIdentity {
+        let certificate = try Certificate(derEncoded: der)
+        guard P256.Signing.PublicKey(certificate.publicKey)?.rawRepresentation == key.publicKey.rawRepresentation else {
+            throw ResponderError.badCertificate("the stored certificate is not for this replica's key")
+        }
+        return OCSPResponderIdentity(key: key, certificateDER: der, notAfter: certificate.notValidAfter)
+    }
+
+    private func issueCertificate(
+        for key: P256.Signing.PrivateKey, keyID: String, issuer: IssuerDirectory.Generation, now: Date
+    ) async throws -> Certificate {
+        let notBefore = max(now.addingTimeInterval(-300), issuer.certificate.notValidBefore)
+        let notAfter = min(now.addingTimeInterval(Double(validity.components.seconds)), issuer.certificate.notValidAfter)
+        let tbs = try OCSPResponderCertificate.tbs(
+            serial: SerialNumber.random(), publicKey: key.publicKey,
+            subject: try OCSPResponderCertificate.subject(issuerID: issuer.issuerID, generation: issuer.generation, keyID: keyID),
+            issuer: issuer.certificate, notBefore: notBefore, notAfter: notAfter)
+        var message = Certctl_Signer_V1_SignCertificateRequest()
+        message.issuerID = issuer.issuerID
+        message.issuerGeneration = UInt32(issuer.generation)
+        message.tbsCertificate = Data(tbs)
+        message.purpose = .ocspResponder
+        message.requestedBy = "certctl-ocsp"
+        var options = CallOptions.defaults
+        options.timeout = .seconds(10)
+        options.waitForReady = true
+        let der: [UInt8]
+        do {
+            der = Array(try await signer.signCertificate(message, options: options).certificate)
+        } catch let error as RPCError where error.code == .failedPrecondition || error.code == .permissionDenied {
+            let refusal = SignerRefusal.parse(error)
+            throw ResponderError.signerRefused(refusal.code, refusal.message)
+        } catch {
+            throw ResponderError.signerUnavailable("\(error)")
+        }
+        let certificate = try Certificate(derEncoded: der)
+        guard issuer.certificate.publicKey.isValidSignature(certificate.signature, for: certificate) else {
+            throw ResponderError.badCertificate("signature does not verify under issuer \(issuer.issuerID) generation \(issuer.generation)")
+        }
+        return certificate
+    }
+
+    private func loadKey(_ path: String) throws -> P256.Signing.PrivateKey? {
+        guard FileManager.default.fileExists(atPath: path) else { return nil }
+        do {
+            try PrivateFile.checkOwnerOnly(path, variable: Catalog.ocspResponderKeyDir.name)
+        } catch {
+            throw ResponderError.keyFile("\(error)")
+        }
+        do {
+            return try P256.Signing.PrivateKey(pemRepresentation: String(contentsOfFile: path, encoding: .utf8))
+        } catch {
+            throw ResponderError.keyFile("\(path) is not a PEM P-256 private key (delete it to bootstrap a new one): \(error)")
+        }
+    }
+
+    /// Written to a temporary file created with mode 0600, then renamed into place.
+    private func writeKey(_ key: P256.Signing.PrivateKey, to path: String) throws {
+        let temporary = "\(path).tmp-\(UUID().uuidString)"
+        let fd = open(temporary, O_WRONLY | O_CREAT | O_EXCL, 0o600)
+        guard fd >= 0 else { throw ResponderError.keyFile("cannot create \(temporary): errno \(errno)") }
+        let bytes = Array(key.pemRepresentation.utf8)
+        let written = bytes.withUnsafeBytes { write(fd, $0.baseAddress, $0.count) }
+        fsync(fd)
+        close(fd)
+        guard written == bytes.count, rename(temporary, path) == 0 else {
+            unlink(temporary)
+            throw ResponderError.keyFile("cannot write \(path): errno \(errno)")
+        }
+    }
+
+    static func der(_ certificate: Certificate) throws -> [UInt8] {
+        var serializer = DER.Serializer()
+        try serializer.serialize(certificate)
+        return serializer.serializedBytes
+    }
+}

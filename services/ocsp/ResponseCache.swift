@@ -1,0 +1,114 @@
+import CertctlPKI
+import Crypto
+import Foundation
+import Synchronization
+
+/// One encoded response ready to send, with what HTTP caching needs.
+struct PreparedResponse: Sendable {
+    let body: [UInt8]
+    let thisUpdate: Date
+    let nextUpdate: Date
+    /// good, revoked or unknown (metrics).
+    let status: String
+    /// Strong ETag: hex SHA-256 of the body.
+    let etag: String
+    /// Header values, formatted once per response rather than per request.
+    let lastModified: String
+    let expires: String
+
+    init(body: [UInt8], thisUpdate: Date, nextUpdate: Date, status: String) {
+        self.body = body
+        self.thisUpdate = thisUpdate
+        self.nextUpdate = nextUpdate
+        self.status = status
+        self.etag = "\"" + SHA256.hash(data: body).prefix(16).map { String(format: "%02x", $0) }.joined() + "\""
+        self.lastModified = HTTPDate.format(thisUpdate)
+        self.expires = HTTPDate.format(nextUpdate)
+    }
+}
+
+struct CacheKey: Hashable, Sendable {
+    let issuerID: String
+    let generation: Int
+    let serialHex: String
+    let hashAlgorithm: OCSPHashAlgorithm
+}
+
+/// The per-replica in-memory cache of single-CertID, no-nonce responses
+/// (good and revoked only; unknown answers are never cached).
+///
+/// Invalidation is by revocation NOTIFY (`evict`) and LISTEN loss (`clear`).
+/// Both bump `epoch`; an insert carries the epoch read before its data was
+/// read from Postgres and is dropped if it changed meanwhile, so an answer
+/// built before a revocation can never land after that revocation's eviction.
+final class ResponseCache: Sendable {
+    private struct State {
+        var entries: [CacheKey: PreparedResponse] = [:]
+        var epoch: UInt64 = 0
+    }
+
+    private let state = Mutex(State())
+    let capacity: Int
+
+    init(capacity: Int) {
+        self.capacity = capacity
+    }
+
+    var epoch: UInt64 { state.withLock { $0.epoch } }
+    var count: Int { state.withLock { $0.entries.count } }
+
+    func get(_ key: CacheKey) -> PreparedResponse? {
+        state.withLock { $0.entries[key] }
+    }
+
+    /// Stores `response` unless an eviction happened since `epoch` was read.
+    @discardableResult
+    func insert(_ key: CacheKey, _ response: PreparedResponse, ifEpoch epoch: UInt64, now: Date = Date()) -> Bool {
+        guard capacity > 0 else { return false }
+        return state.withLock { state in
+            guard state.epoch == epoch else { return false }
+            if state.entries.count >= capacity, state.entries[key] == nil {
+                // Full: drop expired entries, then (if still full) an arbitrary half.
+                state.entries = state.entries.filter { $0.value.nextUpdate > now }
+                if state.entries.count >= capacity {
+                    var dropped = 0
+                    for key in state.entries.keys where dropped < state.entries.count / 2 {
+                        state.entries.removeValue(forKey: key)
+                        dropped += 1
+                    }
+                }
+            }
+            state.entries[key] = response
+            return true
+        }
+    }
+
+    /// Drops every hash-algorithm variant of this serial (a revocation NOTIFY).
+    func evict(issuerID: String, serialHex: String) {
+        state.withLock { state in
+            state.epoch &+= 1
+            state.entries = state.entries.filter { !($0.key.issuerID == issuerID && $0.key.serialHex == serialHex) }
+        }
+    }
+
+    /// Drops everything (LISTEN was lost: notifications may have been missed).
+    func clear() {
+        state.withLock { state in
+            state.epoch &+= 1
+            state.entries.removeAll(keepingCapacity: true)
+        }
+    }
+}
+
+/// IMF-fixdate (RFC 9110 §5.6.7) for Last-Modified and Expires.
+enum HTTPDate {
+    static func format(_ date: Date) -> String {
+        var calendar = Calendar(identifier: .gregorian)
+        calendar.timeZone = TimeZone(identifier: "GMT")!
+        let c = calendar.dateComponents([.year, .month, .day, .hour, .minute, .second, .weekday], from: date)
+        let days = ["Sun", "Mon", "Tue", "Wed", "Thu", "Fri", "Sat"]
+        let months = ["Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"]
+        return String(format: "%@, %02d %@ %04d %02d:%02d:%02d GMT", days[c.weekday! - 1], c.day!, months[c.month! - 1],
+                      c.year!, c.hour!, c.minute!, c.second!)
+    }
+}

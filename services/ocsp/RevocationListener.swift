@@ -1,0 +1,51 @@
+import CertctlConfig
+import CertctlRuntime
+import CertctlStore
+import Logging
+import Metrics
+import ServiceLifecycle
+
+/// Keeps this replica's memory cache honest: a revocation NOTIFY evicts that
+/// serial; losing LISTEN switches memory off (answers come from Postgres,
+/// whose pre-signed rows carry their revocation state) until LISTEN is back,
+/// then the whole memory cache is dropped, since notifications sent meanwhile are lost.
+struct RevocationListener: Service {
+    let url: DatabaseURL
+    let core: OCSPResponderCore
+    let readiness: ReadinessMonitor
+    let logger: Logger
+    static let gate = "revocation LISTEN"
+
+    func run() async throws {
+        readiness.close(Self.gate)
+        let listener = NotificationListener(url: url, channel: NotifyChannel.revocations, logger: logger)
+        let core = self.core
+        let readiness = self.readiness
+        let logger = self.logger
+        try await listener.withEvents { events in
+            try await cancelWhenGracefulShutdown {
+                for await event in events {
+                    switch event {
+                    case .subscribed:
+                        core.cache.clear()
+                        core.listening.store(true, ordering: .releasing)
+                        readiness.open(Self.gate)
+                    case .resync:
+                        core.cache.clear()
+                        core.listening.store(true, ordering: .releasing)
+                        Counter(label: "certctl_ocsp_listen_resyncs_total").increment()
+                        logger.notice("revocation LISTEN re-established: memory cache dropped")
+                    case .notification(let payload):
+                        let parts = payload.split(separator: ":", maxSplits: 1)
+                        if parts.count == 2 {
+                            core.cache.evict(issuerID: String(parts[0]), serialHex: String(parts[1]))
+                        } else {
+                            core.cache.clear()
+                        }
+                        Counter(label: "certctl_ocsp_revocation_notifications_total").increment()
+                    }
+                }
+            }
+        }
+    }
+}
