@@ -139,6 +139,20 @@ public struct EnrollConfig: ServiceConfig {
 
     public var signerAddress: ListenAddress
     public var rpcIdentity: RPCIdentityPaths
+    public var scepBootstrap: SCEPBootstrap?
+    /// Same publication URLs as admin: SCEP/EST certificates must point where admin-issued ones do.
+    public var ocspBaseURL: String
+    public var crlBaseURL: String
+
+    /// The SCEP profile created at start when absent (`CERTCTL_SCEP_BOOTSTRAP_*`).
+    public struct SCEPBootstrap: Sendable {
+        public var name: String
+        public var issuerID: String
+        public var certificateProfile: String
+        public var raCertPath: String
+        public var raKeyPath: String
+        public var challenge: String?
+    }
 
     public init(_ env: Environment) throws(ConfigError) {
         common = try CommonConfig(env)
@@ -146,5 +160,19 @@ public struct EnrollConfig: ServiceConfig {
         signerAddress = try env.read(Catalog.signerAddress)
         rpcIdentity = try RPCIdentityPaths(env)
         configEncryptionKey = try env.readOptional(Catalog.configEncryptionKey)
+        ocspBaseURL = try env.read(Catalog.ocspBaseURL)
+        crlBaseURL = try env.read(Catalog.crlBaseURL)
+        if let name = try env.readOptional(Catalog.scepBootstrapProfile) {
+            guard let cert = try env.readOptional(Catalog.scepBootstrapRACert) else {
+                throw ConfigError(variable: Catalog.scepBootstrapRACert.name, value: nil, expected: "a PEM certificate file path (required with CERTCTL_SCEP_BOOTSTRAP_PROFILE)")
+            }
+            guard let key = try env.readOptional(Catalog.scepBootstrapRAKey) else {
+                throw ConfigError(variable: Catalog.scepBootstrapRAKey.name, value: nil, expected: "a PEM RSA key file path (required with CERTCTL_SCEP_BOOTSTRAP_PROFILE)")
+            }
+            scepBootstrap = SCEPBootstrap(
+                name: name, issuerID: try env.read(Catalog.scepBootstrapIssuer),
+                certificateProfile: try env.read(Catalog.scepBootstrapCertProfile),
+                raCertPath: cert, raKeyPath: key, challenge: try env.readOptional(Catalog.scepBootstrapChallenge))
+        }
     }
 }

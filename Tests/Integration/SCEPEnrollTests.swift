@@ -1,0 +1,227 @@
+import CertctlConfig
+import CertctlPKI
+import CertctlStore
+import Foundation
+import Testing
+import X509
+
+/// certctl-signer + certctl-admin + certctl-enroll on a fresh database, a SCEP
+/// profile from the env bootstrap, and PKCSReq messages sent over real HTTP (curl).
+@Suite("SCEP enrollment end to end", .serialized)
+struct SCEPEnrollTests {
+    struct Stack {
+        let url: DatabaseURL
+        let ca: TestCA
+        let adminPort: Int
+        let enrollPort: Int
+        let apiKey: String
+        let ra: SCEPRAIdentity
+        let raCertPath: String
+        var scepURL: String { "http://127.0.0.1:\(enrollPort)/scep/devices" }
+    }
+
+    /// Runs `body` against a started stack whose SCEP profile `devices` has static challenge `static-secret-1`.
+    func withStack(raKeyMode: mode_t = 0o600, _ body: (Stack, [ChildProcess]) async throws -> Void) async throws {
+        try await TestEnvironment.withFreshDatabase { url in
+            let ca = try TestCA.create()
+            defer { ca.remove() }
+            let identities = try TestCA.identities(in: ca.directory + "/rpc", for: ["signer", "admin", "enroll"])
+            // The RA: an RSA key and a certificate from the test CA.
+            let raKey = ca.directory + "/ra.key", raCert = ca.directory + "/ra.crt"
+            try TestCA.run("/usr/bin/openssl", ["req", "-newkey", "rsa:2048", "-nodes", "-keyout", raKey, "-out", ca.directory + "/ra.csr",
+                                                "-subj", "/CN=test SCEP RA"])
+            try TestCA.run("/usr/bin/openssl", ["x509", "-req", "-in", ca.directory + "/ra.csr", "-CA", ca.certPath, "-CAkey", ca.keyPath,
+                                                "-CAcreateserial", "-days", "5", "-out", raCert])
+            chmod(raKey, raKeyMode)
+            let ra = try SCEPRAIdentity(certificate: Certificate(pemEncoded: String(contentsOfFile: raCert, encoding: .utf8)),
+                                        keyPEM: String(contentsOfFile: raKey, encoding: .utf8))
+            let signerRPC = freePort(), adminPort = freePort(), enrollPort = freePort(), signerHealth = freePort()
+            let apiKey = APIKeyStore.generate()
+            var children: [ChildProcess] = []
+            let common = ["CERTCTL_DATABASE_URL": TestEnvironment.urlText(url), "CERTCTL_LOG_FORMAT": "text",
+                          "CERTCTL_SIGNER_ADDR": "127.0.0.1:\(signerRPC)"]
+            children.append(try ChildProcess(try TestEnvironment.binary("certctl-admin"), environment: common.merging(
+                identities.environment(for: "admin")) { a, _ in a }.merging(
+                ["CERTCTL_ADMIN_LISTEN": "127.0.0.1:\(adminPort)", "CERTCTL_API_KEY": apiKey]) { a, _ in a }))
+            children.append(try ChildProcess(try TestEnvironment.binary("certctl-signer"), environment: common.merging(
+                identities.environment(for: "signer")) { a, _ in a }.merging(
+                ["CERTCTL_SIGNER_HEALTH_LISTEN": "127.0.0.1:\(signerHealth)", "CERTCTL_SIGNER_RPC_LISTEN": "127.0.0.1:\(signerRPC)",
+                 "CERTCTL_CA_CERT_PATH": ca.certPath, "CERTCTL_CA_KEY_PATH": ca.keyPath]) { a, _ in a }))
+            children.append(try ChildProcess(try TestEnvironment.binary("certctl-enroll"), environment: common.merging(
+                identities.environment(for: "enroll")) { a, _ in a }.merging(
+                ["CERTCTL_ENROLL_LISTEN": "127.0.0.1:\(enrollPort)", "CERTCTL_SCEP_BOOTSTRAP_PROFILE": "devices",
+                 "CERTCTL_SCEP_BOOTSTRAP_RA_CERT": raCert, "CERTCTL_SCEP_BOOTSTRAP_RA_KEY": raKey,
+                 "CERTCTL_SCEP_BOOTSTRAP_CHALLENGE": "static-secret-1"]) { a, _ in a }))
+            let stack = Stack(url: url, ca: ca, adminPort: adminPort, enrollPort: enrollPort, apiKey: apiKey, ra: ra, raCertPath: raCert)
+            do {
+                try await body(stack, children)
+            } catch {
+                for child in children { await child.stop() }
+                throw error
+            }
+            for child in children { await child.stop() }
+        }
+    }
+
+    func ready(_ stack: Stack, _ children: [ChildProcess]) async throws {
+        for (child, port) in [(children[0], stack.adminPort), (children[2], stack.enrollPort)] {
+            try await child.eventually("/readyz 200", timeout: .seconds(40)) {
+                try await HTTP.get("http://127.0.0.1:\(port)/readyz").status == 200
+            }
+        }
+        try await children[2].eventually("bootstrap profile", timeout: .seconds(20)) {
+            try await HTTP.get(stack.scepURL + "?operation=GetCACaps").status == 200
+        }
+    }
+
+    /// A device: RSA key, self-signed certificate, CSR with `challenge`.
+    func device(_ stack: Stack, cn: String, challenge: String?) throws -> (identity: SCEPRAIdentity, csrDER: [UInt8]) {
+        let dir = stack.ca.directory
+        try TestCA.run("/usr/bin/openssl", ["req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", "\(dir)/\(cn).key",
+                                            "-out", "\(dir)/\(cn).crt", "-subj", "/CN=\(cn)", "-days", "1"])
+        var arguments = ["req", "-new", "-key", "\(dir)/\(cn).key", "-subj", "/CN=\(cn)", "-outform", "DER", "-out", "\(dir)/\(cn).csr"]
+        if let challenge { arguments += ["-addext", "subjectAltName=DNS:\(cn).example.com", "-config", try config(dir, challenge)] }
+        try TestCA.run("/usr/bin/openssl", arguments)
+        let identity = try SCEPRAIdentity(certificate: Certificate(pemEncoded: String(contentsOfFile: "\(dir)/\(cn).crt", encoding: .utf8)),
+                                          keyPEM: String(contentsOfFile: "\(dir)/\(cn).key", encoding: .utf8))
+        return (identity, Array(try Data(contentsOf: URL(fileURLWithPath: "\(dir)/\(cn).csr"))))
+    }
+
+    /// An openssl req config whose only job is the challengePassword attribute.
+    func config(_ dir: String, _ challenge: String) throws -> String {
+        let path = "\(dir)/req-\(UUID().uuidString).cnf"
+        try """
+            [req]
+            distinguished_name = dn
+            attributes = attrs
+            prompt = no
+            [dn]
+            CN = unused
+            [attrs]
+            challengePassword = \(challenge)
+            """.write(toFile: path, atomically: true, encoding: .utf8)
+        return path
+    }
+
+    func post(_ url: String, _ body: [UInt8], contentType: String = "application/x-pki-message") throws -> (status: Int, body: [UInt8]) {
+        let file = FileManager.default.temporaryDirectory.appendingPathComponent("scep-\(UUID().uuidString)")
+        try Data(body).write(to: file)
+        defer { try? FileManager.default.removeItem(at: file) }
+        let curl = Process()
+        curl.executableURL = URL(fileURLWithPath: "/usr/bin/curl")
+        curl.arguments = ["-s", "-m", "20", "-o", file.path + ".out", "-w", "%{http_code}", "-H", "Content-Type: \(contentType)",
+                          "--data-binary", "@\(file.path)", url]
+        let pipe = Pipe()
+        curl.standardOutput = pipe
+        try curl.run()
+        let status = Int(String(decoding: pipe.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)) ?? 0
+        curl.waitUntilExit()
+        defer { try? FileManager.default.removeItem(atPath: file.path + ".out") }
+        return (status, Array((try? Data(contentsOf: URL(fileURLWithPath: file.path + ".out"))) ?? Data()))
+    }
+
+    func enroll(_ stack: Stack, _ device: (identity: SCEPRAIdentity, csrDER: [UInt8]), transactionID: String) throws -> SCEPClientMessage.Reply {
+        let message = try SCEPClientMessage.pkcsReq(csrDER: device.csrDER, transactionID: transactionID,
+                                                    senderNonce: (0..<16).map { _ in UInt8.random(in: 0...255) },
+                                                    client: device.identity, ra: stack.ra.certificate)
+        let reply = try post(stack.scepURL + "/pkiclient.exe?operation=PKIOperation", message)
+        try #require(reply.status == 200, "HTTP \(reply.status): \(String(decoding: reply.body, as: UTF8.self))")
+        return try SCEPClientMessage.readCertRep(reply.body, ra: stack.ra.certificate, client: device.identity)
+    }
+
+    func mintChallenge(_ stack: Stack) throws -> String {
+        let curl = Process()
+        curl.executableURL = URL(fileURLWithPath: "/usr/bin/curl")
+        curl.arguments = ["-sf", "-X", "POST", "-H", "Authorization: Bearer \(stack.apiKey)", "-H", "Content-Type: application/json",
+                          "-d", #"{"ttl_seconds": 600}"#, "http://127.0.0.1:\(stack.adminPort)/api/v1/scep/devices/challenges"]
+        let pipe = Pipe()
+        curl.standardOutput = pipe
+        try curl.run()
+        let data = pipe.fileHandleForReading.readDataToEndOfFile()
+        curl.waitUntilExit()
+        let json = try #require(try JSONSerialization.jsonObject(with: data) as? [String: Any], "\(String(decoding: data, as: UTF8.self))")
+        return try #require(json["challenge"] as? String)
+    }
+
+    func auditCount(_ stack: Stack, code: String) async throws -> Int {
+        try await TestEnvironment.scalar("SELECT count(*) FROM audit_events WHERE action = 'scep.enroll' AND error_code = '\(code)'", stack.url) ?? 0
+    }
+
+    @Test("GetCACaps and GetCACert; PKCSReq with the static challenge and with a one-time challenge issues; a reused challenge, a wrong one and a replayed transactionID get FAILURE badRequest, audited")
+    func enrollment() async throws {
+        try await withStack { stack, children in
+            try await ready(stack, children)
+            let caps = try await HTTP.get(stack.scepURL + "?operation=GetCACaps")
+            #expect(caps.body.split(separator: "\n").contains("POSTPKIOperation"))
+            #expect(!caps.body.contains("DES3"))
+            let caCert = try await HTTP.get(stack.scepURL + "/pkiclient.exe?operation=GetCACert")
+            #expect(caCert.status == 200)
+            #expect(caCert.headers.lowercased().contains("content-type: application/x-x509-ca-ra-cert"))
+
+            let first = try device(stack, cn: "device-static", challenge: "static-secret-1")
+            let issued = try enroll(stack, first, transactionID: "tx-static")
+            #expect(issued.status == .success)
+            let certificate = try #require(issued.certificates.first)
+            #expect(certificate.publicKey == first.identity.certificate.publicKey)
+            #expect(certificate.subject.description.contains("device-static"))
+            let caPEM = try String(contentsOfFile: stack.ca.certPath, encoding: .utf8)
+            #expect(certificate.issuer == (try Certificate(pemEncoded: caPEM)).subject)
+            #expect(try await TestEnvironment.scalar("SELECT count(*) FROM certificates WHERE request_source = 'scep' AND status = 'issued'", stack.url) == 1)
+
+            let replayed = try enroll(stack, first, transactionID: "tx-static")
+            #expect(replayed.status == .failure && replayed.failInfo == .badRequest)
+            #expect(try await auditCount(stack, code: "scep_transaction_replayed") == 1)
+
+            let secret = try mintChallenge(stack)
+            let second = try device(stack, cn: "device-once", challenge: secret)
+            #expect(try enroll(stack, second, transactionID: "tx-once").status == .success)
+            let third = try device(stack, cn: "device-again", challenge: secret)
+            let reused = try enroll(stack, third, transactionID: "tx-again")
+            #expect(reused.status == .failure && reused.failInfo == .badRequest)
+            #expect(try await auditCount(stack, code: "scep_challenge_reused") == 1)
+
+            let wrong = try device(stack, cn: "device-wrong", challenge: "not-the-secret")
+            #expect(try enroll(stack, wrong, transactionID: "tx-wrong").failInfo == .badRequest)
+            #expect(try await auditCount(stack, code: "scep_challenge_invalid") == 1)
+            let none = try device(stack, cn: "device-none", challenge: nil)
+            #expect(try enroll(stack, none, transactionID: "tx-none").failInfo == .badRequest)
+            #expect(try await auditCount(stack, code: "scep_challenge_missing") == 1)
+            #expect(try await TestEnvironment.scalar("SELECT count(*) FROM certificates WHERE request_source = 'scep'", stack.url) == 2)
+        }
+    }
+
+    @Test("garbage is HTTP 400, a body over 1 MiB is 413, an envelope for another RA is FAILURE badMessageCheck; nothing is issued")
+    func badInput() async throws {
+        try await withStack { stack, children in
+            try await ready(stack, children)
+            let operation = stack.scepURL + "?operation=PKIOperation"
+            #expect(try post(operation, Array("garbage".utf8)).status == 400)
+            #expect(try await auditCount(stack, code: "scep_malformed_message") == 1)
+            #expect(try post(operation, [UInt8](repeating: 0x30, count: (1 << 20) + 10)).status == 413)
+            let unknown = try await HTTP.get("http://127.0.0.1:\(stack.enrollPort)/scep/nope?operation=GetCACaps")
+            #expect(unknown.status == 404)
+
+            let device = try device(stack, cn: "device-other-ra", challenge: "static-secret-1")
+            let other = try SCEPRAIdentity(certificate: device.identity.certificate, keyPEM: String(
+                contentsOfFile: stack.ca.directory + "/device-other-ra.key", encoding: .utf8))
+            let message = try SCEPClientMessage.pkcsReq(csrDER: device.csrDER, transactionID: "tx-other", senderNonce: Array(repeating: 7, count: 16),
+                                                        client: device.identity, ra: other.certificate)
+            let reply = try post(operation, message)
+            #expect(reply.status == 200)
+            let rep = try SCEPClientMessage.readCertRep(reply.body, ra: stack.ra.certificate, client: device.identity)
+            #expect(rep.status == .failure && rep.failInfo == .badMessageCheck)
+            #expect(rep.recipientNonce == Array(repeating: 7, count: 16))
+            #expect(try await auditCount(stack, code: "scep_envelope_not_for_this_ra") == 1)
+            #expect(try await TestEnvironment.scalar("SELECT count(*) FROM certificates WHERE request_source = 'scep'", stack.url) == 0)
+        }
+    }
+
+    @Test("an RA key readable by group or others stops certctl-enroll at start with exit 78")
+    func insecureRAKey() async throws {
+        try await withStack(raKeyMode: 0o644) { stack, children in
+            let status = await children[2].waitForExit(timeout: .seconds(20))
+            #expect(status == 78, "stderr: \(children[2].stderr.suffix(800))")
+            #expect(children[2].stderr.contains("CERTCTL_SCEP_BOOTSTRAP_RA_KEY"))
+        }
+    }
+}

@@ -1,0 +1,105 @@
+#!/usr/bin/env bash
+# Interop suite: SCEP (RFC 8894) against the stack's profile `default`, with
+# two independent real clients from Debian:
+#   - certmonger (its scep-submit helper for GetCACaps/GetCACert, and the
+#     certmonger daemon on a private D-Bus session for PKCSReq: it builds the
+#     pkiMessage itself and calls scep-submit),
+#   - micromdm's scepclient (package `scep`).
+# Each enrolls an RSA key with the static challenge and with a one-time
+# challenge from the admin API; a reused challenge fails; issued certificates
+# verify with `openssl verify` against the CA.
+#
+#   set -a; source <data>/dev.env; set +a; bash scripts/interop/scep.sh
+set -Eeuo pipefail
+
+source "$(dirname "${BASH_SOURCE[0]}")/../lib/common.sh"   # ensure_packages
+source "$(dirname "${BASH_SOURCE[0]}")/lib/common.sh"
+ensure_packages certmonger:getcert scep:scepclient dbus:dbus-run-session
+require_env CERTCTL_SCEP_URL CERTCTL_SCEP_CHALLENGE
+interop_start
+SCEP=$CERTCTL_SCEP_URL
+SUBMIT=/usr/lib/certmonger/scep-submit
+[ -x "$SUBMIT" ] || SUBMIT=/usr/libexec/certmonger/scep-submit
+
+# one_time_challenge: a fresh single-use challenge for profile default.
+one_time_challenge() {
+    api POST /api/v1/scep/default/challenges "${JSON[@]}" -d '{"ttl_seconds": 600}'
+    expect_status 201
+    jf .challenge
+}
+scep_refusals() { sql -c "SELECT count(*) FROM audit_events WHERE action = 'scep.enroll' AND error_code = '$1'"; }
+
+# ---------------------------------------------------------------------------
+section "1. GetCACaps and GetCACert"
+caps=$(curl -fsS "$SCEP?operation=GetCACaps")
+for cap in POSTPKIOperation SHA-256 AES SCEPStandard; do
+    expect_match "GetCACaps advertises $cap" "(^|$'\n')$cap($'\n'|$)" "$caps"
+done
+expect_eq "GetCACaps does not advertise DES3 (3DES is not supported)" "" "$(grep -x DES3 <<<"$caps" || true)"
+check "certmonger scep-submit -c reads the capabilities" bash -c "'$SUBMIT' -u '$SCEP' -c | grep -qx POSTPKIOperation"
+curl -fsS -D cacert.headers -o cacert.p7b "$SCEP/pkiclient.exe?operation=GetCACert"
+expect_match "GetCACert content type" "application/x-x509-ca-ra-cert" "$(tr -d '\r' <cacert.headers | grep -i '^content-type')"
+openssl pkcs7 -inform DER -in cacert.p7b -print_certs -out cacert-chain.pem
+expect_eq "GetCACert carries the RA and the CA" 2 "$(split_pem cacert-chain.pem gca)"
+expect_eq "the second certificate is the CA" "$(der_sha "$CA")" "$(der_sha gca-2.pem)"
+"$SUBMIT" -u "$SCEP" -C >submit-certs.pem
+expect_eq "certmonger scep-submit -C prints RA then CA" "$(der_sha gca-1.pem) $(der_sha gca-2.pem)" \
+    "$(split_pem submit-certs.pem sub >/dev/null; echo "$(der_sha sub-1.pem) $(der_sha sub-2.pem)")"
+cp gca-1.pem ra.pem
+
+# ---------------------------------------------------------------------------
+section "2. micromdm scepclient: PKCSReq with the static and a one-time challenge"
+scepclient_enroll() { # NAME CHALLENGE -> NAME.crt
+    scepclient -server-url "$SCEP" -private-key "$1.key" -certificate "$1.crt" -challenge "$2" \
+        -cn "$1" -organization certctl-interop -ou "run-$RUN" -country DE -keySize 2048 >"$1.log" 2>&1
+}
+check "scepclient enrolls with the static challenge" scepclient_enroll "mdm-static-$RUN" "$CERTCTL_SCEP_CHALLENGE"
+check "its certificate verifies against the CA" openssl verify -CAfile "$CA" "mdm-static-$RUN.crt"
+expect_eq "it certifies the client's key" "$(openssl pkey -in "mdm-static-$RUN.key" -pubout | openssl sha256 -r)" \
+    "$(openssl x509 -in "mdm-static-$RUN.crt" -noout -pubkey | openssl sha256 -r)"
+expect_eq "the certificate row says request_source scep" scep \
+    "$(sql -c "SELECT request_source FROM certificates WHERE serial_hex = lower(ltrim('$(openssl x509 -in "mdm-static-$RUN.crt" -noout -serial | cut -d= -f2)', '0'))")"
+secret=$(one_time_challenge)
+check "scepclient enrolls with a one-time challenge" scepclient_enroll "mdm-once-$RUN" "$secret"
+check "its certificate verifies against the CA" openssl verify -CAfile "$CA" "mdm-once-$RUN.crt"
+before=$(scep_refusals scep_challenge_reused)
+if scepclient_enroll "mdm-again-$RUN" "$secret"; then fail "a reused one-time challenge is refused" "scepclient fails" "it enrolled"; fi
+pass "a reused one-time challenge is refused (scepclient fails)"
+expect_eq "no certificate for the reused challenge" "" "$(cat "mdm-again-$RUN.crt" 2>/dev/null || true)"
+expect_eq "the refusal is audited as scep_challenge_reused" "$((before + 1))" "$(scep_refusals scep_challenge_reused)"
+before=$(scep_refusals scep_challenge_invalid)
+if scepclient_enroll "mdm-wrong-$RUN" "wrong-$RUN"; then fail "a wrong challenge is refused" "scepclient fails" "it enrolled"; fi
+pass "a wrong challenge is refused (scepclient fails)"
+expect_eq "the refusal is audited as scep_challenge_invalid" "$((before + 1))" "$(scep_refusals scep_challenge_invalid)"
+
+# ---------------------------------------------------------------------------
+section "3. certmonger: PKCSReq with the static and a one-time challenge"
+# The daemon runs on a private session bus with its state under $WORK/cm.
+export XDG_CONFIG_HOME="$WORK/cm-config" XDG_DATA_HOME="$WORK/cm-data" XDG_CACHE_HOME="$WORK/cm-cache"
+mkdir -p "$XDG_CONFIG_HOME" "$XDG_DATA_HOME" "$XDG_CACHE_HOME"
+cat >certmonger-run.sh <<SH
+set -e
+certmonger -s -n -f -d 0 >"$WORK/certmonger.log" 2>&1 &
+daemon=\$!
+trap 'kill \$daemon 2>/dev/null || true' EXIT
+for _ in \$(seq 50); do getcert list-cas -s >/dev/null 2>&1 && break; sleep 0.1; done
+getcert add-scep-ca -s -c certctl-$RUN -u "$SCEP" -n >/dev/null
+enroll() { # NAME CHALLENGE
+    getcert request -s -c certctl-$RUN -k "$WORK/\$1.key" -f "$WORK/\$1.crt" -N "CN=\$1" -L "\$2" -w -v >"$WORK/\$1.getcert" 2>&1 || true
+    getcert list -s -f "$WORK/\$1.crt" >"$WORK/\$1.status" 2>&1 || true
+}
+enroll cm-static-$RUN "$CERTCTL_SCEP_CHALLENGE"
+enroll cm-once-$RUN "\$(cat "$WORK/cm-once.secret")"
+enroll cm-again-$RUN "\$(cat "$WORK/cm-once.secret")"
+SH
+one_time_challenge >cm-once.secret
+timeout 180 dbus-run-session -- bash certmonger-run.sh || true
+for name in "cm-static-$RUN" "cm-once-$RUN"; do
+    [ -s "$name.crt" ] || fail "certmonger enrolls $name" "a certificate in $name.crt" "$(cat "$name.getcert" "$name.status" 2>/dev/null | tail -20)"
+    pass "certmonger enrolls $name"
+    check "its certificate verifies against the CA" openssl verify -CAfile "$CA" "$name.crt"
+done
+expect_eq "certmonger gets no certificate with the reused challenge" "" "$(cat "cm-again-$RUN.crt" 2>/dev/null || true)"
+expect_match "certmonger reports the rejection" "(REJECTED|CA_REJECTED|CA_UNREACHABLE|NEED_GUIDANCE)" "$(cat "cm-again-$RUN.status")"
+
+interop_done
