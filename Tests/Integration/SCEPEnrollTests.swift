@@ -2,6 +2,7 @@ import CertctlConfig
 import CertctlPKI
 import CertctlStore
 import Foundation
+import PostgresNIO
 import Testing
 import X509
 
@@ -79,8 +80,10 @@ struct SCEPEnrollTests {
         let dir = stack.ca.directory
         try TestCA.run("/usr/bin/openssl", ["req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", "\(dir)/\(cn).key",
                                             "-out", "\(dir)/\(cn).crt", "-subj", "/CN=\(cn)", "-days", "1"])
-        var arguments = ["req", "-new", "-key", "\(dir)/\(cn).key", "-subj", "/CN=\(cn)", "-outform", "DER", "-out", "\(dir)/\(cn).csr"]
-        if let challenge { arguments += ["-addext", "subjectAltName=DNS:\(cn).example.com", "-config", try config(dir, challenge)] }
+        // (openssl drops the config's attributes when -subj is given: the subject comes from the config too)
+        var arguments = ["req", "-new", "-key", "\(dir)/\(cn).key", "-outform", "DER", "-out", "\(dir)/\(cn).csr",
+                         "-addext", "subjectAltName=DNS:\(cn).example.com"]
+        arguments += challenge.map { ["-config", (try? config(dir, cn: cn, $0)) ?? ""] } ?? ["-subj", "/CN=\(cn)"]
         try TestCA.run("/usr/bin/openssl", arguments)
         let identity = try SCEPRAIdentity(certificate: Certificate(pemEncoded: String(contentsOfFile: "\(dir)/\(cn).crt", encoding: .utf8)),
                                           keyPEM: String(contentsOfFile: "\(dir)/\(cn).key", encoding: .utf8))
@@ -88,7 +91,7 @@ struct SCEPEnrollTests {
     }
 
     /// An openssl req config whose only job is the challengePassword attribute.
-    func config(_ dir: String, _ challenge: String) throws -> String {
+    func config(_ dir: String, cn: String, _ challenge: String) throws -> String {
         let path = "\(dir)/req-\(UUID().uuidString).cnf"
         try """
             [req]
@@ -96,7 +99,7 @@ struct SCEPEnrollTests {
             attributes = attrs
             prompt = no
             [dn]
-            CN = unused
+            CN = \(cn)
             [attrs]
             challengePassword = \(challenge)
             """.write(toFile: path, atomically: true, encoding: .utf8)
@@ -143,6 +146,18 @@ struct SCEPEnrollTests {
         return try #require(json["challenge"] as? String)
     }
 
+    /// The refusals audited so far, for failure messages.
+    func refusals(_ stack: Stack) async throws -> String {
+        try await TestEnvironment.withConnection(stack.url) { connection in
+            let rows = try await connection.query(
+                "SELECT coalesce(error_code, '') || ' ' || details::text FROM audit_events WHERE outcome = 'denied' ORDER BY id",
+                logger: TestEnvironment.logger)
+            var lines: [String] = []
+            for try await line in rows.decode(String.self) { lines.append(line) }
+            return lines.joined(separator: "\n")
+        }
+    }
+
     func auditCount(_ stack: Stack, code: String) async throws -> Int {
         try await TestEnvironment.scalar("SELECT count(*) FROM audit_events WHERE action = 'scep.enroll' AND error_code = '\(code)'", stack.url) ?? 0
     }
@@ -160,7 +175,8 @@ struct SCEPEnrollTests {
 
             let first = try device(stack, cn: "device-static", challenge: "static-secret-1")
             let issued = try enroll(stack, first, transactionID: "tx-static")
-            #expect(issued.status == .success)
+            let audited = try await refusals(stack)
+            #expect(issued.status == .success, "\(audited)")
             let certificate = try #require(issued.certificates.first)
             #expect(certificate.publicKey == first.identity.certificate.publicKey)
             #expect(certificate.subject.description.contains("device-static"))

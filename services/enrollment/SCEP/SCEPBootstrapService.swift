@@ -30,9 +30,11 @@ struct SCEPBootstrapService: Service {
                                 targetType: "scep_profile", targetID: bootstrap.name,
                                 details: ["source": "CERTCTL_SCEP_BOOTSTRAP_PROFILE"])
         do {
-            // Until admin has migrated, the table is missing (42P01): wait like for an unreachable database.
+            // Until admin has migrated, the table is missing (42P01); until the signer has
+            // registered the issuer, the foreign key fails: wait for both like for an unreachable database.
             let created = try await retryWhileDatabaseUnavailable("SCEP bootstrap profile", logger: logger, isRetryable: { error in
-                DatabaseErrorText.isUnreachable(error) || (error as? PSQLError)?.serverInfo?[.sqlState] == "42P01"
+                if case EnrollmentStoreError.missingReference = error { return true }
+                return DatabaseErrorText.isUnreachable(error) || (error as? PSQLError)?.serverInfo?[.sqlState] == "42P01"
             }) {
                 try await store.create(record, audit: audit, ifAbsent: true)
             }
