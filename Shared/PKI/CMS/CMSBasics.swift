@@ -21,6 +21,7 @@ public enum CMSOID {
     public static let aes192CBC: ASN1ObjectIdentifier = [2, 16, 840, 1, 101, 3, 4, 1, 22]
     public static let aes256CBC: ASN1ObjectIdentifier = [2, 16, 840, 1, 101, 3, 4, 1, 42]
     public static let desEDE3CBC: ASN1ObjectIdentifier = [1, 2, 840, 113549, 3, 7]
+    public static let desCBC: ASN1ObjectIdentifier = [1, 3, 14, 3, 2, 7]
 }
 
 /// ```
@@ -148,7 +149,7 @@ public struct CMSAttribute: DERImplicitlyTaggable, Hashable, Sendable {
     public init(derEncoded rootNode: ASN1Node, withIdentifier identifier: ASN1Identifier) throws {
         self = try DER.sequence(rootNode, identifier: identifier) { nodes in
             let type = try ASN1ObjectIdentifier(derEncoded: &nodes)
-            let values = try DER.set(of: ASN1Any.self, identifier: .set, nodes: &nodes)
+            let values = try CMSSet.parse(&nodes, as: ASN1Any.self)
             return Self(attrType: type, attrValues: values)
         }
     }
@@ -170,5 +171,22 @@ extension Array where Element == CMSAttribute {
             throw ASN1Error.invalidASN1Object(reason: "attribute \(oid) must occur once with one value")
         }
         return first.attrValues[0]
+    }
+}
+
+/// CMS is BER: a SET OF from another implementation need not be in DER order,
+/// so its elements are read as they come (DER.set(of:) would reject them).
+enum CMSSet {
+    static func parse<T: DERParseable>(_ node: ASN1Node, identifier: ASN1Identifier, as: T.Type = T.self) throws -> [T] {
+        guard node.identifier == identifier, case .constructed(let children) = node.content else {
+            throw ASN1Error.unexpectedFieldType(node.identifier)
+        }
+        return try children.map { try T(derEncoded: $0) }
+    }
+
+    static func parse<T: DERParseable>(_ nodes: inout ASN1NodeCollection.Iterator, identifier: ASN1Identifier = .set,
+                                       as: T.Type = T.self) throws -> [T] {
+        guard let node = nodes.next() else { throw ASN1Error.invalidASN1Object(reason: "missing SET OF") }
+        return try parse(node, identifier: identifier)
     }
 }

@@ -69,33 +69,68 @@ public enum CMSDigest: Sendable, Equatable {
     }
 }
 
-/// AES-CBC content encryption (RFC 3565). 3DES is not available in swift-crypto and is refused.
+/// Content encryption: AES-CBC (RFC 3565) through swift-crypto; DES-CBC and
+/// DES-EDE3-CBC (old SCEP clients) through the system libcrypto when present
+/// (see LegacyDES), refused with `unsupportedAlgorithm` otherwise.
 public enum CMSContentCipher: Sendable, Equatable {
-    case aes128, aes192, aes256
+    case aes128, aes192, aes256, des, desEDE3
 
     public init(_ oid: ASN1ObjectIdentifier) throws(CMSError) {
         switch oid {
         case CMSOID.aes128CBC: self = .aes128
         case CMSOID.aes192CBC: self = .aes192
         case CMSOID.aes256CBC: self = .aes256
-        case CMSOID.desEDE3CBC: throw .unsupportedAlgorithm("des-ede3-cbc (3DES) is not supported; use AES")
+        case CMSOID.desCBC, CMSOID.desEDE3CBC:
+            guard LegacyDES.isAvailable else {
+                throw .unsupportedAlgorithm("\(oid == CMSOID.desCBC ? "des-cbc" : "des-ede3-cbc") needs the system libcrypto, which is not installed; use AES")
+            }
+            self = oid == CMSOID.desCBC ? .des : .desEDE3
         default: throw .unsupportedAlgorithm("content encryption algorithm \(oid)")
         }
     }
+
+    /// Whether DES/3DES envelopes can be read here (GetCACaps advertises DES3 only then).
+    public static var legacyDESAvailable: Bool { LegacyDES.isAvailable }
 
     public var oid: ASN1ObjectIdentifier {
         switch self {
         case .aes128: CMSOID.aes128CBC
         case .aes192: CMSOID.aes192CBC
         case .aes256: CMSOID.aes256CBC
+        case .des: CMSOID.desCBC
+        case .desEDE3: CMSOID.desEDE3CBC
         }
     }
 
     var keyBytes: Int {
         switch self {
         case .aes128: 16
-        case .aes192: 24
+        case .aes192, .desEDE3: 24
         case .aes256: 32
+        case .des: 8
+        }
+    }
+
+    var ivBytes: Int {
+        switch self {
+        case .des, .desEDE3: 8
+        default: 16
+        }
+    }
+
+    func crypt(_ data: [UInt8], key: [UInt8], iv: [UInt8], encrypt: Bool) throws(CMSError) -> [UInt8] {
+        switch self {
+        case .des, .desEDE3:
+            return try LegacyDES.crypt(data, key: key, iv: iv, encrypt: encrypt)
+        default:
+            do {
+                let symmetric = SymmetricKey(data: key)
+                let ivValue = try AES._CBC.IV(ivBytes: iv)
+                return encrypt ? Array(try AES._CBC.encrypt(data, using: symmetric, iv: ivValue))
+                               : Array(try AES._CBC.decrypt(data, using: symmetric, iv: ivValue))
+            } catch {
+                throw .decryptionFailed("AES-CBC \(encrypt ? "encryption" : "decryption") failed (bad padding)")
+            }
         }
     }
 }
@@ -195,8 +230,8 @@ public enum CMS {
         let encrypted = enveloped.encryptedContentInfo
         let cipher = try CMSContentCipher(encrypted.contentEncryptionAlgorithm.algorithm)
         guard let parameters = encrypted.contentEncryptionAlgorithm.parameters,
-              let iv = try? ASN1OctetString(asn1Any: parameters), iv.bytes.count == 16 else {
-            throw .malformed("AES-CBC parameters must be a 16-byte IV")
+              let iv = try? ASN1OctetString(asn1Any: parameters), iv.bytes.count == cipher.ivBytes else {
+            throw .malformed("CBC parameters must be a \(cipher.ivBytes)-byte IV")
         }
         guard let ciphertext = encrypted.encryptedContent else { throw .malformed("EnvelopedData without encryptedContent") }
         let contentKey: Data
@@ -208,11 +243,7 @@ public enum CMS {
         guard contentKey.count == cipher.keyBytes else {
             throw .decryptionFailed("content key is \(contentKey.count) bytes, \(cipher) needs \(cipher.keyBytes)")
         }
-        do {
-            return Array(try AES._CBC.decrypt(ciphertext, using: SymmetricKey(data: contentKey), iv: .init(ivBytes: iv.bytes)))
-        } catch {
-            throw .decryptionFailed("AES-CBC decryption failed (bad padding)")
-        }
+        return try cipher.crypt(Array(ciphertext), key: Array(contentKey), iv: Array(iv.bytes), encrypt: false)
     }
 
     /// EnvelopedData of `content` for `recipient`'s RSA key.
@@ -220,11 +251,11 @@ public enum CMS {
         guard let publicKey = try? _RSA.Encryption.PublicKey(derRepresentation: recipient.publicKey.subjectPublicKeyInfoBytes) else {
             throw CMSError.unsupportedAlgorithm("the recipient's key is not RSA")
         }
-        let contentKey = SymmetricKey(size: .init(bitCount: cipher.keyBytes * 8))
-        let iv = AES._CBC.IV()
-        let ciphertext = try AES._CBC.encrypt(content, using: contentKey, iv: iv)
-        let encryptedKey = try contentKey.withUnsafeBytes { try publicKey.encrypt(Data($0), padding: ._WEAK_AND_INSECURE_PKCS_V1_5) }
-        let ivBytes = Array(iv)
+        // SystemRandomNumberGenerator is the OS CSPRNG (getrandom on Linux).
+        let contentKey = (0..<cipher.keyBytes).map { _ in UInt8.random(in: 0...255) }
+        let ivBytes = (0..<cipher.ivBytes).map { _ in UInt8.random(in: 0...255) }
+        let ciphertext = try cipher.crypt(content, key: contentKey, iv: ivBytes, encrypt: true)
+        let encryptedKey = try publicKey.encrypt(contentKey, padding: ._WEAK_AND_INSECURE_PKCS_V1_5)
         return CMSEnvelopedData(
             recipientInfos: [CMSKeyTransRecipientInfo(rid: CMSIssuerAndSerialNumber(recipient),
                                                       keyEncryptionAlgorithm: .withNull(CMSOID.rsaEncryption),

@@ -116,7 +116,7 @@ public struct CMSEnvelopedData: DERImplicitlyTaggable, Hashable, Sendable {
                 throw ASN1Error.invalidASN1Object(reason: "EnvelopedData version \(version) is not 0 or 2")
             }
             _ = try DER.optionalImplicitlyTagged(&nodes, tagNumber: 0, tagClass: .contextSpecific) { $0 }
-            let recipients = try DER.set(of: CMSKeyTransRecipientInfo.self, identifier: .set, nodes: &nodes)
+            let recipients = try CMSSet.parse(&nodes, as: CMSKeyTransRecipientInfo.self)
             let encrypted = try CMSEncryptedContentInfo(derEncoded: &nodes)
             var value = Self(recipientInfos: recipients, encryptedContentInfo: encrypted)
             value.version = version

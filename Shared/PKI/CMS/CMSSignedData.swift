@@ -93,7 +93,7 @@ public struct CMSSignerInfo: DERImplicitlyTaggable, Hashable, Sendable {
             var attrs: [CMSAttribute] = []
             var attrsDER: [UInt8] = []
             if let node = try DER.optionalImplicitlyTagged(&nodes, tagNumber: 0, tagClass: .contextSpecific, { $0 }) {
-                attrs = try DER.set(of: CMSAttribute.self, identifier: attrTag, rootNode: node)
+                attrs = try CMSSet.parse(node, identifier: attrTag, as: CMSAttribute.self)
                 attrsDER = Array(node.encodedBytes)
                 attrsDER[0] = 0x31  // [0] IMPLICIT → universal SET, constructed
             }
@@ -165,13 +165,13 @@ public struct CMSSignedData: DERImplicitlyTaggable, Hashable, Sendable {
     public init(derEncoded rootNode: ASN1Node, withIdentifier identifier: ASN1Identifier) throws {
         self = try DER.sequence(rootNode, identifier: identifier) { nodes in
             let version = try Int(derEncoded: &nodes)
-            let digests = try DER.set(of: CMSAlgorithmIdentifier.self, identifier: .set, nodes: &nodes)
+            let digests = try CMSSet.parse(&nodes, as: CMSAlgorithmIdentifier.self)
             let encap = try CMSEncapsulatedContentInfo(derEncoded: &nodes)
             let certificates = try DER.optionalImplicitlyTagged(&nodes, tagNumber: 0, tagClass: .contextSpecific) { node in
-                try DER.set(of: Certificate.self, identifier: .init(tagWithNumber: 0, tagClass: .contextSpecific), rootNode: node)
+                try CMSSet.parse(node, identifier: .init(tagWithNumber: 0, tagClass: .contextSpecific), as: Certificate.self)
             } ?? []
             _ = try DER.optionalImplicitlyTagged(&nodes, tagNumber: 1, tagClass: .contextSpecific) { $0 }
-            let signers = try DER.set(of: CMSSignerInfo.self, identifier: .set, nodes: &nodes)
+            let signers = try CMSSet.parse(&nodes, as: CMSSignerInfo.self)
             return Self(version: version, digestAlgorithms: digests, encapContentInfo: encap,
                         certificates: certificates, signerInfos: signers)
         }

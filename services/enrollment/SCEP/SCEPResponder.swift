@@ -19,8 +19,9 @@ struct SCEPResponder: Sendable {
     let metrics: EnrollMetrics
     let logger: Logger
 
-    /// RFC 8894 §3.5.2. No DES3 (swift-crypto has no 3DES), no Renewal/GetCertInitial (not built).
+    /// RFC 8894 §3.5.2. DES3 only where the system libcrypto provides it; no Renewal/GetCertInitial (not built).
     static let capabilities = ["POSTPKIOperation", "SHA-256", "SHA-512", "AES", "SCEPStandard"]
+        + (CMSContentCipher.legacyDESAvailable ? ["DES3"] : [])
 
     /// An answer the HTTP layer writes out.
     enum Reply {
