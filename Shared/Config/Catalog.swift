@@ -217,6 +217,24 @@ public enum Catalog {
         meaning: "Static challenge password of the bootstrap SCEP profile (only its SHA-256 is stored). Unset: the profile accepts only one-time challenges.",
         parse: { (8...255).contains($0.count) ? $0 : nil })
 
+    public static let estListen = ConfigVariable<ListenAddress>(
+        "CERTCTL_EST_LISTEN", services: [.enroll],
+        expected: "host:port such as 0.0.0.0:8443",
+        meaning: "EST (RFC 7030) HTTPS listener of certctl-enroll. Unset: no EST. Needs `CERTCTL_EST_TLS_CERT` and `CERTCTL_EST_TLS_KEY`.",
+        parse: { ListenAddress(parsing: $0) })
+
+    public static let estTLSCert = ConfigVariable<String>(
+        "CERTCTL_EST_TLS_CERT", services: [.enroll],
+        expected: "a PEM certificate chain file path",
+        meaning: "TLS server certificate chain of the EST listener.",
+        parse: nonEmptyPath)
+
+    public static let estTLSKey = ConfigVariable<String>(
+        "CERTCTL_EST_TLS_KEY", services: [.enroll],
+        expected: "a PEM private key file path (mode 0600)",
+        meaning: "TLS private key of the EST listener; refused at start if group or others can read it.",
+        parse: nonEmptyPath)
+
     /// Every variable, for the documentation guard and `config-reference`.
     public static let all: [ConfigVariableInfo] = [
         databaseURL.info, databasePoolSize.info, logLevel.info, logFormat.info,
@@ -228,7 +246,7 @@ public enum Catalog {
         crlGenerationInterval.info,
         ocspResponderKeyDir.info, ocspRateLimitPerIPMinute.info,
         scepBootstrapProfile.info, scepBootstrapIssuer.info, scepBootstrapCertProfile.info, scepBootstrapRACert.info,
-        scepBootstrapRAKey.info, scepBootstrapChallenge.info,
+        scepBootstrapRAKey.info, scepBootstrapChallenge.info, estListen.info, estTLSCert.info, estTLSKey.info,
     ]
 
     // MARK: Parsers shared by several variables

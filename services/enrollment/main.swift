@@ -21,6 +21,20 @@ await ServiceProcess.run(EnrollConfig.self) { context in
                                   ras: SCEPRAStore(), issuance: issuance, metrics: EnrollMetrics(), logger: context.logger)
     SCEPRoutes(responder: responder).add(to: context.router)
     var services: [any Service] = [signer]
+    // Trust bundles (EST mTLS): loaded at start, reloaded on SIGHUP and on the admin API's NOTIFY.
+    let holder = TrustAnchorHolder()
+    services.append(TrustAnchorReloader(
+        holder: holder, store: TrustAnchorStore(client: client, logger: context.logger), databaseURL: context.database.url,
+        replica: TrustAnchorReloader.replicaName(), onReload: {}, logger: context.logger))
+    if let est = context.config.est {
+        let routes = ESTRoutes(
+            labels: EnrollmentESTStore(client: client, logger: context.logger), issuers: IssuerStore(client: client, logger: context.logger),
+            certificates: CertificateRecordStore(client: client, logger: context.logger), issuance: issuance, holder: holder,
+            audit: scepStore, metrics: EnrollMetrics(), logger: context.logger)
+        services.append(try ESTServer.make(
+            listen: est.listen, certPath: est.certPath, keyPath: est.keyPath, routes: routes, holder: holder,
+            issuerRoots: IssuerRoots(issuers: IssuerStore(client: client, logger: context.logger)), logger: context.logger))
+    }
     if let bootstrap = context.config.scepBootstrap {
         try SCEPBootstrapService.checkFiles(bootstrap)
         services.append(SCEPBootstrapService(bootstrap: bootstrap, store: scepStore, logger: context.logger))
