@@ -184,7 +184,7 @@ public enum Catalog {
     public static let scepBootstrapProfile = ConfigVariable<String>(
         "CERTCTL_SCEP_BOOTSTRAP_PROFILE", services: [.enroll],
         expected: "a SCEP profile name: lower-case letters, digits, - and _ (at most 63)",
-        meaning: "If set, certctl-enroll creates this SCEP profile at start when it does not exist yet (the other `CERTCTL_SCEP_BOOTSTRAP_*` variables describe it); an existing profile is never changed.",
+        meaning: "If set, certctl-enroll creates this SCEP profile at start when it does not exist yet (the other SCEP bootstrap variables describe it); an existing profile is never changed.",
         parse: profileName)
 
     public static let scepBootstrapIssuer = ConfigVariable<String>(

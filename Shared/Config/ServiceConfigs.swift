@@ -146,7 +146,7 @@ public struct EnrollConfig: ServiceConfig {
     public var ocspBaseURL: String
     public var crlBaseURL: String
 
-    /// The SCEP profile created at start when absent (`CERTCTL_SCEP_BOOTSTRAP_*`).
+    /// The SCEP profile created at start when absent (the SCEP bootstrap variables).
     public struct SCEPBootstrap: Sendable {
         public var name: String
         public var issuerID: String

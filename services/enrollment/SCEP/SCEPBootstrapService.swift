@@ -7,7 +7,7 @@ import Logging
 import PostgresNIO
 import ServiceLifecycle
 
-/// Creates the SCEP profile described by `CERTCTL_SCEP_BOOTSTRAP_*` once the
+/// Creates the SCEP profile described by the SCEP bootstrap variables once the
 /// schema is there, unless a profile of that name exists (never changes it).
 struct SCEPBootstrapService: Service {
     let bootstrap: EnrollConfig.SCEPBootstrap
