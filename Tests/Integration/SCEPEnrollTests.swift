@@ -168,7 +168,7 @@ struct SCEPEnrollTests {
             try await ready(stack, children)
             let caps = try await HTTP.get(stack.scepURL + "?operation=GetCACaps")
             #expect(caps.body.split(separator: "\n").contains("POSTPKIOperation"))
-            #expect(!caps.body.contains("DES3"))
+            #expect(caps.body.split(separator: "\n").contains("DES3"), "libcrypto.so.3 ships with openssl: DES/3DES envelopes are readable")
             let caCert = try await HTTP.get(stack.scepURL + "/pkiclient.exe?operation=GetCACert")
             #expect(caCert.status == 200)
             #expect(caCert.headers.lowercased().contains("content-type: application/x-x509-ca-ra-cert"))

@@ -25,7 +25,7 @@ await ServiceProcess.run(EnrollConfig.self) { context in
     let holder = TrustAnchorHolder()
     services.append(TrustAnchorReloader(
         holder: holder, store: TrustAnchorStore(client: client, logger: context.logger), databaseURL: context.database.url,
-        replica: TrustAnchorReloader.replicaName(), onReload: {}, logger: context.logger))
+        replica: TrustAnchorReloader.replicaName(), logger: context.logger))
     if let est = context.config.est {
         let routes = ESTRoutes(
             labels: EnrollmentESTStore(client: client, logger: context.logger), issuers: IssuerStore(client: client, logger: context.logger),

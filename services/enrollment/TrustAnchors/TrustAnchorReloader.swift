@@ -15,7 +15,6 @@ struct TrustAnchorReloader: Service {
     let store: TrustAnchorStore
     let databaseURL: DatabaseURL
     let replica: String
-    let onReload: @Sendable () -> Void
     let logger: Logger
 
     static func replicaName() -> String {
@@ -52,7 +51,6 @@ struct TrustAnchorReloader: Service {
             ])
             try? await store.recordLoad(name: anchor.name, sha256: pool.sha256, certificateCount: pool.certificates.count,
                                         earliestNotAfter: pool.earliestNotAfter, error: nil)
-            onReload()
             return TrustAnchorReloadResult(replica: replica, ok: true, errorCode: nil, errorMessage: nil,
                                            certificateCount: pool.certificates.count, sha256: pool.sha256)
         case .failure(let error):
