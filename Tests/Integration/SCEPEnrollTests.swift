@@ -214,6 +214,7 @@ struct SCEPEnrollTests {
             #expect(try post(operation, Array("garbage".utf8)).status == 400)
             #expect(try await auditCount(stack, code: "scep_malformed_message") == 1)
             #expect(try post(operation, [UInt8](repeating: 0x30, count: (1 << 20) + 10)).status == 413)
+            #expect(try await auditCount(stack, code: "scep_body_too_large") == 1)
             let unknown = try await HTTP.get("http://127.0.0.1:\(stack.enrollPort)/scep/nope?operation=GetCACaps")
             #expect(unknown.status == 404)
 

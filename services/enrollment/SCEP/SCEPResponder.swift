@@ -164,7 +164,7 @@ struct SCEPResponder: Sendable {
         return difference == 0
     }
 
-    private func refuse(_ profile: SCEPProfileRecord, _ message: SCEPPKIMessage?, _ error: SCEPError, remote: String) async {
+    func refuse(_ profile: SCEPProfileRecord, _ message: SCEPPKIMessage?, _ error: SCEPError, remote: String) async {
         metrics.count("scep", message?.messageType == .pkcsReq ? "PKCSReq" : "PKIOperation", error.code)
         logger.notice("SCEP request refused", metadata: [
             "profile": "\(profile.name)", "code": "\(error.code)", "reason": "\(error.message)",

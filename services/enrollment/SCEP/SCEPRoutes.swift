@@ -1,3 +1,4 @@
+import CertctlPKI
 import CertctlStore
 import Foundation
 import HTTPTypes
@@ -38,21 +39,23 @@ struct SCEPRoutes: Sendable {
             let text = (request.uri.queryParameters["message"].map(String.init) ?? "").replacingOccurrences(of: " ", with: "+")
             guard text.utf8.count <= Self.maxBodyBytes * 4 / 3 + 4,
                   let bytes = Data(base64Encoded: text, options: .ignoreUnknownCharacters), !bytes.isEmpty else {
-                responder.metrics.count("scep", "PKIOperation", "scep_bad_encoding")
-                return Self.error(400, "message= must be a base64 pkiMessage")
+                let error = SCEPError("scep_bad_encoding", .badRequest, "message= must be a base64 pkiMessage")
+                await responder.refuse(profile, nil, error, remote: remote)
+                return Self.error(400, error.message)
             }
             return Self.write(await responder.pkiOperation(profile, body: Array(bytes), remote: remote))
         case ("PKIOperation", .post):
+            let tooLarge = SCEPError("scep_body_too_large", .badRequest, "pkiMessage bodies are limited to \(Self.maxBodyBytes) bytes")
             if let length = request.headers[.contentLength].flatMap(Int.init), length > Self.maxBodyBytes {
-                responder.metrics.count("scep", "PKIOperation", "scep_body_too_large")
-                return Self.error(413, "pkiMessage bodies are limited to \(Self.maxBodyBytes) bytes")
+                await responder.refuse(profile, nil, tooLarge, remote: remote)
+                return Self.error(413, tooLarge.message)
             }
             let buffer: ByteBuffer
             do {
                 buffer = try await request.body.collect(upTo: Self.maxBodyBytes)
             } catch {
-                responder.metrics.count("scep", "PKIOperation", "scep_body_too_large")
-                return Self.error(413, "pkiMessage bodies are limited to \(Self.maxBodyBytes) bytes")
+                await responder.refuse(profile, nil, tooLarge, remote: remote)
+                return Self.error(413, tooLarge.message)
             }
             return Self.write(await responder.pkiOperation(profile, body: Array(buffer.readableBytesView), remote: remote))
         default:
