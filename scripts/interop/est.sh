@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Interop suite: EST (RFC 7030) over HTTPS with curl + openssl against the
-# stack's label `default`: cacerts, csrattrs, simpleenroll with HTTP Basic and
+# stack's label `default`: cacerts, csrattrs, serverkeygen, simpleenroll with HTTP Basic and
 # with a client certificate (mTLS against trust bundle est-clients),
 # simplereenroll with the issued certificate (and a mismatched subject), a
 # client certificate from an untrusted CA refused, then accepted after its CA
@@ -91,6 +91,29 @@ expect_status 400
 expect_eq "a mismatched subject is audited" "$((before + 1))" "$(est_refusals est_reenroll_subject_mismatch)"
 est simplereenroll basic.b64 -u "$CERTCTL_EST_USER:$CERTCTL_EST_PASSWORD"
 expect_status 401
+
+# ---------------------------------------------------------------------------
+section "3b. serverkeygen: the server makes the key (same type as the CSR's)"
+# part N (1 = key, 2 = certificate) of a multipart/mixed body, base64 decoded
+mime_part() { tr -d '\r' <"$1" | awk -v n="$2" '/^--/ { part++; body = 0; next } part == n && body { print } part == n && /^$/ { body = 1 }' | openssl base64 -d; }
+for type in ec rsa; do
+    if [ $type = ec ]; then newkey=(-newkey ec -pkeyopt ec_paramgen_curve:P-256); else newkey=(-newkey rsa:2048); fi
+    openssl req -new "${newkey[@]}" -nodes -keyout "skg-$type.csr-key" -subj "/CN=est-skg-$type-$RUN" \
+        -addext "subjectAltName=DNS:est-skg-$type-$RUN.example.com" -outform DER 2>/dev/null | openssl base64 >"skg-$type.b64"
+    STATUS=$(curl -sS "${TLS[@]}" -u "$CERTCTL_EST_USER:$CERTCTL_EST_PASSWORD" -H 'Content-Type: application/pkcs10' \
+        --data-binary "@skg-$type.b64" -D "skg-$type.h" -o "skg-$type.out" -w '%{http_code}' "$EST/serverkeygen")
+    expect_eq "POST /serverkeygen ($type) -> 200" 200 "$STATUS"
+    expect_match "multipart/mixed response" "multipart/mixed; boundary=" "$(tr -d '\r' <"skg-$type.h" | grep -i '^content-type')"
+    mime_part "skg-$type.out" 1 >"skg-$type.p8"
+    mime_part "skg-$type.out" 2 | openssl pkcs7 -inform DER -print_certs -out "skg-$type.crt"
+    check "the private key is PKCS#8 ($type)" openssl pkey -inform DER -in "skg-$type.p8" -noout
+    check "the certificate verifies ($type)" openssl verify -CAfile "$CA" "skg-$type.crt"
+    expect_eq "the certificate certifies the returned key, not the CSR's ($type)" \
+        "$(openssl pkey -inform DER -in "skg-$type.p8" -pubout | openssl sha256 -r)" \
+        "$(openssl x509 -in "skg-$type.crt" -noout -pubkey | openssl sha256 -r)"
+    expect_eq "it keeps the requested subject ($type)" "subject=CN = est-skg-$type-$RUN" "$(openssl x509 -in "skg-$type.crt" -noout -subject)"
+done
+expect_match "the RSA key is RSA 2048" "2048 bit" "$(openssl pkey -inform DER -in skg-rsa.p8 -noout -text | head -1)"
 
 # ---------------------------------------------------------------------------
 section "4. simpleenroll with a client certificate (mTLS against est-clients)"

@@ -41,6 +41,9 @@ struct ESTRoutes: Sendable {
             router.post(RouterPath(prefix + "/simpleenroll")) { request, context in
                 await run("simpleenroll", request, context) { try await enroll($0, request, context, renewal: false) }
             }
+            router.post(RouterPath(prefix + "/serverkeygen")) { request, context in
+                await run("serverkeygen", request, context) { try await serverKeyGen($0, request, context) }
+            }
             router.post(RouterPath(prefix + "/simplereenroll")) { request, context in
                 await run("simplereenroll", request, context) { try await enroll($0, request, context, renewal: true) }
             }
@@ -123,6 +126,29 @@ struct ESTRoutes: Sendable {
                                                targetID: result.certificate.id.uuidString.lowercased(),
                                                details: ["label": label.name, "serial": result.certificate.serialHex]))
             return Self.pkcs7(try CMSSignedData.certsOnly([try Certificate(derEncoded: result.certificate.certificateDER ?? [])]))
+        } catch let error as IssuanceError {
+            if case .signerUnavailable = error { throw Refusal(.serviceUnavailable, "est_signer_unavailable", "try again later") }
+            throw Refusal(.badRequest, "est_issuance_refused_\(error.code)", error.description)
+        }
+    }
+
+    /// §4.4: authenticated like simpleenroll; the CSR names the subject, SANs and key type.
+    private func serverKeyGen(_ label: ESTLabelRecord, _ request: Request, _ context: ESTRequestContext) async throws -> Response {
+        let actor = try await authenticate(request, try await peerCertificate(context), label: label)
+        let generated = try ESTServerKeyGen.generate(like: try await readCSR(request))
+        var serializer = DER.Serializer()
+        try serializer.serialize(generated.csr)
+        do {
+            let result = try await issuance.issue(IssuanceRequest(
+                csrPEM: PEMDocument(type: "CERTIFICATE REQUEST", derBytes: serializer.serializedBytes).pemString,
+                issuerID: label.issuerID, profileID: label.profileID, validityDays: nil, requestedBy: actor, source: "est",
+                idempotencyKey: nil))
+            try? await audit.audit(AuditRecord(service: "enroll", actor: actor, action: "est.serverkeygen", outcome: .success,
+                                               targetType: "certificate", targetID: result.certificate.id.uuidString.lowercased(),
+                                               details: ["label": label.name, "serial": result.certificate.serialHex]))
+            return ESTServerKeyGen.response(
+                privateKeyPKCS8: generated.pkcs8DER,
+                certsOnly: try CMSSignedData.certsOnly([try Certificate(derEncoded: result.certificate.certificateDER ?? [])]))
         } catch let error as IssuanceError {
             if case .signerUnavailable = error { throw Refusal(.serviceUnavailable, "est_signer_unavailable", "try again later") }
             throw Refusal(.badRequest, "est_issuance_refused_\(error.code)", error.description)
