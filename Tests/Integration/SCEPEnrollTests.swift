@@ -162,7 +162,7 @@ struct SCEPEnrollTests {
         try await TestEnvironment.scalar("SELECT count(*) FROM audit_events WHERE action = 'scep.enroll' AND error_code = '\(code)'", stack.url) ?? 0
     }
 
-    @Test("GetCACaps and GetCACert; PKCSReq with the static challenge and with a one-time challenge issues; a reused challenge, a wrong one and a replayed transactionID get FAILURE badRequest, audited")
+    @Test("GetCACaps and GetCACert; PKCSReq with the static challenge and with a one-time challenge issues; RenewalReq signed by the issued certificate issues, with another subject or a foreign signer it fails; a reused challenge, a wrong one and a replayed transactionID get FAILURE badRequest, audited")
     func enrollment() async throws {
         try await withStack { stack, children in
             try await ready(stack, children)
@@ -184,6 +184,33 @@ struct SCEPEnrollTests {
             #expect(certificate.issuer == (try Certificate(pemEncoded: caPEM)).subject)
             #expect(try await TestEnvironment.scalar("SELECT count(*) FROM certificates WHERE request_source = 'scep' AND status = 'issued'", stack.url) == 1)
 
+            // RenewalReq: signed with the issued certificate and its key, for a new key with the same subject.
+            let dir = stack.ca.directory
+            let current = try SCEPRAIdentity(certificate: certificate, keyPEM: String(contentsOfFile: "\(dir)/device-static.key", encoding: .utf8))
+            try TestCA.run("/usr/bin/openssl", ["req", "-new", "-newkey", "rsa:2048", "-nodes", "-keyout", "\(dir)/renew.key",
+                                                "-subj", "/CN=device-static", "-outform", "DER", "-out", "\(dir)/renew.csr"])
+            let renewCSR = Array(try Data(contentsOf: URL(fileURLWithPath: "\(dir)/renew.csr")))
+            func renew(_ csr: [UInt8], signer: SCEPRAIdentity, _ id: String) throws -> SCEPClientMessage.Reply {
+                let message = try SCEPClientMessage.pkcsReq(csrDER: csr, transactionID: id, senderNonce: Array(repeating: 1, count: 16),
+                                                            client: signer, ra: stack.ra.certificate, messageType: .renewalReq)
+                let reply = try post(stack.scepURL + "?operation=PKIOperation", message)
+                try #require(reply.status == 200)
+                return try SCEPClientMessage.readCertRep(reply.body, ra: stack.ra.certificate, client: signer)
+            }
+            let renewed = try renew(renewCSR, signer: current, "tx-renew")
+            let renewedAudit = try await refusals(stack)
+            #expect(renewed.status == .success, "\(renewedAudit)")
+            #expect(renewed.certificates.first?.subject == certificate.subject)
+            #expect(renewed.certificates.first?.publicKey != certificate.publicKey, "the renewal certifies the new key")
+            try TestCA.run("/usr/bin/openssl", ["req", "-new", "-key", "\(dir)/renew.key", "-subj", "/CN=someone-else",
+                                                "-outform", "DER", "-out", "\(dir)/renew-other.csr"])
+            let other = try renew(Array(try Data(contentsOf: URL(fileURLWithPath: "\(dir)/renew-other.csr"))), signer: current, "tx-renew-2")
+            #expect(other.status == .failure && other.failInfo == .badRequest)
+            #expect(try await auditCount(stack, code: "scep_renewal_subject_mismatch") == 1)
+            let selfSigned = try renew(renewCSR, signer: first.identity, "tx-renew-3")
+            #expect(selfSigned.status == .failure && selfSigned.failInfo == .badMessageCheck)
+            #expect(try await auditCount(stack, code: "scep_renewal_wrong_issuer") == 1)
+
             let replayed = try enroll(stack, first, transactionID: "tx-static")
             #expect(replayed.status == .failure && replayed.failInfo == .badRequest)
             #expect(try await auditCount(stack, code: "scep_transaction_replayed") == 1)
@@ -202,7 +229,7 @@ struct SCEPEnrollTests {
             let none = try device(stack, cn: "device-none", challenge: nil)
             #expect(try enroll(stack, none, transactionID: "tx-none").failInfo == .badRequest)
             #expect(try await auditCount(stack, code: "scep_challenge_missing") == 1)
-            #expect(try await TestEnvironment.scalar("SELECT count(*) FROM certificates WHERE request_source = 'scep'", stack.url) == 2)
+            #expect(try await TestEnvironment.scalar("SELECT count(*) FROM certificates WHERE request_source = 'scep'", stack.url) == 3)
         }
     }
 

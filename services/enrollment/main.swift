@@ -18,7 +18,9 @@ await ServiceProcess.run(EnrollConfig.self) { context in
                                    urls: PublicationURLs(ocspBase: context.config.ocspBaseURL, crlBase: context.config.crlBaseURL),
                                    logger: context.logger)
     let responder = SCEPResponder(store: scepStore, issuers: IssuerStore(client: client, logger: context.logger),
-                                  ras: SCEPRAStore(), issuance: issuance, metrics: EnrollMetrics(), logger: context.logger)
+                                  ras: SCEPRAStore(), issuance: issuance,
+                                  certificates: CertificateRecordStore(client: client, logger: context.logger),
+                                  metrics: EnrollMetrics(), logger: context.logger)
     SCEPRoutes(responder: responder).add(to: context.router)
     var services: [any Service] = [signer]
     // Trust bundles (EST mTLS): loaded at start, reloaded on SIGHUP and on the admin API's NOTIFY.

@@ -5,14 +5,14 @@ import X509
 /// CertRep. The server never uses it, so a bug here cannot hide one there:
 /// the interop suites check the server against real clients.
 public enum SCEPClientMessage {
-    /// A PKCSReq pkiMessage: `csrDER` enveloped to `ra`, signed by `client`.
+    /// A PKCSReq (or RenewalReq) pkiMessage: `csrDER` enveloped to `ra`, signed by `client`.
     public static func pkcsReq(
         csrDER: [UInt8], transactionID: String, senderNonce: [UInt8], client: SCEPRAIdentity, ra: Certificate,
-        cipher: CMSContentCipher = .aes256, digest: CMSDigest = .sha256
+        cipher: CMSContentCipher = .aes256, digest: CMSDigest = .sha256, messageType: SCEPMessageType = .pkcsReq
     ) throws -> [UInt8] {
         let enveloped = try CMS.contentInfoDER(try CMS.seal(csrDER, to: ra, cipher: cipher))
         let attrs = [
-            try SCEPCertRep.attribute(SCEPOID.messageType, ASN1PrintableString(SCEPMessageType.pkcsReq.rawValue)),
+            try SCEPCertRep.attribute(SCEPOID.messageType, ASN1PrintableString(messageType.rawValue)),
             try SCEPCertRep.attribute(SCEPOID.transactionID, ASN1PrintableString(transactionID)),
             try SCEPCertRep.attribute(SCEPOID.senderNonce, ASN1OctetString(contentBytes: senderNonce[...])),
         ]

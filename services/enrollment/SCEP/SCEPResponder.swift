@@ -16,11 +16,12 @@ struct SCEPResponder: Sendable {
     let issuers: IssuerStore
     let ras: SCEPRAStore
     let issuance: IssuanceService
+    let certificates: CertificateRecordStore
     let metrics: EnrollMetrics
     let logger: Logger
 
-    /// RFC 8894 §3.5.2. DES3 only where the system libcrypto provides it; no Renewal/GetCertInitial (not built).
-    static let capabilities = ["POSTPKIOperation", "SHA-256", "SHA-512", "AES", "SCEPStandard"]
+    /// RFC 8894 §3.5.2. DES3 only where the system libcrypto provides it; no GetCertInitial (PENDING is not built).
+    static let capabilities = ["POSTPKIOperation", "SHA-256", "SHA-512", "AES", "SCEPStandard", "Renewal"]
         + (CMSContentCipher.legacyDESAvailable ? ["DES3"] : [])
 
     /// An answer the HTTP layer writes out.
@@ -73,7 +74,7 @@ struct SCEPResponder: Sendable {
         }
         do {
             let certificates = try await handle(message, profile: profile, ra: ra, remote: remote)
-            metrics.count("scep", "PKCSReq", "success")
+            metrics.count("scep", message.messageType == .renewalReq ? "RenewalReq" : "PKCSReq", "success")
             return .message(try SCEPCertRep.build(
                 .success(certificates: certificates, recipient: message.signerCertificate, cipher: message.contentCipher()),
                 transactionID: message.transactionID, recipientNonce: message.senderNonce, digest: message.digest, ra: ra))
@@ -94,10 +95,11 @@ struct SCEPResponder: Sendable {
     }
 
     private func handle(_ message: SCEPPKIMessage, profile: SCEPProfileRecord, ra: SCEPRAIdentity, remote: String) async throws -> [Certificate] {
-        guard message.messageType == .pkcsReq else {
+        guard message.messageType == .pkcsReq || message.messageType == .renewalReq else {
             throw SCEPError("scep_operation_unsupported", .badRequest,
-                            "messageType \(message.messageType.rawValue) is not supported (PKCSReq only)")
+                            "messageType \(message.messageType.rawValue) is not supported (PKCSReq and RenewalReq only)")
         }
+        // open() verifies the signature with the signer certificate's key: possession of that key is proven.
         let inner = try message.open(with: ra)
         let csr: CertificateSigningRequest
         do {
@@ -105,10 +107,14 @@ struct SCEPResponder: Sendable {
         } catch {
             throw SCEPError("scep_malformed_csr", .badRequest, "messageData is not a PKCS#10 request: \(error)")
         }
-        guard csr.publicKey == message.signerCertificate.publicKey else {
-            throw SCEPError("scep_signer_key_mismatch", .badMessageCheck, "the message is not signed with the CSR's key")
+        if message.messageType == .renewalReq {
+            try await checkRenewal(message.signerCertificate, csr: csr, profile: profile)
+        } else {
+            guard csr.publicKey == message.signerCertificate.publicKey else {
+                throw SCEPError("scep_signer_key_mismatch", .badMessageCheck, "the message is not signed with the CSR's key")
+            }
+            try await checkChallenge(try csr.challengePassword, csr: csr, profile: profile, transactionID: message.transactionID)
         }
-        try await checkChallenge(try csr.challengePassword, csr: csr, profile: profile, transactionID: message.transactionID)
         guard try await store.beginTransaction(profile: profile.name, transactionID: message.transactionID) else {
             throw SCEPError("scep_transaction_replayed", .badRequest, "transactionID \(message.transactionID) was already used")
         }
@@ -128,10 +134,31 @@ struct SCEPResponder: Sendable {
         try await store.finishTransaction(profile: profile.name, transactionID: message.transactionID,
                                           certificateID: result.certificate.id)
         try? await store.audit(AuditRecord(
-            service: "enroll", actor: "scep:\(profile.name)", action: "scep.enroll", outcome: .success,
-            targetType: "certificate", targetID: result.certificate.id.uuidString.lowercased(),
+            service: "enroll", actor: "scep:\(profile.name)", action: message.messageType == .renewalReq ? "scep.renew" : "scep.enroll",
+            outcome: .success, targetType: "certificate", targetID: result.certificate.id.uuidString.lowercased(),
             details: ["transaction_id": message.transactionID, "remote": remote, "serial": result.certificate.serialHex]))
         return [try Certificate(derEncoded: result.certificate.certificateDER ?? [])]
+    }
+
+    /// RFC 8894 §3.3.1.2: a RenewalReq is signed by a currently valid certificate of this issuer
+    /// (issued, not revoked, in certctl's database) whose subject the new request keeps.
+    private func checkRenewal(_ current: Certificate, csr: CertificateSigningRequest, profile: SCEPProfileRecord) async throws {
+        guard let issuer = try await issuers.get(profile.issuerID), let ca = try? Certificate(derEncoded: issuer.certificateDER),
+              await ESTServer.validates(current, intermediates: [], roots: [ca]) else {
+            throw SCEPError("scep_renewal_wrong_issuer", .badMessageCheck,
+                            "a RenewalReq must be signed by a valid certificate of issuer \(profile.issuerID)")
+        }
+        var filter = CertificateFilter()
+        filter.issuerID = profile.issuerID
+        filter.serialHex = SerialNumber.canonicalHex(ofDERInteger: Array(current.serialNumber.bytes))
+        filter.limit = 1
+        guard filter.serialHex != nil, let record = try await certificates.list(filter).first, record.status == "issued" else {
+            throw SCEPError("scep_renewal_not_current", .badMessageCheck, "the signing certificate is revoked or unknown")
+        }
+        guard csr.subject == current.subject else {
+            throw SCEPError("scep_renewal_subject_mismatch", .badRequest,
+                            "a RenewalReq must keep the subject of the certificate it renews (\(current.subject))")
+        }
     }
 
     /// Static challenge (constant-time over SHA-256 digests), else a one-time challenge consumed atomically.
@@ -165,7 +192,12 @@ struct SCEPResponder: Sendable {
     }
 
     func refuse(_ profile: SCEPProfileRecord, _ message: SCEPPKIMessage?, _ error: SCEPError, remote: String) async {
-        metrics.count("scep", message?.messageType == .pkcsReq ? "PKCSReq" : "PKIOperation", error.code)
+        let operation = switch message?.messageType {
+        case .pkcsReq?: "PKCSReq"
+        case .renewalReq?: "RenewalReq"
+        default: "PKIOperation"
+        }
+        metrics.count("scep", operation, error.code)
         logger.notice("SCEP request refused", metadata: [
             "profile": "\(profile.name)", "code": "\(error.code)", "reason": "\(error.message)",
             "transaction_id": "\(message?.transactionID ?? "-")", "remote": "\(remote)",
