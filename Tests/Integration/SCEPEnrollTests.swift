@@ -162,7 +162,7 @@ struct SCEPEnrollTests {
         try await TestEnvironment.scalar("SELECT count(*) FROM audit_events WHERE action = 'scep.enroll' AND error_code = '\(code)'", stack.url) ?? 0
     }
 
-    @Test("GetCACaps and GetCACert; PKCSReq with the static challenge and with a one-time challenge issues; RenewalReq signed by the issued certificate issues, with another subject or a foreign signer it fails; a reused challenge, a wrong one and a replayed transactionID get FAILURE badRequest, audited")
+    @Test("GetCACaps and GetCACert; PKCSReq with the static challenge and with a one-time challenge issues; RenewalReq signed by the issued certificate issues, with another subject or a foreign signer it fails; a reused challenge, a wrong one and a replayed message get FAILURE badRequest, audited")
     func enrollment() async throws {
         try await withStack { stack, children in
             try await ready(stack, children)
@@ -211,8 +211,16 @@ struct SCEPEnrollTests {
             #expect(selfSigned.status == .failure && selfSigned.failInfo == .badMessageCheck)
             #expect(try await auditCount(stack, code: "scep_renewal_wrong_issuer") == 1)
 
-            let replayed = try enroll(stack, first, transactionID: "tx-static")
-            #expect(replayed.status == .failure && replayed.failInfo == .badRequest)
+            // A replayed message (same bytes: same transactionID and senderNonce) is refused; nothing is issued.
+            let replayDevice = try device(stack, cn: "device-replay", challenge: "static-secret-1")
+            let replayMessage = try SCEPClientMessage.pkcsReq(csrDER: replayDevice.csrDER, transactionID: "tx-replay",
+                                                              senderNonce: Array(repeating: 9, count: 16),
+                                                              client: replayDevice.identity, ra: stack.ra.certificate)
+            for (attempt, expected) in [(1, SCEPPKIStatus.success), (2, .failure)] {
+                let reply = try post(stack.scepURL + "?operation=PKIOperation", replayMessage)
+                let rep = try SCEPClientMessage.readCertRep(reply.body, ra: stack.ra.certificate, client: replayDevice.identity)
+                #expect(rep.status == expected, "attempt \(attempt)")
+            }
             #expect(try await auditCount(stack, code: "scep_transaction_replayed") == 1)
 
             let secret = try mintChallenge(stack)
@@ -229,7 +237,7 @@ struct SCEPEnrollTests {
             let none = try device(stack, cn: "device-none", challenge: nil)
             #expect(try enroll(stack, none, transactionID: "tx-none").failInfo == .badRequest)
             #expect(try await auditCount(stack, code: "scep_challenge_missing") == 1)
-            #expect(try await TestEnvironment.scalar("SELECT count(*) FROM certificates WHERE request_source = 'scep'", stack.url) == 3)
+            #expect(try await TestEnvironment.scalar("SELECT count(*) FROM certificates WHERE request_source = 'scep'", stack.url) == 4)
         }
     }
 

@@ -115,8 +115,12 @@ struct SCEPResponder: Sendable {
             }
             try await checkChallenge(try csr.challengePassword, csr: csr, profile: profile, transactionID: message.transactionID)
         }
-        guard try await store.beginTransaction(profile: profile.name, transactionID: message.transactionID) else {
-            throw SCEPError("scep_transaction_replayed", .badRequest, "transactionID \(message.transactionID) was already used")
+        // A replayed message repeats transactionID *and* senderNonce. certmonger reuses the transactionID
+        // (a hash of the key) when it resubmits or renews with the same key, with a fresh nonce: that is a new request.
+        let replayKey = message.transactionID + "/" + message.senderNonce.map { String(format: "%02x", $0) }.joined()
+        guard try await store.beginTransaction(profile: profile.name, transactionID: replayKey) else {
+            throw SCEPError("scep_transaction_replayed", .badRequest,
+                            "this message (transactionID \(message.transactionID), same senderNonce) was already processed")
         }
         let result: IssuanceResult
         do {
@@ -127,12 +131,11 @@ struct SCEPResponder: Sendable {
                 issuerID: profile.issuerID, profileID: profile.profileID, validityDays: profile.validityDays,
                 requestedBy: "scep:\(profile.name)", source: "scep", idempotencyKey: nil))
         } catch let error as IssuanceError {
-            try? await store.finishTransaction(profile: profile.name, transactionID: message.transactionID, certificateID: nil)
+            try? await store.finishTransaction(profile: profile.name, transactionID: replayKey, certificateID: nil)
             if case .signerUnavailable = error { throw error }
             throw SCEPError("scep_issuance_refused_\(error.code)", .badRequest, error.description)
         }
-        try await store.finishTransaction(profile: profile.name, transactionID: message.transactionID,
-                                          certificateID: result.certificate.id)
+        try await store.finishTransaction(profile: profile.name, transactionID: replayKey, certificateID: result.certificate.id)
         try? await store.audit(AuditRecord(
             service: "enroll", actor: "scep:\(profile.name)", action: message.messageType == .renewalReq ? "scep.renew" : "scep.enroll",
             outcome: .success, targetType: "certificate", targetID: result.certificate.id.uuidString.lowercased(),
