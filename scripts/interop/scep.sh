@@ -82,9 +82,9 @@ expect_eq "the refusal is audited as scep_challenge_invalid" "$((before + 1))" "
 
 # ---------------------------------------------------------------------------
 section "3. certmonger: PKCSReq with the static and a one-time challenge"
-# The daemon runs on a private session bus with its state under $WORK/cm.
-export XDG_CONFIG_HOME="$WORK/cm-config" XDG_DATA_HOME="$WORK/cm-data" XDG_CACHE_HOME="$WORK/cm-cache"
-mkdir -p "$XDG_CONFIG_HOME" "$XDG_DATA_HOME" "$XDG_CACHE_HOME"
+# The daemon runs on a private session bus; in session mode it keeps its state
+# under \$HOME/.config/certmonger, so HOME points into the scratch directory.
+mkdir -p "$WORK/cm-home"
 cat >certmonger-run.sh <<SH
 set -e
 # the session bus starts certmonger on first use (D-Bus activation)
@@ -97,10 +97,15 @@ enroll() { # NAME CHALLENGE
 enroll cm-static-$RUN "$CERTCTL_SCEP_CHALLENGE"
 enroll cm-once-$RUN "\$(cat "$WORK/cm-once.secret")"
 enroll cm-again-$RUN "\$(cat "$WORK/cm-once.secret")"
+# resubmit with the same key: certmonger reuses its transactionID (a hash of the key) with a fresh nonce
+openssl x509 -in "$WORK/cm-static-$RUN.crt" -noout -serial >"$WORK/cm-static.serial-before"
+getcert resubmit -s -f "$WORK/cm-static-$RUN.crt" -w >/dev/null 2>&1 || true
+for _ in \$(seq 50); do getcert list -s -f "$WORK/cm-static-$RUN.crt" | grep -q "status: MONITORING" && break; sleep 0.2; done
+openssl x509 -in "$WORK/cm-static-$RUN.crt" -noout -serial >"$WORK/cm-static.serial-after"
 SH
 one_time_challenge cm_secret; printf '%s' "$cm_secret" >cm-once.secret
 before=$(scep_refusals scep_challenge_reused)
-timeout 180 dbus-run-session -- bash certmonger-run.sh 2>certmonger-bus.log || true
+HOME="$WORK/cm-home" timeout 180 dbus-run-session -- bash certmonger-run.sh 2>certmonger-bus.log || true
 for name in "cm-static-$RUN" "cm-once-$RUN"; do
     [ -s "$name.crt" ] || fail "certmonger enrolls $name" "a certificate in $name.crt" "$(cat "$name.getcert" "$name.status" 2>/dev/null | tail -20)"
     pass "certmonger enrolls $name"
@@ -109,5 +114,8 @@ done
 expect_eq "certmonger gets no certificate with the reused challenge" "" "$(cat "cm-again-$RUN.crt" 2>/dev/null || true)"
 expect_match "certmonger reports the rejection" "status: CA_REJECTED" "$(cat "cm-again-$RUN.status")"
 expect_eq "the refusal is audited as scep_challenge_reused" "$((before + 1))" "$(scep_refusals scep_challenge_reused)"
+[ "$(cat cm-static.serial-before)" != "$(cat cm-static.serial-after)" ] && pass "certmonger resubmit (same key and transactionID, new nonce) gets a new certificate" \
+    || fail "certmonger resubmit gets a new certificate" "a new serial" "$(cat cm-static.serial-after)"
+check "the resubmitted certificate verifies against the CA" openssl verify -CAfile "$CA" "cm-static-$RUN.crt"
 
 interop_done
