@@ -200,6 +200,7 @@ let package = Package(
                 "CertctlIssuance",
                 .product(name: "NIOSSL", package: "swift-nio-ssl"),
                 .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "HummingbirdTLS", package: "hummingbird"),
             ],
             path: "services/enrollment",
             swiftSettings: strict

@@ -124,13 +124,13 @@ public enum Catalog {
         parse: { $0.count >= 32 && $0.allSatisfy { $0.isASCII && !$0.isWhitespace } ? $0 : nil })
 
     public static let ocspBaseURL = ConfigVariable<String>(
-        "CERTCTL_OCSP_BASE_URL", default: "http://127.0.0.1:8081", services: [.admin],
+        "CERTCTL_OCSP_BASE_URL", default: "http://127.0.0.1:8081", services: [.admin, .enroll],
         expected: "an http(s) URL without a trailing slash, such as http://ocsp.example.com",
         meaning: "Public base URL of the OCSP tier; issued certificates carry `<this>/.well-known/pki/ocsp/<issuer_id>` in AIA.",
         parse: parseBaseURL)
 
     public static let crlBaseURL = ConfigVariable<String>(
-        "CERTCTL_CRL_BASE_URL", default: "http://127.0.0.1:8082", services: [.admin],
+        "CERTCTL_CRL_BASE_URL", default: "http://127.0.0.1:8082", services: [.admin, .enroll],
         expected: "an http(s) URL without a trailing slash, such as http://crl.example.com",
         meaning: "Public base URL of the CRL publisher; certificates carry `<this>/.well-known/pki/crl/<issuer_id>` (CDP) and `<this>/.well-known/pki/ca/<issuer_id>.crt` (AIA caIssuers).",
         parse: parseBaseURL)
@@ -232,6 +232,66 @@ public enum Catalog {
             return items.isEmpty || items.contains(where: { !IPMatcher.isValidPattern($0) }) ? nil : items
         })
 
+    // MARK: Enrollment (SCEP, EST)
+
+    static let profileName: @Sendable (String) -> String? = { text in
+        text.range(of: "^[a-z0-9][a-z0-9_-]{0,62}$", options: .regularExpression) != nil ? text : nil
+    }
+
+    public static let scepBootstrapProfile = ConfigVariable<String>(
+        "CERTCTL_SCEP_BOOTSTRAP_PROFILE", services: [.enroll],
+        expected: "a SCEP profile name: lower-case letters, digits, - and _ (at most 63)",
+        meaning: "If set, certctl-enroll creates this SCEP profile at start when it does not exist yet (the other SCEP bootstrap variables describe it); an existing profile is never changed.",
+        parse: profileName)
+
+    public static let scepBootstrapIssuer = ConfigVariable<String>(
+        "CERTCTL_SCEP_BOOTSTRAP_ISSUER_ID", default: "iss-local", services: [.enroll],
+        expected: "an issuer id",
+        meaning: "Issuer of the bootstrap SCEP profile.",
+        parse: { $0.isEmpty ? nil : $0 })
+
+    public static let scepBootstrapCertProfile = ConfigVariable<String>(
+        "CERTCTL_SCEP_BOOTSTRAP_CERT_PROFILE", default: "default", services: [.enroll],
+        expected: "a certificate profile id",
+        meaning: "Certificate profile the bootstrap SCEP profile issues under.",
+        parse: { $0.isEmpty ? nil : $0 })
+
+    public static let scepBootstrapRACert = ConfigVariable<String>(
+        "CERTCTL_SCEP_BOOTSTRAP_RA_CERT", services: [.enroll],
+        expected: "a PEM certificate file path",
+        meaning: "RA certificate (RSA) of the bootstrap SCEP profile; required with `CERTCTL_SCEP_BOOTSTRAP_PROFILE`.",
+        parse: nonEmptyPath)
+
+    public static let scepBootstrapRAKey = ConfigVariable<String>(
+        "CERTCTL_SCEP_BOOTSTRAP_RA_KEY", services: [.enroll],
+        expected: "a PEM RSA private key file path (mode 0600)",
+        meaning: "RA private key of the bootstrap SCEP profile; required with `CERTCTL_SCEP_BOOTSTRAP_PROFILE`.",
+        parse: nonEmptyPath)
+
+    public static let scepBootstrapChallenge = ConfigVariable<String>(
+        "CERTCTL_SCEP_BOOTSTRAP_CHALLENGE", services: [.enroll],
+        expected: "a secret of 8 to 255 characters",
+        meaning: "Static challenge password of the bootstrap SCEP profile (only its SHA-256 is stored). Unset: the profile accepts only one-time challenges.",
+        parse: { (8...255).contains($0.count) ? $0 : nil })
+
+    public static let estListen = ConfigVariable<ListenAddress>(
+        "CERTCTL_EST_LISTEN", services: [.enroll],
+        expected: "host:port such as 0.0.0.0:8443",
+        meaning: "EST (RFC 7030) HTTPS listener of certctl-enroll. Unset: no EST. Needs `CERTCTL_EST_TLS_CERT` and `CERTCTL_EST_TLS_KEY`.",
+        parse: { ListenAddress(parsing: $0) })
+
+    public static let estTLSCert = ConfigVariable<String>(
+        "CERTCTL_EST_TLS_CERT", services: [.enroll],
+        expected: "a PEM certificate chain file path",
+        meaning: "TLS server certificate chain of the EST listener.",
+        parse: nonEmptyPath)
+
+    public static let estTLSKey = ConfigVariable<String>(
+        "CERTCTL_EST_TLS_KEY", services: [.enroll],
+        expected: "a PEM private key file path (mode 0600)",
+        meaning: "TLS private key of the EST listener; refused at start if group or others can read it.",
+        parse: nonEmptyPath)
+
     /// Every variable, for the documentation guard and `config-reference`.
     public static let all: [ConfigVariableInfo] = [
         databaseURL.info, databasePoolSize.info, logLevel.info, logFormat.info,
@@ -243,6 +303,8 @@ public enum Catalog {
         crlGenerationInterval.info, crlValidity.info, crlRevocationDebounce.info, crlHTTPMaxAge.info,
         ocspResponderKeyDir.info, ocspRateLimitPerIPMinute.info, ocspResponseValidity.info, ocspRefreshMargin.info,
         ocspResponderValidity.info, ocspResponderRotationGrace.info, ocspCacheMaxEntries.info, ocspTrustedProxies.info,
+        scepBootstrapProfile.info, scepBootstrapIssuer.info, scepBootstrapCertProfile.info, scepBootstrapRACert.info,
+        scepBootstrapRAKey.info, scepBootstrapChallenge.info, estListen.info, estTLSCert.info, estTLSKey.info,
     ]
 
     // MARK: Parsers shared by several variables

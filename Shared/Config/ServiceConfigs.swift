@@ -169,6 +169,22 @@ public struct EnrollConfig: ServiceConfig {
 
     public var signerAddress: ListenAddress
     public var rpcIdentity: RPCIdentityPaths
+    public var scepBootstrap: SCEPBootstrap?
+    /// EST listener, certificate chain and key paths; nil = EST off.
+    public var est: (listen: ListenAddress, certPath: String, keyPath: String)?
+    /// Same publication URLs as admin: SCEP/EST certificates must point where admin-issued ones do.
+    public var ocspBaseURL: String
+    public var crlBaseURL: String
+
+    /// The SCEP profile created at start when absent (the SCEP bootstrap variables).
+    public struct SCEPBootstrap: Sendable {
+        public var name: String
+        public var issuerID: String
+        public var certificateProfile: String
+        public var raCertPath: String
+        public var raKeyPath: String
+        public var challenge: String?
+    }
 
     public init(_ env: Environment) throws(ConfigError) {
         common = try CommonConfig(env)
@@ -176,5 +192,28 @@ public struct EnrollConfig: ServiceConfig {
         signerAddress = try env.read(Catalog.signerAddress)
         rpcIdentity = try RPCIdentityPaths(env)
         configEncryptionKey = try env.readOptional(Catalog.configEncryptionKey)
+        ocspBaseURL = try env.read(Catalog.ocspBaseURL)
+        crlBaseURL = try env.read(Catalog.crlBaseURL)
+        if let listen = try env.readOptional(Catalog.estListen) {
+            guard let cert = try env.readOptional(Catalog.estTLSCert), let key = try env.readOptional(Catalog.estTLSKey) else {
+                throw ConfigError(variable: Catalog.estTLSCert.name, value: nil,
+                                  expected: "CERTCTL_EST_TLS_CERT and CERTCTL_EST_TLS_KEY (required with CERTCTL_EST_LISTEN)")
+            }
+            try PrivateFile.checkReadable(cert, variable: Catalog.estTLSCert.name)
+            try PrivateFile.checkOwnerOnly(key, variable: Catalog.estTLSKey.name)
+            est = (listen, cert, key)
+        }
+        if let name = try env.readOptional(Catalog.scepBootstrapProfile) {
+            guard let cert = try env.readOptional(Catalog.scepBootstrapRACert) else {
+                throw ConfigError(variable: Catalog.scepBootstrapRACert.name, value: nil, expected: "a PEM certificate file path (required with CERTCTL_SCEP_BOOTSTRAP_PROFILE)")
+            }
+            guard let key = try env.readOptional(Catalog.scepBootstrapRAKey) else {
+                throw ConfigError(variable: Catalog.scepBootstrapRAKey.name, value: nil, expected: "a PEM RSA key file path (required with CERTCTL_SCEP_BOOTSTRAP_PROFILE)")
+            }
+            scepBootstrap = SCEPBootstrap(
+                name: name, issuerID: try env.read(Catalog.scepBootstrapIssuer),
+                certificateProfile: try env.read(Catalog.scepBootstrapCertProfile),
+                raCertPath: cert, raKeyPath: key, challenge: try env.readOptional(Catalog.scepBootstrapChallenge))
+        }
     }
 }

@@ -45,6 +45,9 @@ enum AdminAPI {
         IssuerRoutes(support: support, issuers: issuers, urls: urls).add(to: context.router)
         ProfileRoutes(support: support, profiles: ProfileStore(client: client, logger: logger)).add(to: context.router)
         AuditRoutes(support: support, client: client, logger: logger).add(to: context.router)
+        SCEPAdminRoutes(support: support, store: EnrollmentSCEPStore(client: client, logger: logger)).add(to: context.router)
+        ESTAdminRoutes(support: support, store: EnrollmentESTStore(client: client, logger: logger)).add(to: context.router)
+        TrustAnchorRoutes(support: support, store: TrustAnchorStore(client: client, logger: logger)).add(to: context.router)
         try OpenAPIRoute.add(to: context.router)
         return [
             signerService,

@@ -1,0 +1,183 @@
+import Foundation
+import Logging
+import PostgresNIO
+
+/// A SCEP endpoint's configuration (table scep_profiles).
+public struct SCEPProfileRecord: Sendable, Equatable {
+    public var name: String
+    public var issuerID: String
+    public var profileID: String
+    public var raCertPath: String
+    public var raKeyPath: String
+    /// SHA-256 of the static challenge; nil = no static challenge.
+    public var staticChallengeSHA256: [UInt8]?
+    public var allowOneTimeChallenges: Bool
+    public var validityDays: Int?
+    public var createdAt: Date
+    public var updatedAt: Date
+
+    public init(name: String, issuerID: String, profileID: String, raCertPath: String, raKeyPath: String,
+                staticChallengeSHA256: [UInt8]?, allowOneTimeChallenges: Bool, validityDays: Int?,
+                createdAt: Date = Date(), updatedAt: Date = Date()) {
+        self.name = name
+        self.issuerID = issuerID
+        self.profileID = profileID
+        self.raCertPath = raCertPath
+        self.raKeyPath = raKeyPath
+        self.staticChallengeSHA256 = staticChallengeSHA256
+        self.allowOneTimeChallenges = allowOneTimeChallenges
+        self.validityDays = validityDays
+        self.createdAt = createdAt
+        self.updatedAt = updatedAt
+    }
+}
+
+public enum EnrollmentStoreError: Error, Equatable {
+    case exists(String)
+    case notFound(String)
+    /// A referenced issuer or certificate profile does not exist.
+    case missingReference(String)
+}
+
+/// What happened when a one-time challenge was presented.
+public enum ChallengeUse: Sendable, Equatable {
+    case consumed(expectedSubject: String?)
+    case unknown
+    case alreadyUsed
+    case expired
+}
+
+/// SCEP profiles, one-time challenges and transaction replay state.
+public struct EnrollmentSCEPStore: Sendable {
+    let client: PostgresClient
+    let logger: Logger
+
+    public init(client: PostgresClient, logger: Logger) {
+        self.client = client
+        self.logger = logger
+    }
+
+    public func list() async throws -> [SCEPProfileRecord] { try await fetch(nil) }
+
+    public func get(_ name: String) async throws -> SCEPProfileRecord? { try await fetch(name).first }
+
+    /// Inserts a profile and its audit event in one transaction. With `ifAbsent`
+    /// an existing profile of that name is kept silently (env bootstrap).
+    @discardableResult
+    public func create(_ p: SCEPProfileRecord, audit: AuditRecord, ifAbsent: Bool = false) async throws -> Bool {
+        let logger = self.logger
+        let hash = p.staticChallengeSHA256.map { ByteBuffer(bytes: $0) }
+        do {
+            return try await client.transaction(logger: logger) { connection in
+                let rows = try await connection.query("""
+                    INSERT INTO scep_profiles (name, issuer_id, profile_id, ra_cert_path, ra_key_path,
+                                               static_challenge_sha256, allow_one_time_challenges, validity_days)
+                    VALUES (\(p.name), \(p.issuerID), \(p.profileID), \(p.raCertPath), \(p.raKeyPath), \(hash),
+                            \(p.allowOneTimeChallenges), \(p.validityDays))
+                    ON CONFLICT (name) DO NOTHING RETURNING name
+                    """, logger: logger)
+                var inserted = false
+                for try await _ in rows.decode(String.self) { inserted = true }
+                guard inserted else {
+                    if ifAbsent { return false }
+                    throw EnrollmentStoreError.exists(p.name)
+                }
+                try await AuditLog.record(audit, on: connection, logger: logger)
+                return true
+            }
+        } catch let error as PSQLError where error.serverInfo?[.sqlState] == "23503" {
+            throw EnrollmentStoreError.missingReference(error.serverInfo?[.message] ?? "foreign key")
+        }
+    }
+
+    public func delete(_ name: String, audit: AuditRecord) async throws {
+        let logger = self.logger
+        try await client.transaction(logger: logger) { connection in
+            let rows = try await connection.query("DELETE FROM scep_profiles WHERE name = \(name) RETURNING name", logger: logger)
+            var deleted = false
+            for try await _ in rows.decode(String.self) { deleted = true }
+            guard deleted else { throw EnrollmentStoreError.notFound(name) }
+            try await AuditLog.record(audit, on: connection, logger: logger)
+        }
+    }
+
+    /// Stores a one-time challenge (its hash) for `profile`.
+    public func mintChallenge(profile: String, secretSHA256: [UInt8], expectedSubject: String?, expiresAt: Date,
+                              createdBy: String, audit: AuditRecord) async throws -> UUID {
+        let logger = self.logger
+        return try await client.transaction(logger: logger) { connection in
+            let rows = try await connection.query("""
+                INSERT INTO scep_challenges (profile_name, secret_sha256, expected_subject, expires_at, created_by)
+                SELECT name, \(ByteBuffer(bytes: secretSHA256)), \(expectedSubject), \(expiresAt), \(createdBy)
+                FROM scep_profiles WHERE name = \(profile)
+                RETURNING id
+                """, logger: logger)
+            var id: UUID?
+            for try await value in rows.decode(UUID.self) { id = value }
+            guard let id else { throw EnrollmentStoreError.notFound(profile) }
+            var audit = audit
+            audit.details["challenge_id"] = id.uuidString.lowercased()
+            try await AuditLog.record(audit, on: connection, logger: logger)
+            return id
+        }
+    }
+
+    /// Marks the challenge used, exactly once across all replicas (one UPDATE).
+    public func consumeChallenge(profile: String, secretSHA256: [UInt8], transactionID: String) async throws -> ChallengeUse {
+        let hash = ByteBuffer(bytes: secretSHA256)
+        let rows = try await client.query("""
+            UPDATE scep_challenges SET used_at = now(), used_transaction_id = \(transactionID)
+            WHERE profile_name = \(profile) AND secret_sha256 = \(hash) AND used_at IS NULL AND expires_at > now()
+            RETURNING expected_subject
+            """, logger: logger)
+        for try await subject in rows.decode(String?.self) { return .consumed(expectedSubject: subject) }
+        let why = try await client.query("""
+            SELECT used_at IS NOT NULL FROM scep_challenges WHERE profile_name = \(profile) AND secret_sha256 = \(hash)
+            """, logger: logger)
+        for try await used in why.decode(Bool.self) { return used ? .alreadyUsed : .expired }
+        return .unknown
+    }
+
+    /// Records the start of a transaction; false if this transactionID was seen before on this profile.
+    public func beginTransaction(profile: String, transactionID: String) async throws -> Bool {
+        let rows = try await client.query("""
+            INSERT INTO scep_transactions (profile_name, transaction_id, status) VALUES (\(profile), \(transactionID), 'started')
+            ON CONFLICT DO NOTHING RETURNING transaction_id
+            """, logger: logger)
+        for try await _ in rows.decode(String.self) { return true }
+        return false
+    }
+
+    public func finishTransaction(profile: String, transactionID: String, certificateID: UUID?) async throws {
+        let status = certificateID == nil ? "failed" : "issued"
+        try await client.query("""
+            UPDATE scep_transactions SET status = \(status), certificate_id = \(certificateID), updated_at = now()
+            WHERE profile_name = \(profile) AND transaction_id = \(transactionID)
+            """, logger: logger)
+    }
+
+    /// An audit event outside any other change (refusals).
+    public func audit(_ record: AuditRecord) async throws {
+        let logger = self.logger
+        try await client.withConnection { connection in
+            try await AuditLog.record(record, on: connection, logger: logger)
+        }
+    }
+
+    private func fetch(_ name: String?) async throws -> [SCEPProfileRecord] {
+        let rows = try await client.query("""
+            SELECT name, issuer_id, profile_id, ra_cert_path, ra_key_path, static_challenge_sha256,
+                   allow_one_time_challenges, validity_days, created_at, updated_at
+            FROM scep_profiles WHERE \(name)::text IS NULL OR name = \(name) ORDER BY name
+            """, logger: logger)
+        var result: [SCEPProfileRecord] = []
+        for try await (name, issuer, profile, cert, key, hash, oneTime, days, created, updated)
+            in rows.decode((String, String, String, String, String, ByteBuffer?, Bool, Int?, Date, Date).self) {
+            result.append(SCEPProfileRecord(
+                name: name, issuerID: issuer, profileID: profile, raCertPath: cert, raKeyPath: key,
+                staticChallengeSHA256: hash.map { Array($0.readableBytesView) }, allowOneTimeChallenges: oneTime,
+                validityDays: days, createdAt: created, updatedAt: updated))
+        }
+        return result
+    }
+}

@@ -1,0 +1,279 @@
+import CertctlConfig
+import CertctlPKI
+import CertctlStore
+import Foundation
+import PostgresNIO
+import Testing
+import X509
+
+/// certctl-signer + certctl-admin + certctl-enroll on a fresh database, a SCEP
+/// profile from the env bootstrap, and PKCSReq messages sent over real HTTP (curl).
+@Suite("SCEP enrollment end to end", .serialized)
+struct SCEPEnrollTests {
+    struct Stack {
+        let url: DatabaseURL
+        let ca: TestCA
+        let adminPort: Int
+        let enrollPort: Int
+        let apiKey: String
+        let ra: SCEPRAIdentity
+        let raCertPath: String
+        var scepURL: String { "http://127.0.0.1:\(enrollPort)/scep/devices" }
+    }
+
+    /// Runs `body` against a started stack whose SCEP profile `devices` has static challenge `static-secret-1`.
+    func withStack(raKeyMode: mode_t = 0o600, _ body: (Stack, [ChildProcess]) async throws -> Void) async throws {
+        try await TestEnvironment.withFreshDatabase { url in
+            let ca = try TestCA.create()
+            defer { ca.remove() }
+            let identities = try TestCA.identities(in: ca.directory + "/rpc", for: ["signer", "admin", "enroll"])
+            // The RA: an RSA key and a certificate from the test CA.
+            let raKey = ca.directory + "/ra.key", raCert = ca.directory + "/ra.crt"
+            try TestCA.run("/usr/bin/openssl", ["req", "-newkey", "rsa:2048", "-nodes", "-keyout", raKey, "-out", ca.directory + "/ra.csr",
+                                                "-subj", "/CN=test SCEP RA"])
+            try TestCA.run("/usr/bin/openssl", ["x509", "-req", "-in", ca.directory + "/ra.csr", "-CA", ca.certPath, "-CAkey", ca.keyPath,
+                                                "-CAcreateserial", "-days", "5", "-out", raCert])
+            chmod(raKey, raKeyMode)
+            let ra = try SCEPRAIdentity(certificate: Certificate(pemEncoded: String(contentsOfFile: raCert, encoding: .utf8)),
+                                        keyPEM: String(contentsOfFile: raKey, encoding: .utf8))
+            let signerRPC = freePort(), adminPort = freePort(), enrollPort = freePort(), signerHealth = freePort()
+            let apiKey = APIKeyStore.generate()
+            var children: [ChildProcess] = []
+            let common = ["CERTCTL_DATABASE_URL": TestEnvironment.urlText(url), "CERTCTL_LOG_FORMAT": "text",
+                          "CERTCTL_SIGNER_ADDR": "127.0.0.1:\(signerRPC)"]
+            children.append(try ChildProcess(try TestEnvironment.binary("certctl-admin"), environment: common.merging(
+                identities.environment(for: "admin")) { a, _ in a }.merging(
+                ["CERTCTL_ADMIN_LISTEN": "127.0.0.1:\(adminPort)", "CERTCTL_API_KEY": apiKey]) { a, _ in a }))
+            children.append(try ChildProcess(try TestEnvironment.binary("certctl-signer"), environment: common.merging(
+                identities.environment(for: "signer")) { a, _ in a }.merging(
+                ["CERTCTL_SIGNER_HEALTH_LISTEN": "127.0.0.1:\(signerHealth)", "CERTCTL_SIGNER_RPC_LISTEN": "127.0.0.1:\(signerRPC)",
+                 "CERTCTL_CA_CERT_PATH": ca.certPath, "CERTCTL_CA_KEY_PATH": ca.keyPath]) { a, _ in a }))
+            children.append(try ChildProcess(try TestEnvironment.binary("certctl-enroll"), environment: common.merging(
+                identities.environment(for: "enroll")) { a, _ in a }.merging(
+                ["CERTCTL_ENROLL_LISTEN": "127.0.0.1:\(enrollPort)", "CERTCTL_SCEP_BOOTSTRAP_PROFILE": "devices",
+                 "CERTCTL_SCEP_BOOTSTRAP_RA_CERT": raCert, "CERTCTL_SCEP_BOOTSTRAP_RA_KEY": raKey,
+                 "CERTCTL_SCEP_BOOTSTRAP_CHALLENGE": "static-secret-1"]) { a, _ in a }))
+            let stack = Stack(url: url, ca: ca, adminPort: adminPort, enrollPort: enrollPort, apiKey: apiKey, ra: ra, raCertPath: raCert)
+            do {
+                try await body(stack, children)
+            } catch {
+                for child in children { await child.stop() }
+                throw error
+            }
+            for child in children { await child.stop() }
+        }
+    }
+
+    func ready(_ stack: Stack, _ children: [ChildProcess]) async throws {
+        for (child, port) in [(children[0], stack.adminPort), (children[2], stack.enrollPort)] {
+            try await child.eventually("/readyz 200", timeout: .seconds(40)) {
+                try await HTTP.get("http://127.0.0.1:\(port)/readyz").status == 200
+            }
+        }
+        try await children[2].eventually("bootstrap profile", timeout: .seconds(20)) {
+            try await HTTP.get(stack.scepURL + "?operation=GetCACaps").status == 200
+        }
+    }
+
+    /// A device: RSA key, self-signed certificate, CSR with `challenge`.
+    func device(_ stack: Stack, cn: String, challenge: String?) throws -> (identity: SCEPRAIdentity, csrDER: [UInt8]) {
+        let dir = stack.ca.directory
+        try TestCA.run("/usr/bin/openssl", ["req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", "\(dir)/\(cn).key",
+                                            "-out", "\(dir)/\(cn).crt", "-subj", "/CN=\(cn)", "-days", "1"])
+        // (openssl drops the config's attributes when -subj is given: the subject comes from the config too)
+        var arguments = ["req", "-new", "-key", "\(dir)/\(cn).key", "-outform", "DER", "-out", "\(dir)/\(cn).csr",
+                         "-addext", "subjectAltName=DNS:\(cn).example.com"]
+        arguments += challenge.map { ["-config", (try? config(dir, cn: cn, $0)) ?? ""] } ?? ["-subj", "/CN=\(cn)"]
+        try TestCA.run("/usr/bin/openssl", arguments)
+        let identity = try SCEPRAIdentity(certificate: Certificate(pemEncoded: String(contentsOfFile: "\(dir)/\(cn).crt", encoding: .utf8)),
+                                          keyPEM: String(contentsOfFile: "\(dir)/\(cn).key", encoding: .utf8))
+        return (identity, Array(try Data(contentsOf: URL(fileURLWithPath: "\(dir)/\(cn).csr"))))
+    }
+
+    /// An openssl req config whose only job is the challengePassword attribute.
+    func config(_ dir: String, cn: String, _ challenge: String) throws -> String {
+        let path = "\(dir)/req-\(UUID().uuidString).cnf"
+        try """
+            [req]
+            distinguished_name = dn
+            attributes = attrs
+            prompt = no
+            [dn]
+            CN = \(cn)
+            [attrs]
+            challengePassword = \(challenge)
+            """.write(toFile: path, atomically: true, encoding: .utf8)
+        return path
+    }
+
+    func post(_ url: String, _ body: [UInt8], contentType: String = "application/x-pki-message") throws -> (status: Int, body: [UInt8]) {
+        let file = FileManager.default.temporaryDirectory.appendingPathComponent("scep-\(UUID().uuidString)")
+        try Data(body).write(to: file)
+        defer { try? FileManager.default.removeItem(at: file) }
+        let curl = Process()
+        curl.executableURL = URL(fileURLWithPath: "/usr/bin/curl")
+        curl.arguments = ["-s", "-m", "20", "-o", file.path + ".out", "-w", "%{http_code}", "-H", "Content-Type: \(contentType)",
+                          "--data-binary", "@\(file.path)", url]
+        let pipe = Pipe()
+        curl.standardOutput = pipe
+        try curl.run()
+        let status = Int(String(decoding: pipe.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)) ?? 0
+        curl.waitUntilExit()
+        defer { try? FileManager.default.removeItem(atPath: file.path + ".out") }
+        return (status, Array((try? Data(contentsOf: URL(fileURLWithPath: file.path + ".out"))) ?? Data()))
+    }
+
+    func enroll(_ stack: Stack, _ device: (identity: SCEPRAIdentity, csrDER: [UInt8]), transactionID: String) throws -> SCEPClientMessage.Reply {
+        let message = try SCEPClientMessage.pkcsReq(csrDER: device.csrDER, transactionID: transactionID,
+                                                    senderNonce: (0..<16).map { _ in UInt8.random(in: 0...255) },
+                                                    client: device.identity, ra: stack.ra.certificate)
+        let reply = try post(stack.scepURL + "/pkiclient.exe?operation=PKIOperation", message)
+        try #require(reply.status == 200, "HTTP \(reply.status): \(String(decoding: reply.body, as: UTF8.self))")
+        return try SCEPClientMessage.readCertRep(reply.body, ra: stack.ra.certificate, client: device.identity)
+    }
+
+    func mintChallenge(_ stack: Stack) throws -> String {
+        let curl = Process()
+        curl.executableURL = URL(fileURLWithPath: "/usr/bin/curl")
+        curl.arguments = ["-sf", "-X", "POST", "-H", "Authorization: Bearer \(stack.apiKey)", "-H", "Content-Type: application/json",
+                          "-d", #"{"ttl_seconds": 600}"#, "http://127.0.0.1:\(stack.adminPort)/api/v1/scep/devices/challenges"]
+        let pipe = Pipe()
+        curl.standardOutput = pipe
+        try curl.run()
+        let data = pipe.fileHandleForReading.readDataToEndOfFile()
+        curl.waitUntilExit()
+        let json = try #require(try JSONSerialization.jsonObject(with: data) as? [String: Any], "\(String(decoding: data, as: UTF8.self))")
+        return try #require(json["challenge"] as? String)
+    }
+
+    /// The refusals audited so far, for failure messages.
+    func refusals(_ stack: Stack) async throws -> String {
+        try await TestEnvironment.withConnection(stack.url) { connection in
+            let rows = try await connection.query(
+                "SELECT coalesce(error_code, '') || ' ' || details::text FROM audit_events WHERE outcome = 'denied' ORDER BY id",
+                logger: TestEnvironment.logger)
+            var lines: [String] = []
+            for try await line in rows.decode(String.self) { lines.append(line) }
+            return lines.joined(separator: "\n")
+        }
+    }
+
+    func auditCount(_ stack: Stack, code: String) async throws -> Int {
+        try await TestEnvironment.scalar("SELECT count(*) FROM audit_events WHERE action = 'scep.enroll' AND error_code = '\(code)'", stack.url) ?? 0
+    }
+
+    @Test("GetCACaps and GetCACert; PKCSReq with the static challenge and with a one-time challenge issues; RenewalReq signed by the issued certificate issues, with another subject or a foreign signer it fails; a reused challenge, a wrong one and a replayed message get FAILURE badRequest, audited")
+    func enrollment() async throws {
+        try await withStack { stack, children in
+            try await ready(stack, children)
+            let caps = try await HTTP.get(stack.scepURL + "?operation=GetCACaps")
+            #expect(caps.body.split(separator: "\n").contains("POSTPKIOperation"))
+            #expect(caps.body.split(separator: "\n").contains("DES3"), "libcrypto.so.3 ships with openssl: DES/3DES envelopes are readable")
+            let caCert = try await HTTP.get(stack.scepURL + "/pkiclient.exe?operation=GetCACert")
+            #expect(caCert.status == 200)
+            #expect(caCert.headers.lowercased().contains("content-type: application/x-x509-ca-ra-cert"))
+
+            let first = try device(stack, cn: "device-static", challenge: "static-secret-1")
+            let issued = try enroll(stack, first, transactionID: "tx-static")
+            let audited = try await refusals(stack)
+            #expect(issued.status == .success, "\(audited)")
+            let certificate = try #require(issued.certificates.first)
+            #expect(certificate.publicKey == first.identity.certificate.publicKey)
+            #expect(certificate.subject.description.contains("device-static"))
+            let caPEM = try String(contentsOfFile: stack.ca.certPath, encoding: .utf8)
+            #expect(certificate.issuer == (try Certificate(pemEncoded: caPEM)).subject)
+            #expect(try await TestEnvironment.scalar("SELECT count(*) FROM certificates WHERE request_source = 'scep' AND status = 'issued'", stack.url) == 1)
+
+            // RenewalReq: signed with the issued certificate and its key, for a new key with the same subject.
+            let dir = stack.ca.directory
+            let current = try SCEPRAIdentity(certificate: certificate, keyPEM: String(contentsOfFile: "\(dir)/device-static.key", encoding: .utf8))
+            try TestCA.run("/usr/bin/openssl", ["req", "-new", "-newkey", "rsa:2048", "-nodes", "-keyout", "\(dir)/renew.key",
+                                                "-subj", "/CN=device-static", "-outform", "DER", "-out", "\(dir)/renew.csr"])
+            let renewCSR = Array(try Data(contentsOf: URL(fileURLWithPath: "\(dir)/renew.csr")))
+            func renew(_ csr: [UInt8], signer: SCEPRAIdentity, _ id: String) throws -> SCEPClientMessage.Reply {
+                let message = try SCEPClientMessage.pkcsReq(csrDER: csr, transactionID: id, senderNonce: Array(repeating: 1, count: 16),
+                                                            client: signer, ra: stack.ra.certificate, messageType: .renewalReq)
+                let reply = try post(stack.scepURL + "?operation=PKIOperation", message)
+                try #require(reply.status == 200)
+                return try SCEPClientMessage.readCertRep(reply.body, ra: stack.ra.certificate, client: signer)
+            }
+            let renewed = try renew(renewCSR, signer: current, "tx-renew")
+            let renewedAudit = try await refusals(stack)
+            #expect(renewed.status == .success, "\(renewedAudit)")
+            #expect(renewed.certificates.first?.subject == certificate.subject)
+            #expect(renewed.certificates.first?.publicKey != certificate.publicKey, "the renewal certifies the new key")
+            try TestCA.run("/usr/bin/openssl", ["req", "-new", "-key", "\(dir)/renew.key", "-subj", "/CN=someone-else",
+                                                "-outform", "DER", "-out", "\(dir)/renew-other.csr"])
+            let other = try renew(Array(try Data(contentsOf: URL(fileURLWithPath: "\(dir)/renew-other.csr"))), signer: current, "tx-renew-2")
+            #expect(other.status == .failure && other.failInfo == .badRequest)
+            #expect(try await auditCount(stack, code: "scep_renewal_subject_mismatch") == 1)
+            let selfSigned = try renew(renewCSR, signer: first.identity, "tx-renew-3")
+            #expect(selfSigned.status == .failure && selfSigned.failInfo == .badMessageCheck)
+            #expect(try await auditCount(stack, code: "scep_renewal_wrong_issuer") == 1)
+
+            // A replayed message (same bytes: same transactionID and senderNonce) is refused; nothing is issued.
+            let replayDevice = try device(stack, cn: "device-replay", challenge: "static-secret-1")
+            let replayMessage = try SCEPClientMessage.pkcsReq(csrDER: replayDevice.csrDER, transactionID: "tx-replay",
+                                                              senderNonce: Array(repeating: 9, count: 16),
+                                                              client: replayDevice.identity, ra: stack.ra.certificate)
+            for (attempt, expected) in [(1, SCEPPKIStatus.success), (2, .failure)] {
+                let reply = try post(stack.scepURL + "?operation=PKIOperation", replayMessage)
+                let rep = try SCEPClientMessage.readCertRep(reply.body, ra: stack.ra.certificate, client: replayDevice.identity)
+                #expect(rep.status == expected, "attempt \(attempt)")
+            }
+            #expect(try await auditCount(stack, code: "scep_transaction_replayed") == 1)
+
+            let secret = try mintChallenge(stack)
+            let second = try device(stack, cn: "device-once", challenge: secret)
+            #expect(try enroll(stack, second, transactionID: "tx-once").status == .success)
+            let third = try device(stack, cn: "device-again", challenge: secret)
+            let reused = try enroll(stack, third, transactionID: "tx-again")
+            #expect(reused.status == .failure && reused.failInfo == .badRequest)
+            #expect(try await auditCount(stack, code: "scep_challenge_reused") == 1)
+
+            let wrong = try device(stack, cn: "device-wrong", challenge: "not-the-secret")
+            #expect(try enroll(stack, wrong, transactionID: "tx-wrong").failInfo == .badRequest)
+            #expect(try await auditCount(stack, code: "scep_challenge_invalid") == 1)
+            let none = try device(stack, cn: "device-none", challenge: nil)
+            #expect(try enroll(stack, none, transactionID: "tx-none").failInfo == .badRequest)
+            #expect(try await auditCount(stack, code: "scep_challenge_missing") == 1)
+            #expect(try await TestEnvironment.scalar("SELECT count(*) FROM certificates WHERE request_source = 'scep'", stack.url) == 4)
+        }
+    }
+
+    @Test("garbage is HTTP 400, a body over 1 MiB is 413, an envelope for another RA is FAILURE badMessageCheck; nothing is issued")
+    func badInput() async throws {
+        try await withStack { stack, children in
+            try await ready(stack, children)
+            let operation = stack.scepURL + "?operation=PKIOperation"
+            #expect(try post(operation, Array("garbage".utf8)).status == 400)
+            #expect(try await auditCount(stack, code: "scep_malformed_message") == 1)
+            #expect(try post(operation, [UInt8](repeating: 0x30, count: (1 << 20) + 10)).status == 413)
+            #expect(try await auditCount(stack, code: "scep_body_too_large") == 1)
+            let unknown = try await HTTP.get("http://127.0.0.1:\(stack.enrollPort)/scep/nope?operation=GetCACaps")
+            #expect(unknown.status == 404)
+
+            let device = try device(stack, cn: "device-other-ra", challenge: "static-secret-1")
+            let other = try SCEPRAIdentity(certificate: device.identity.certificate, keyPEM: String(
+                contentsOfFile: stack.ca.directory + "/device-other-ra.key", encoding: .utf8))
+            let message = try SCEPClientMessage.pkcsReq(csrDER: device.csrDER, transactionID: "tx-other", senderNonce: Array(repeating: 7, count: 16),
+                                                        client: device.identity, ra: other.certificate)
+            let reply = try post(operation, message)
+            #expect(reply.status == 200)
+            let rep = try SCEPClientMessage.readCertRep(reply.body, ra: stack.ra.certificate, client: device.identity)
+            #expect(rep.status == .failure && rep.failInfo == .badMessageCheck)
+            #expect(rep.recipientNonce == Array(repeating: 7, count: 16))
+            #expect(try await auditCount(stack, code: "scep_envelope_not_for_this_ra") == 1)
+            #expect(try await TestEnvironment.scalar("SELECT count(*) FROM certificates WHERE request_source = 'scep'", stack.url) == 0)
+        }
+    }
+
+    @Test("an RA key readable by group or others stops certctl-enroll at start with exit 78")
+    func insecureRAKey() async throws {
+        try await withStack(raKeyMode: 0o644) { stack, children in
+            let status = await children[2].waitForExit(timeout: .seconds(20))
+            #expect(status == 78, "stderr: \(children[2].stderr.suffix(800))")
+            #expect(children[2].stderr.contains("CERTCTL_SCEP_BOOTSTRAP_RA_KEY"))
+        }
+    }
+}

@@ -1,0 +1,162 @@
+#!/usr/bin/env bash
+# Interop suite: EST (RFC 7030) over HTTPS with curl + openssl against the
+# stack's label `default`: cacerts, csrattrs, serverkeygen, simpleenroll with HTTP Basic and
+# with a client certificate (mTLS against trust bundle est-clients),
+# simplereenroll with the issued certificate (and a mismatched subject), a
+# client certificate from an untrusted CA refused, then accepted after its CA
+# is added to the bundle and the bundle is reloaded through the admin API —
+# without restarting certctl-enroll —, and a broken bundle reload that keeps
+# the old pool.
+#
+#   set -a; source <data>/dev.env; set +a; bash scripts/interop/est.sh
+set -Eeuo pipefail
+
+source "$(dirname "${BASH_SOURCE[0]}")/lib/common.sh"
+require_env CERTCTL_EST_URL CERTCTL_EST_USER CERTCTL_EST_PASSWORD CERTCTL_EST_TLS_CA_PATH CERTCTL_EST_CLIENT_BUNDLE
+interop_start
+EST=$CERTCTL_EST_URL
+TLS=(--cacert "$CERTCTL_EST_TLS_CA_PATH")
+BUNDLE=$CERTCTL_EST_CLIENT_BUNDLE
+cp "$BUNDLE" bundle.orig
+restore_bundle() { cp "$WORK/bundle.orig" "$BUNDLE" 2>/dev/null || true; }
+trap 'restore_bundle; interop_cleanup' EXIT
+
+# est OPERATION BODY-FILE CURL-ARGS...: POSTs to $EST/OPERATION, sets STATUS and BODY.
+est() {
+    local operation=$1 file=$2 rc=0; shift 2
+    LAST_REQUEST="POST /.well-known/est/$operation"
+    STATUS=$(curl -sS "${TLS[@]}" -o "$WORK/est.out" -w '%{http_code}' -H 'Content-Type: application/pkcs10' \
+        --data-binary "@$file" "$@" "$EST/$operation" 2>"$WORK/curl.err") || rc=$?
+    BODY=$(cat "$WORK/est.out" 2>/dev/null || true)
+    [ "$rc" = 0 ] || STATUS="curl-exit-$rc"
+}
+# csr NAME CN [SAN]: NAME.key and base64 DER NAME.b64
+csr() {
+    openssl req -new -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout "$1.key" -subj "/CN=$2" \
+        -addext "subjectAltName=DNS:${3:-$2.example.com}" -outform DER 2>/dev/null | openssl base64 >"$1.b64"
+}
+# certs_of FILE OUT: the certificates of a base64 certs-only PKCS#7 response, as PEM.
+certs_of() { openssl base64 -d -in "$1" | openssl pkcs7 -inform DER -print_certs -out "$2"; }
+est_refusals() { sql -c "SELECT count(*) FROM audit_events WHERE action LIKE 'est.%' AND error_code = '$1'"; }
+reload_bundle() {
+    api POST /api/v1/admin/trust-anchors/est-clients/reload
+}
+
+# ---------------------------------------------------------------------------
+section "1. cacerts and csrattrs"
+STATUS=$(curl -sS "${TLS[@]}" -D headers -o cacerts.b64 -w '%{http_code}' "$EST/cacerts")
+expect_eq "GET /cacerts -> 200" 200 "$STATUS"
+expect_match "cacerts content type" "application/pkcs7-mime; smime-type=certs-only" "$(tr -d '\r' <headers | grep -i '^content-type')"
+certs_of cacerts.b64 cacerts.pem
+expect_eq "cacerts is the issuer's CA certificate" "$(der_sha "$CA")" "$(der_sha cacerts.pem)"
+STATUS=$(curl -sS "${TLS[@]}" -o /dev/null -w '%{http_code}' "$EST/csrattrs")
+expect_eq "GET /csrattrs -> 204 (no attributes required)" 204 "$STATUS"
+STATUS=$(curl -sS "${TLS[@]}" -o /dev/null -w '%{http_code}' "${EST%/.well-known/est}/.well-known/est/nope/cacerts")
+expect_eq "an unknown label -> 404" 404 "$STATUS"
+
+# ---------------------------------------------------------------------------
+section "2. simpleenroll with HTTP Basic"
+csr basic "est-basic-$RUN"
+est simpleenroll basic.b64 -u "$CERTCTL_EST_USER:$CERTCTL_EST_PASSWORD"
+expect_status 200
+certs_of est.out basic.crt
+check "the issued certificate verifies against the CA" openssl verify -CAfile "$CA" basic.crt
+expect_eq "it certifies the CSR's key" "$(openssl pkey -in basic.key -pubout | openssl sha256 -r)" \
+    "$(openssl x509 -in basic.crt -noout -pubkey | openssl sha256 -r)"
+serial=$(openssl x509 -in basic.crt -noout -serial | cut -d= -f2 | tr 'A-F' 'a-f' | sed 's/^0*//')
+expect_eq "the certificate row says request_source est" est "$(sql -c "SELECT request_source FROM certificates WHERE serial_hex = '$serial'")"
+before=$(est_refusals est_basic_invalid); rows=$(row_count certificates)
+est simpleenroll basic.b64 -u "$CERTCTL_EST_USER:wrong-$RUN"
+expect_status 401
+expect_eq "a wrong password is audited as est_basic_invalid" "$((before + 1))" "$(est_refusals est_basic_invalid)"
+est simpleenroll basic.b64
+expect_status 401
+expect_eq "nothing issued for refused requests" "$rows" "$(row_count certificates)"
+printf 'not base64 !!' >garbage.b64
+est simpleenroll garbage.b64 -u "$CERTCTL_EST_USER:$CERTCTL_EST_PASSWORD"
+expect_status 400
+
+# ---------------------------------------------------------------------------
+section "3. simplereenroll with the issued certificate"
+est simplereenroll basic.b64 --cert basic.crt --key basic.key
+expect_status 200
+certs_of est.out renewed.crt
+check "the renewed certificate verifies" openssl verify -CAfile "$CA" renewed.crt
+expect_eq "same subject" "$(openssl x509 -in basic.crt -noout -subject)" "$(openssl x509 -in renewed.crt -noout -subject)"
+openssl req -new -key basic.key -subj "/CN=someone-else-$RUN" -addext "subjectAltName=DNS:est-basic-$RUN.example.com" -outform DER \
+    2>/dev/null | openssl base64 >other-subject.b64
+before=$(est_refusals est_reenroll_subject_mismatch)
+est simplereenroll other-subject.b64 --cert basic.crt --key basic.key
+expect_status 400
+expect_eq "a mismatched subject is audited" "$((before + 1))" "$(est_refusals est_reenroll_subject_mismatch)"
+est simplereenroll basic.b64 -u "$CERTCTL_EST_USER:$CERTCTL_EST_PASSWORD"
+expect_status 401
+
+# ---------------------------------------------------------------------------
+section "3b. serverkeygen: the server makes the key (same type as the CSR's)"
+# part N (1 = key, 2 = certificate) of a multipart/mixed body, base64 decoded
+mime_part() { tr -d '\r' <"$1" | awk -v n="$2" '/^--/ { part++; body = 0; next } part == n && body { print } part == n && /^$/ { body = 1 }' | openssl base64 -d; }
+for type in ec rsa; do
+    if [ $type = ec ]; then newkey=(-newkey ec -pkeyopt ec_paramgen_curve:P-256); else newkey=(-newkey rsa:2048); fi
+    openssl req -new "${newkey[@]}" -nodes -keyout "skg-$type.csr-key" -subj "/CN=est-skg-$type-$RUN" \
+        -addext "subjectAltName=DNS:est-skg-$type-$RUN.example.com" -outform DER 2>/dev/null | openssl base64 >"skg-$type.b64"
+    STATUS=$(curl -sS "${TLS[@]}" -u "$CERTCTL_EST_USER:$CERTCTL_EST_PASSWORD" -H 'Content-Type: application/pkcs10' \
+        --data-binary "@skg-$type.b64" -D "skg-$type.h" -o "skg-$type.out" -w '%{http_code}' "$EST/serverkeygen")
+    expect_eq "POST /serverkeygen ($type) -> 200" 200 "$STATUS"
+    expect_match "multipart/mixed response" "multipart/mixed; boundary=" "$(tr -d '\r' <"skg-$type.h" | grep -i '^content-type')"
+    mime_part "skg-$type.out" 1 >"skg-$type.p8"
+    mime_part "skg-$type.out" 2 | openssl pkcs7 -inform DER -print_certs -out "skg-$type.crt"
+    check "the private key is PKCS#8 ($type)" openssl pkey -inform DER -in "skg-$type.p8" -noout
+    check "the certificate verifies ($type)" openssl verify -CAfile "$CA" "skg-$type.crt"
+    expect_eq "the certificate certifies the returned key, not the CSR's ($type)" \
+        "$(openssl pkey -inform DER -in "skg-$type.p8" -pubout | openssl sha256 -r)" \
+        "$(openssl x509 -in "skg-$type.crt" -noout -pubkey | openssl sha256 -r)"
+    expect_eq "it keeps the requested subject ($type)" "subject=CN = est-skg-$type-$RUN" "$(openssl x509 -in "skg-$type.crt" -noout -subject)"
+done
+expect_match "the RSA key is RSA 2048" "2048 bit" "$(openssl pkey -inform DER -in skg-rsa.p8 -noout -text | head -1)"
+
+# ---------------------------------------------------------------------------
+section "4. simpleenroll with a client certificate (mTLS against est-clients)"
+csr mtls "est-mtls-$RUN"
+est simpleenroll mtls.b64 --cert basic.crt --key basic.key
+expect_status 200
+# An outside CA, not in the bundle.
+openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout ext-ca.key -out ext-ca.crt \
+    -subj "/CN=external CA $RUN" -days 2 -addext basicConstraints=critical,CA:TRUE -addext keyUsage=critical,keyCertSign 2>/dev/null
+openssl req -new -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout ext.key -subj "/CN=ext-client-$RUN" -out ext.csr 2>/dev/null
+openssl x509 -req -in ext.csr -CA ext-ca.crt -CAkey ext-ca.key -CAcreateserial -days 1 -out ext.crt 2>/dev/null
+csr ext-req "est-ext-$RUN"
+est simpleenroll ext-req.b64 --cert ext.crt --key ext.key
+[ "$STATUS" != 200 ] && pass "a client certificate from an untrusted CA is refused ($STATUS)" \
+    || fail "a client certificate from an untrusted CA is refused" "not 200" "$STATUS"
+cat ext-ca.crt >>"$BUNDLE"
+reload_bundle
+expect_status 200
+expect_eq "every replica reloaded" true "$(jf '[.replicas[].ok] | all')"
+expect_eq "the new pool has 2 certificates" 2 "$(jf '.replicas[0].certificate_count')"
+est simpleenroll ext-req.b64 --cert ext.crt --key ext.key
+expect_status 200
+certs_of est.out ext-issued.crt
+check "after the reload (no restart) it is accepted and issued" openssl verify -CAfile "$CA" ext-issued.crt
+
+# ---------------------------------------------------------------------------
+section "5. a broken bundle reload keeps the old pool"
+printf -- '-----BEGIN CERTIFICATE-----\nnot a certificate\n-----END CERTIFICATE-----\n' >"$BUNDLE"
+reload_bundle
+expect_status 422
+expect_eq "the replica reports the typed error" trust_bundle_unparsable "$(jf '.replicas[0].error')"
+expect_eq "and still holds the old pool" 2 "$(jf '.replicas[0].certificate_count')"
+csr ext-req2 "est-ext2-$RUN"
+est simpleenroll ext-req2.b64 --cert ext.crt --key ext.key
+expect_status 200
+: >"$BUNDLE"
+reload_bundle
+expect_eq "an empty bundle is refused" trust_bundle_empty "$(jf '.replicas[0].error')"
+restore_bundle
+reload_bundle
+expect_status 200
+expect_eq "restored: back to the original pool" 1 "$(jf '.replicas[0].certificate_count')"
+est simpleenroll ext-req2.b64 --cert ext.crt --key ext.key
+[ "$STATUS" != 200 ] && pass "the external CA is untrusted again ($STATUS)" || fail "the external CA is untrusted again" "not 200" "$STATUS"
+
+interop_done

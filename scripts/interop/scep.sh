@@ -1,0 +1,121 @@
+#!/usr/bin/env bash
+# Interop suite: SCEP (RFC 8894) against the stack's profile `default`, with
+# two independent real clients from Debian:
+#   - certmonger (its scep-submit helper for GetCACaps/GetCACert, and the
+#     certmonger daemon on a private D-Bus session for PKCSReq: it builds the
+#     pkiMessage itself and calls scep-submit),
+#   - micromdm's scepclient (package `scep`).
+# Each enrolls an RSA key with the static challenge and with a one-time
+# challenge from the admin API; a reused challenge fails; issued certificates
+# verify with `openssl verify` against the CA.
+#
+#   set -a; source <data>/dev.env; set +a; bash scripts/interop/scep.sh
+set -Eeuo pipefail
+
+source "$(dirname "${BASH_SOURCE[0]}")/../lib/common.sh"   # ensure_packages
+source "$(dirname "${BASH_SOURCE[0]}")/lib/common.sh"
+ensure_packages certmonger:getcert scep:scepclient dbus:dbus-run-session
+require_env CERTCTL_SCEP_URL CERTCTL_SCEP_CHALLENGE
+interop_start
+SCEP=$CERTCTL_SCEP_URL
+SUBMIT=/usr/lib/certmonger/scep-submit
+[ -x "$SUBMIT" ] || SUBMIT=/usr/libexec/certmonger/scep-submit
+
+# one_time_challenge VAR: a fresh single-use challenge for profile default, in VAR.
+one_time_challenge() {
+    api POST /api/v1/scep/default/challenges "${JSON[@]}" -d '{"ttl_seconds": 600}'
+    expect_status 201
+    printf -v "$1" '%s' "$(jf .challenge)"
+}
+scep_refusals() { sql -c "SELECT count(*) FROM audit_events WHERE action = 'scep.enroll' AND error_code = '$1'"; }
+
+# ---------------------------------------------------------------------------
+section "1. GetCACaps and GetCACert"
+caps=$(curl -fsS "$SCEP?operation=GetCACaps")
+for cap in POSTPKIOperation SHA-256 AES SCEPStandard; do
+    check "GetCACaps advertises $cap" grep -qx "$cap" <<<"$caps"
+done
+# DES3 is advertised because libcrypto.so.3 (from the openssl package) is present for DES/3DES envelopes.
+check "GetCACaps advertises DES3 (system libcrypto present)" grep -qx DES3 <<<"$caps"
+check "certmonger scep-submit -c reads the capabilities" bash -c "'$SUBMIT' -u '$SCEP' -c | grep -qx POSTPKIOperation"
+curl -fsS -D cacert.headers -o cacert.p7b "$SCEP/pkiclient.exe?operation=GetCACert"
+expect_match "GetCACert content type" "application/x-x509-ca-ra-cert" "$(tr -d '\r' <cacert.headers | grep -i '^content-type')"
+openssl pkcs7 -inform DER -in cacert.p7b -print_certs -out cacert-chain.pem
+expect_eq "GetCACert carries the RA and the CA" 2 "$(split_pem cacert-chain.pem gca)"
+expect_eq "the second certificate is the CA" "$(der_sha "$CA")" "$(der_sha gca-2.pem)"
+"$SUBMIT" -u "$SCEP" -C >submit-certs.pem
+expect_eq "certmonger scep-submit -C prints RA then CA" "$(der_sha gca-1.pem) $(der_sha gca-2.pem)" \
+    "$(split_pem submit-certs.pem sub >/dev/null; echo "$(der_sha sub-1.pem) $(der_sha sub-2.pem)")"
+cp gca-1.pem ra.pem
+
+# ---------------------------------------------------------------------------
+section "2. micromdm scepclient: PKCSReq with the static and a one-time challenge"
+# scepclient envelopes to every certificate GetCACert returns unless -ca-fingerprint
+# picks one (as for NDES): pick the RA. It keeps csr.pem/self.pem beside the key,
+# so every enrollment gets its own directory.
+RA_FP=$(openssl x509 -in ra.pem -outform DER | openssl sha256 -r | cut -d' ' -f1)
+scepclient_enroll() { # NAME CHALLENGE -> NAME.crt
+    mkdir -p "$1.d"
+    scepclient -server-url "$SCEP" -private-key "$1.d/key.pem" -certificate "$1.d/cert.pem" -challenge "$2" \
+        -ca-fingerprint "$RA_FP" -cn "$1" -organization certctl-interop -ou "run-$RUN" -country DE -keySize 2048 >"$1.log" 2>&1
+    cp "$1.d/key.pem" "$1.key"
+    [ -s "$1.d/cert.pem" ] && cp "$1.d/cert.pem" "$1.crt"
+}
+check "scepclient enrolls with the static challenge" scepclient_enroll "mdm-static-$RUN" "$CERTCTL_SCEP_CHALLENGE"
+check "its certificate verifies against the CA" openssl verify -CAfile "$CA" "mdm-static-$RUN.crt"
+expect_eq "it certifies the client's key" "$(openssl pkey -in "mdm-static-$RUN.key" -pubout | openssl sha256 -r)" \
+    "$(openssl x509 -in "mdm-static-$RUN.crt" -noout -pubkey | openssl sha256 -r)"
+expect_eq "the certificate row says request_source scep" scep \
+    "$(sql -c "SELECT request_source FROM certificates WHERE serial_hex = lower(ltrim('$(openssl x509 -in "mdm-static-$RUN.crt" -noout -serial | cut -d= -f2)', '0'))")"
+one_time_challenge secret
+check "scepclient enrolls with a one-time challenge" scepclient_enroll "mdm-once-$RUN" "$secret"
+check "its certificate verifies against the CA" openssl verify -CAfile "$CA" "mdm-once-$RUN.crt"
+before=$(scep_refusals scep_challenge_reused)
+if scepclient_enroll "mdm-again-$RUN" "$secret"; then fail "a reused one-time challenge is refused" "scepclient fails" "it enrolled"; fi
+pass "a reused one-time challenge is refused (scepclient fails)"
+expect_eq "no certificate for the reused challenge" "" "$(cat "mdm-again-$RUN.crt" 2>/dev/null || true)"
+expect_eq "the refusal is audited as scep_challenge_reused" "$((before + 1))" "$(scep_refusals scep_challenge_reused)"
+before=$(scep_refusals scep_challenge_invalid)
+if scepclient_enroll "mdm-wrong-$RUN" "wrong-$RUN"; then fail "a wrong challenge is refused" "scepclient fails" "it enrolled"; fi
+pass "a wrong challenge is refused (scepclient fails)"
+expect_eq "the refusal is audited as scep_challenge_invalid" "$((before + 1))" "$(scep_refusals scep_challenge_invalid)"
+
+# ---------------------------------------------------------------------------
+section "3. certmonger: PKCSReq with the static and a one-time challenge"
+# The daemon runs on a private session bus; in session mode it keeps its state
+# under \$HOME/.config/certmonger, so HOME points into the scratch directory.
+mkdir -p "$WORK/cm-home"
+cat >certmonger-run.sh <<SH
+set -e
+# the session bus starts certmonger on first use (D-Bus activation)
+for _ in \$(seq 50); do getcert list-cas -s >/dev/null 2>&1 && break; sleep 0.1; done
+getcert add-scep-ca -s -c certctl-$RUN -u "$SCEP" -n >/dev/null
+enroll() { # NAME CHALLENGE
+    getcert request -s -c certctl-$RUN -k "$WORK/\$1.key" -f "$WORK/\$1.crt" -N "CN=\$1" -L "\$2" -w -v >"$WORK/\$1.getcert" 2>&1 || true
+    getcert list -s -f "$WORK/\$1.crt" >"$WORK/\$1.status" 2>&1 || true
+}
+enroll cm-static-$RUN "$CERTCTL_SCEP_CHALLENGE"
+enroll cm-once-$RUN "\$(cat "$WORK/cm-once.secret")"
+enroll cm-again-$RUN "\$(cat "$WORK/cm-once.secret")"
+# resubmit with the same key: certmonger reuses its transactionID (a hash of the key) with a fresh nonce
+openssl x509 -in "$WORK/cm-static-$RUN.crt" -noout -serial >"$WORK/cm-static.serial-before"
+getcert resubmit -s -f "$WORK/cm-static-$RUN.crt" -w >/dev/null 2>&1 || true
+for _ in \$(seq 50); do getcert list -s -f "$WORK/cm-static-$RUN.crt" | grep -q "status: MONITORING" && break; sleep 0.2; done
+openssl x509 -in "$WORK/cm-static-$RUN.crt" -noout -serial >"$WORK/cm-static.serial-after"
+SH
+one_time_challenge cm_secret; printf '%s' "$cm_secret" >cm-once.secret
+before=$(scep_refusals scep_challenge_reused)
+HOME="$WORK/cm-home" timeout 180 dbus-run-session -- bash certmonger-run.sh 2>certmonger-bus.log || true
+for name in "cm-static-$RUN" "cm-once-$RUN"; do
+    [ -s "$name.crt" ] || fail "certmonger enrolls $name" "a certificate in $name.crt" "$(cat "$name.getcert" "$name.status" 2>/dev/null | tail -20)"
+    pass "certmonger enrolls $name"
+    check "its certificate verifies against the CA" openssl verify -CAfile "$CA" "$name.crt"
+done
+expect_eq "certmonger gets no certificate with the reused challenge" "" "$(cat "cm-again-$RUN.crt" 2>/dev/null || true)"
+expect_match "certmonger reports the rejection" "status: CA_REJECTED" "$(cat "cm-again-$RUN.status")"
+expect_eq "the refusal is audited as scep_challenge_reused" "$((before + 1))" "$(scep_refusals scep_challenge_reused)"
+[ "$(cat cm-static.serial-before)" != "$(cat cm-static.serial-after)" ] && pass "certmonger resubmit (same key and transactionID, new nonce) gets a new certificate" \
+    || fail "certmonger resubmit gets a new certificate" "a new serial" "$(cat cm-static.serial-after)"
+check "the resubmitted certificate verifies against the CA" openssl verify -CAfile "$CA" "cm-static-$RUN.crt"
+
+interop_done

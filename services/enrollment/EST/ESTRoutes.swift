@@ -1,0 +1,230 @@
+import CertctlIssuance
+import CertctlPKI
+import CertctlStore
+import Foundation
+import HTTPTypes
+import Hummingbird
+import Logging
+import NIOSSL
+import SwiftASN1
+import X509
+
+/// RFC 7030 §4: `/.well-known/est[/{label}]/{cacerts,simpleenroll,simplereenroll,csrattrs}`.
+struct ESTRoutes: Sendable {
+    static let maxBodyBytes = 1 << 20
+
+    let labels: EnrollmentESTStore
+    let issuers: IssuerStore
+    let certificates: CertificateRecordStore
+    let issuance: IssuanceService
+    let holder: TrustAnchorHolder
+    let audit: EnrollmentSCEPStore
+    let metrics: EnrollMetrics
+    let logger: Logger
+
+    /// A refusal: HTTP status, typed code, text for the client.
+    struct Refusal: Error {
+        let status: HTTPResponse.Status
+        let code: String
+        let message: String
+        init(_ status: HTTPResponse.Status, _ code: String, _ message: String) {
+            self.status = status
+            self.code = code
+            self.message = message
+        }
+    }
+
+    func add(to router: Router<ESTRequestContext>) {
+        for prefix in ["/.well-known/est", "/.well-known/est/:label"] {
+            router.get(RouterPath(prefix + "/cacerts")) { request, context in await run("cacerts", request, context) { try await cacerts($0) } }
+            router.get(RouterPath(prefix + "/csrattrs")) { request, context in await run("csrattrs", request, context) { _ in Response(status: .noContent) } }
+            router.post(RouterPath(prefix + "/simpleenroll")) { request, context in
+                await run("simpleenroll", request, context) { try await enroll($0, request, context, renewal: false) }
+            }
+            router.post(RouterPath(prefix + "/serverkeygen")) { request, context in
+                await run("serverkeygen", request, context) { try await serverKeyGen($0, request, context) }
+            }
+            router.post(RouterPath(prefix + "/simplereenroll")) { request, context in
+                await run("simplereenroll", request, context) { try await enroll($0, request, context, renewal: true) }
+            }
+        }
+    }
+
+    private func run(_ operation: String, _ request: Request, _ context: ESTRequestContext,
+                     _ body: (ESTLabelRecord) async throws -> Response) async -> Response {
+        let name = context.parameters.get("label") ?? "default"
+        do {
+            guard let label = try await labels.get(name) else { throw Refusal(.notFound, "est_label_not_found", "no EST label \(name)") }
+            let response = try await body(label)
+            metrics.count("est", operation, "success")
+            return response
+        } catch let refusal as Refusal {
+            metrics.count("est", operation, refusal.code)
+            logger.notice("EST request refused", metadata: ["label": "\(name)", "operation": "\(operation)", "code": "\(refusal.code)",
+                                                           "reason": "\(refusal.message)"])
+            if refusal.status != .notFound {
+                try? await audit.audit(AuditRecord(service: "enroll", actor: "est:\(name)", action: "est.\(operation)", outcome: .denied,
+                                                   targetType: "est_label", targetID: name, errorCode: refusal.code,
+                                                   details: ["reason": refusal.message]))
+            }
+            var headers = HTTPFields()
+            headers[.contentType] = "text/plain"
+            if refusal.status == .unauthorized { headers[.wwwAuthenticate] = "Basic realm=\"certctl EST \(name)\"" }
+            if refusal.status == .serviceUnavailable { headers[.retryAfter] = "10" }
+            return Response(status: refusal.status, headers: headers, body: .init(byteBuffer: ByteBuffer(string: refusal.message + "\n")))
+        } catch {
+            metrics.count("est", operation, "unavailable")
+            logger.error("EST request failed", metadata: ["label": "\(name)", "error": "\(DatabaseErrorText.describe(error))"])
+            var headers = HTTPFields()
+            headers[.retryAfter] = "10"
+            return Response(status: .serviceUnavailable, headers: headers, body: .init(byteBuffer: ByteBuffer(string: "try again later\n")))
+        }
+    }
+
+    /// §4.1: the issuer's CA certificate as a base64 certs-only PKCS#7.
+    private func cacerts(_ label: ESTLabelRecord) async throws -> Response {
+        guard let issuer = try await issuers.get(label.issuerID) else {
+            throw Refusal(.internalServerError, "est_issuer_missing", "issuer \(label.issuerID) does not exist")
+        }
+        return Self.pkcs7(try CMSSignedData.certsOnly([try Certificate(derEncoded: issuer.certificateDER)]))
+    }
+
+    /// §4.2 simpleenroll (Basic or mTLS against the label's bundle) and
+    /// §4.2.2 simplereenroll (client certificate of this issuer, same subject and SANs).
+    private func enroll(_ label: ESTLabelRecord, _ request: Request, _ context: ESTRequestContext, renewal: Bool) async throws -> Response {
+        let clientCertificate = try await peerCertificate(context)
+        let actor: String
+        if renewal {
+            guard let current = clientCertificate else {
+                throw Refusal(.unauthorized, "est_reenroll_needs_client_certificate", "simplereenroll needs the certificate being renewed as TLS client certificate")
+            }
+            try await checkRenewable(current, label: label)
+            actor = "est:\(label.name):reenroll:\(current.serialNumber)"
+        } else {
+            actor = try await authenticate(request, clientCertificate, label: label)
+        }
+        let csr = try await readCSR(request)
+        if renewal, let current = clientCertificate {
+            guard csr.subject == current.subject else {
+                throw Refusal(.badRequest, "est_reenroll_subject_mismatch", "the CSR's subject must equal the current certificate's (\(current.subject))")
+            }
+            let currentSANs = Set((try? current.extensions.subjectAlternativeNames).flatMap { $0.map(IssuanceService.describe) } ?? [])
+            let requested = Set((try? csr.attributes.extensionRequest?.extensions.subjectAlternativeNames)?.flatMap { $0.map(IssuanceService.describe) } ?? [])
+            guard currentSANs == requested else {
+                throw Refusal(.badRequest, "est_reenroll_san_mismatch", "the CSR's subjectAltNames must equal the current certificate's")
+            }
+        }
+        var serializer = DER.Serializer()
+        try serializer.serialize(csr)
+        do {
+            let result = try await issuance.issue(IssuanceRequest(
+                csrPEM: PEMDocument(type: "CERTIFICATE REQUEST", derBytes: serializer.serializedBytes).pemString,
+                issuerID: label.issuerID, profileID: label.profileID, validityDays: nil, requestedBy: actor, source: "est",
+                idempotencyKey: nil))
+            try? await audit.audit(AuditRecord(service: "enroll", actor: actor, action: renewal ? "est.simplereenroll" : "est.simpleenroll",
+                                               outcome: .success, targetType: "certificate",
+                                               targetID: result.certificate.id.uuidString.lowercased(),
+                                               details: ["label": label.name, "serial": result.certificate.serialHex]))
+            return Self.pkcs7(try CMSSignedData.certsOnly([try Certificate(derEncoded: result.certificate.certificateDER ?? [])]))
+        } catch let error as IssuanceError {
+            if case .signerUnavailable = error { throw Refusal(.serviceUnavailable, "est_signer_unavailable", "try again later") }
+            throw Refusal(.badRequest, "est_issuance_refused_\(error.code)", error.description)
+        }
+    }
+
+    /// §4.4: authenticated like simpleenroll; the CSR names the subject, SANs and key type.
+    private func serverKeyGen(_ label: ESTLabelRecord, _ request: Request, _ context: ESTRequestContext) async throws -> Response {
+        let actor = try await authenticate(request, try await peerCertificate(context), label: label)
+        let generated = try ESTServerKeyGen.generate(like: try await readCSR(request))
+        var serializer = DER.Serializer()
+        try serializer.serialize(generated.csr)
+        do {
+            let result = try await issuance.issue(IssuanceRequest(
+                csrPEM: PEMDocument(type: "CERTIFICATE REQUEST", derBytes: serializer.serializedBytes).pemString,
+                issuerID: label.issuerID, profileID: label.profileID, validityDays: nil, requestedBy: actor, source: "est",
+                idempotencyKey: nil))
+            try? await audit.audit(AuditRecord(service: "enroll", actor: actor, action: "est.serverkeygen", outcome: .success,
+                                               targetType: "certificate", targetID: result.certificate.id.uuidString.lowercased(),
+                                               details: ["label": label.name, "serial": result.certificate.serialHex]))
+            return ESTServerKeyGen.response(
+                privateKeyPKCS8: generated.pkcs8DER,
+                certsOnly: try CMSSignedData.certsOnly([try Certificate(derEncoded: result.certificate.certificateDER ?? [])]))
+        } catch let error as IssuanceError {
+            if case .signerUnavailable = error { throw Refusal(.serviceUnavailable, "est_signer_unavailable", "try again later") }
+            throw Refusal(.badRequest, "est_issuance_refused_\(error.code)", error.description)
+        }
+    }
+
+    private func authenticate(_ request: Request, _ certificate: Certificate?, label: ESTLabelRecord) async throws -> String {
+        if let header = request.headers[.authorization], header.lowercased().hasPrefix("basic ") {
+            guard label.allowBasic else { throw Refusal(.unauthorized, "est_basic_not_allowed", "label \(label.name) does not accept HTTP Basic") }
+            guard let decoded = Data(base64Encoded: String(header.dropFirst(6)).trimmingCharacters(in: .whitespaces)),
+                  let text = String(data: decoded, encoding: .utf8), let colon = text.firstIndex(of: ":") else {
+                throw Refusal(.unauthorized, "est_basic_malformed", "malformed Basic credentials")
+            }
+            let user = String(text[..<colon]), password = String(text[text.index(after: colon)...])
+            guard let stored = try await labels.passwordHash(label: label.name, username: user),
+                  EnrollmentESTStore.verifyPassword(password, stored: stored) else {
+                throw Refusal(.unauthorized, "est_basic_invalid", "wrong user name or password")
+            }
+            return "est:\(label.name):\(user)"
+        }
+        if let certificate {
+            guard label.allowMTLS, let anchor = label.trustAnchor, let pool = holder.pool(anchor) else {
+                throw Refusal(.forbidden, "est_mtls_not_allowed", "label \(label.name) does not accept client certificates for simpleenroll")
+            }
+            guard await ESTServer.validates(certificate, intermediates: [], roots: pool.certificates) else {
+                throw Refusal(.forbidden, "est_client_certificate_untrusted", "the client certificate does not chain to trust bundle \(anchor)")
+            }
+            return "est:\(label.name):mtls:\(certificate.subject)"
+        }
+        throw Refusal(.unauthorized, "est_unauthenticated", "authenticate with HTTP Basic or a client certificate")
+    }
+
+    /// The client certificate must be a currently valid certificate of this label's issuer, issued and not revoked.
+    private func checkRenewable(_ certificate: Certificate, label: ESTLabelRecord) async throws {
+        guard let issuer = try await issuers.get(label.issuerID), let ca = try? Certificate(derEncoded: issuer.certificateDER),
+              await ESTServer.validates(certificate, intermediates: [], roots: [ca]) else {
+            throw Refusal(.forbidden, "est_reenroll_wrong_issuer", "the client certificate is not a valid certificate of issuer \(label.issuerID)")
+        }
+        guard let serial = SerialNumber.canonicalHex(ofDERInteger: Array(certificate.serialNumber.bytes)) else {
+            throw Refusal(.forbidden, "est_reenroll_not_current", "the client certificate's serial number is not one certctl issues")
+        }
+        var filter = CertificateFilter()
+        filter.issuerID = label.issuerID
+        filter.serialHex = serial
+        filter.limit = 1
+        guard let record = try await certificates.list(filter).first, record.status == "issued" else {
+            throw Refusal(.forbidden, "est_reenroll_not_current", "the client certificate is revoked or unknown")
+        }
+    }
+
+    private func peerCertificate(_ context: ESTRequestContext) async throws -> Certificate? {
+        guard let peer = try? await context.channel.nioSSL_peerCertificate().get() else { return nil }
+        return try Certificate(derEncoded: peer.toDERBytes())
+    }
+
+    /// Body: base64 of a DER PKCS#10 (RFC 7030 §4.2.1), whitespace allowed.
+    private func readCSR(_ request: Request) async throws -> CertificateSigningRequest {
+        if let length = request.headers[.contentLength].flatMap(Int.init), length > Self.maxBodyBytes {
+            throw Refusal(.contentTooLarge, "est_body_too_large", "bodies are limited to \(Self.maxBodyBytes) bytes")
+        }
+        let buffer: ByteBuffer
+        do { buffer = try await request.body.collect(upTo: Self.maxBodyBytes) } catch {
+            throw Refusal(.contentTooLarge, "est_body_too_large", "bodies are limited to \(Self.maxBodyBytes) bytes")
+        }
+        guard let der = Data(base64Encoded: String(buffer: buffer), options: .ignoreUnknownCharacters), !der.isEmpty,
+              let csr = try? CertificateSigningRequest(derEncoded: Array(der)) else {
+            throw Refusal(.badRequest, "est_malformed_csr", "the body must be a base64-encoded DER PKCS#10 request")
+        }
+        return csr
+    }
+
+    static func pkcs7(_ der: [UInt8]) -> Response {
+        var headers = HTTPFields()
+        headers[.contentType] = "application/pkcs7-mime; smime-type=certs-only"
+        headers[.init("Content-Transfer-Encoding")!] = "base64"
+        let text = Data(der).base64EncodedString(options: [.lineLength64Characters, .endLineWithLineFeed]) + "\n"
+        return Response(status: .ok, headers: headers, body: .init(byteBuffer: ByteBuffer(string: text)))
+    }
+}

@@ -1,0 +1,81 @@
+import CertctlConfig
+import CertctlStore
+import Foundation
+import Hummingbird
+import HummingbirdTLS
+import Logging
+import NIOCore
+import NIOSSL
+import ServiceLifecycle
+import Synchronization
+import X509
+
+/// Request context that keeps the channel, to read the TLS client certificate.
+struct ESTRequestContext: RequestContext {
+    var coreContext: CoreRequestContextStorage
+    let channel: any Channel
+
+    init(source: ApplicationRequestContextSource) {
+        coreContext = .init(source: source)
+        channel = source.channel
+    }
+}
+
+/// The EST HTTPS listener. Client certificates are optional at the TLS layer
+/// (Basic-auth clients have none); a presented one must chain to a trust
+/// bundle's *current* pool or to an issuer's CA (re-enrollment), checked in
+/// the verification callback on every handshake, so a reloaded bundle takes
+/// effect for new connections without a restart.
+enum ESTServer {
+    static func make(listen: ListenAddress, certPath: String, keyPath: String, routes: ESTRoutes,
+                     holder: TrustAnchorHolder, issuerRoots: IssuerRoots, logger: Logger) throws -> any Service {
+        var tls = TLSConfiguration.makeServerConfiguration(
+            certificateChain: try NIOSSLCertificate.fromPEMFile(certPath).map { .certificate($0) },
+            privateKey: .privateKey(try NIOSSLPrivateKey(file: keyPath, format: .pem)))
+        tls.certificateVerification = .optionalVerification
+        tls.minimumTLSVersion = .tlsv12
+        let configuration = TLSChannelConfiguration(tlsConfiguration: tls) { certificates in
+            await verify(certificates, roots: holder.allCertificates() + (await issuerRoots.current()), logger: logger)
+        }
+        let router = Router(context: ESTRequestContext.self)
+        routes.add(to: router)
+        return Application(router: router, server: try .tls(.http1(), configuration: configuration),
+                           configuration: .init(address: .hostname(listen.host, port: listen.port), serverName: "certctl-enroll-est"),
+                           logger: logger)
+    }
+
+    static func verify(_ chain: [NIOSSLCertificate], roots: [Certificate], logger: Logger) async -> NIOSSLVerificationResult {
+        guard let first = chain.first, let leaf = try? Certificate(derEncoded: first.toDERBytes()) else { return .failed }
+        let intermediates = chain.dropFirst().compactMap { try? Certificate(derEncoded: $0.toDERBytes()) }
+        if await validates(leaf, intermediates: intermediates, roots: roots) { return .certificateVerified }
+        logger.notice("EST client certificate refused in the TLS handshake: no trusted chain", metadata: [
+            "subject": "\(leaf.subject)", "issuer": "\(leaf.issuer)", "code": "est_client_certificate_untrusted",
+        ])
+        return .failed
+    }
+
+    static func validates(_ leaf: Certificate, intermediates: [Certificate], roots: [Certificate]) async -> Bool {
+        guard !roots.isEmpty else { return false }
+        var verifier = Verifier(rootCertificates: CertificateStore(roots)) { RFC5280Policy(validationTime: Date()) }
+        if case .validCertificate = await verifier.validate(leaf: leaf, intermediates: CertificateStore(intermediates)) {
+            return true
+        }
+        return false
+    }
+}
+
+/// CA certificates of every issuer, re-read at most every 30 s (they change only with a CA rollover).
+final class IssuerRoots: Sendable {
+    let issuers: IssuerStore
+    private let cache = Mutex<(loaded: ContinuousClock.Instant, certificates: [Certificate])?>(nil)
+
+    init(issuers: IssuerStore) { self.issuers = issuers }
+
+    func current() async -> [Certificate] {
+        if let cached = cache.withLock({ $0 }), cached.loaded.duration(to: .now) < .seconds(30) { return cached.certificates }
+        guard let records = try? await issuers.list() else { return cache.withLock { $0?.certificates ?? [] } }
+        let certificates = records.compactMap { try? Certificate(derEncoded: $0.certificateDER) }
+        cache.withLock { $0 = (.now, certificates) }
+        return certificates
+    }
+}

@@ -1,0 +1,218 @@
+import CertctlIssuance
+import CertctlPKI
+import CertctlStore
+import Crypto
+import Foundation
+import Logging
+import SwiftASN1
+import X509
+
+/// The SCEP operations of one request, independent of HTTP: GetCACaps,
+/// GetCACert and PKIOperation (PKCSReq). Every refusal is audited with a
+/// typed code and answered in SCEP's own form (CertRep FAILURE + failInfo,
+/// or an HTTP error when the message cannot even be read).
+struct SCEPResponder: Sendable {
+    let store: EnrollmentSCEPStore
+    let issuers: IssuerStore
+    let ras: SCEPRAStore
+    let issuance: IssuanceService
+    let certificates: CertificateRecordStore
+    let metrics: EnrollMetrics
+    let logger: Logger
+
+    /// RFC 8894 §3.5.2. DES3 only where the system libcrypto provides it; no GetCertInitial (PENDING is not built).
+    static let capabilities = ["POSTPKIOperation", "SHA-256", "SHA-512", "AES", "SCEPStandard", "Renewal"]
+        + (CMSContentCipher.legacyDESAvailable ? ["DES3"] : [])
+
+    /// An answer the HTTP layer writes out.
+    enum Reply {
+        case message([UInt8])                      // application/x-pki-message
+        case caCertificates([UInt8])               // application/x-x509-ca-ra-cert
+        case text(String)                          // GetCACaps
+        case httpError(status: Int, code: String, message: String)
+    }
+
+    func profile(_ name: String) async throws -> SCEPProfileRecord? {
+        try await store.get(name)
+    }
+
+    func caCertificates(_ profile: SCEPProfileRecord) async -> Reply {
+        do {
+            let ra = try ras.identity(for: profile)
+            guard let issuer = try await issuers.get(profile.issuerID) else {
+                return .httpError(status: 500, code: "scep_issuer_missing", message: "issuer \(profile.issuerID) does not exist")
+            }
+            let ca = try Certificate(derEncoded: issuer.certificateDER)
+            metrics.count("scep", "GetCACert", "success")
+            return .caCertificates(try CMSSignedData.certsOnly([ra.certificate, ca]))
+        } catch let error as SCEPRAStore.LoadError {
+            logger.error("SCEP RA unavailable", metadata: ["profile": "\(profile.name)", "error": "\(error)"])
+            metrics.count("scep", "GetCACert", error.code)
+            return .httpError(status: 500, code: error.code, message: "the RA of this profile is not available")
+        } catch {
+            metrics.count("scep", "GetCACert", "unavailable")
+            return .httpError(status: 503, code: "scep_unavailable", message: "\(DatabaseErrorText.describe(error))")
+        }
+    }
+
+    /// PKIOperation: decode, verify, decrypt, check the challenge, issue, answer.
+    func pkiOperation(_ profile: SCEPProfileRecord, body: [UInt8], remote: String) async -> Reply {
+        let message: SCEPPKIMessage
+        do {
+            message = try SCEPPKIMessage.parse(body)
+        } catch {
+            await refuse(profile, nil, error, remote: remote)
+            return .httpError(status: 400, code: error.code, message: error.message)
+        }
+        let ra: SCEPRAIdentity
+        do {
+            ra = try ras.identity(for: profile)
+        } catch {
+            logger.error("SCEP RA unavailable", metadata: ["profile": "\(profile.name)", "error": "\(error)"])
+            metrics.count("scep", "PKIOperation", error.code)
+            return .httpError(status: 500, code: error.code, message: "the RA of this profile is not available")
+        }
+        do {
+            let certificates = try await handle(message, profile: profile, ra: ra, remote: remote)
+            metrics.count("scep", message.messageType == .renewalReq ? "RenewalReq" : "PKCSReq", "success")
+            return .message(try SCEPCertRep.build(
+                .success(certificates: certificates, recipient: message.signerCertificate, cipher: message.contentCipher()),
+                transactionID: message.transactionID, recipientNonce: message.senderNonce, digest: message.digest, ra: ra))
+        } catch let error as SCEPError {
+            await refuse(profile, message, error, remote: remote)
+            do {
+                return .message(try SCEPCertRep.build(.failure(error.failInfo), transactionID: message.transactionID,
+                                                      recipientNonce: message.senderNonce, digest: message.digest, ra: ra))
+            } catch {
+                return .httpError(status: 500, code: "scep_certrep_failed", message: "\(error)")
+            }
+        } catch {
+            // Database or signer unreachable: a retryable server error, not a CertRep FAILURE.
+            metrics.count("scep", "PKCSReq", "unavailable")
+            logger.error("SCEP request could not be completed", metadata: ["profile": "\(profile.name)", "error": "\(error)"])
+            return .httpError(status: 503, code: "scep_unavailable", message: "try again later")
+        }
+    }
+
+    private func handle(_ message: SCEPPKIMessage, profile: SCEPProfileRecord, ra: SCEPRAIdentity, remote: String) async throws -> [Certificate] {
+        guard message.messageType == .pkcsReq || message.messageType == .renewalReq else {
+            throw SCEPError("scep_operation_unsupported", .badRequest,
+                            "messageType \(message.messageType.rawValue) is not supported (PKCSReq and RenewalReq only)")
+        }
+        // open() verifies the signature with the signer certificate's key: possession of that key is proven.
+        let inner = try message.open(with: ra)
+        let csr: CertificateSigningRequest
+        do {
+            csr = try CertificateSigningRequest(derEncoded: inner)
+        } catch {
+            throw SCEPError("scep_malformed_csr", .badRequest, "messageData is not a PKCS#10 request: \(error)")
+        }
+        if message.messageType == .renewalReq {
+            try await checkRenewal(message.signerCertificate, csr: csr, profile: profile)
+        } else {
+            guard csr.publicKey == message.signerCertificate.publicKey else {
+                throw SCEPError("scep_signer_key_mismatch", .badMessageCheck, "the message is not signed with the CSR's key")
+            }
+            try await checkChallenge(try csr.challengePassword, csr: csr, profile: profile, transactionID: message.transactionID)
+        }
+        // A replayed message repeats transactionID *and* senderNonce. certmonger reuses the transactionID
+        // (a hash of the key) when it resubmits or renews with the same key, with a fresh nonce: that is a new request.
+        let replayKey = message.transactionID + "/" + message.senderNonce.map { String(format: "%02x", $0) }.joined()
+        guard try await store.beginTransaction(profile: profile.name, transactionID: replayKey) else {
+            throw SCEPError("scep_transaction_replayed", .badRequest,
+                            "this message (transactionID \(message.transactionID), same senderNonce) was already processed")
+        }
+        let result: IssuanceResult
+        do {
+            var serializer = DER.Serializer()
+            try serializer.serialize(csr)
+            result = try await issuance.issue(IssuanceRequest(
+                csrPEM: PEMDocument(type: "CERTIFICATE REQUEST", derBytes: serializer.serializedBytes).pemString,
+                issuerID: profile.issuerID, profileID: profile.profileID, validityDays: profile.validityDays,
+                requestedBy: "scep:\(profile.name)", source: "scep", idempotencyKey: nil))
+        } catch let error as IssuanceError {
+            try? await store.finishTransaction(profile: profile.name, transactionID: replayKey, certificateID: nil)
+            if case .signerUnavailable = error { throw error }
+            throw SCEPError("scep_issuance_refused_\(error.code)", .badRequest, error.description)
+        }
+        try await store.finishTransaction(profile: profile.name, transactionID: replayKey, certificateID: result.certificate.id)
+        try? await store.audit(AuditRecord(
+            service: "enroll", actor: "scep:\(profile.name)", action: message.messageType == .renewalReq ? "scep.renew" : "scep.enroll",
+            outcome: .success, targetType: "certificate", targetID: result.certificate.id.uuidString.lowercased(),
+            details: ["transaction_id": message.transactionID, "remote": remote, "serial": result.certificate.serialHex]))
+        return [try Certificate(derEncoded: result.certificate.certificateDER ?? [])]
+    }
+
+    /// RFC 8894 §3.3.1.2: a RenewalReq is signed by a currently valid certificate of this issuer
+    /// (issued, not revoked, in certctl's database) whose subject the new request keeps.
+    private func checkRenewal(_ current: Certificate, csr: CertificateSigningRequest, profile: SCEPProfileRecord) async throws {
+        guard let issuer = try await issuers.get(profile.issuerID), let ca = try? Certificate(derEncoded: issuer.certificateDER),
+              await ESTServer.validates(current, intermediates: [], roots: [ca]) else {
+            throw SCEPError("scep_renewal_wrong_issuer", .badMessageCheck,
+                            "a RenewalReq must be signed by a valid certificate of issuer \(profile.issuerID)")
+        }
+        var filter = CertificateFilter()
+        filter.issuerID = profile.issuerID
+        filter.serialHex = SerialNumber.canonicalHex(ofDERInteger: Array(current.serialNumber.bytes))
+        filter.limit = 1
+        guard filter.serialHex != nil, let record = try await certificates.list(filter).first, record.status == "issued" else {
+            throw SCEPError("scep_renewal_not_current", .badMessageCheck, "the signing certificate is revoked or unknown")
+        }
+        guard csr.subject == current.subject else {
+            throw SCEPError("scep_renewal_subject_mismatch", .badRequest,
+                            "a RenewalReq must keep the subject of the certificate it renews (\(current.subject))")
+        }
+    }
+
+    /// Static challenge (constant-time over SHA-256 digests), else a one-time challenge consumed atomically.
+    private func checkChallenge(_ password: String?, csr: CertificateSigningRequest, profile: SCEPProfileRecord,
+                                transactionID: String) async throws {
+        guard let password, !password.isEmpty else {
+            throw SCEPError("scep_challenge_missing", .badRequest, "the CSR carries no challengePassword")
+        }
+        let digest = Array(SHA256.hash(data: Data(password.utf8)))
+        if let expected = profile.staticChallengeSHA256, Self.constantTimeEqual(expected, digest) { return }
+        guard profile.allowOneTimeChallenges else {
+            throw SCEPError("scep_challenge_invalid", .badRequest, "the challenge password is wrong")
+        }
+        switch try await store.consumeChallenge(profile: profile.name, secretSHA256: digest, transactionID: transactionID) {
+        case .consumed(let expectedSubject):
+            if let expectedSubject, expectedSubject != csr.subject.description {
+                throw SCEPError("scep_challenge_subject_mismatch", .badRequest,
+                                "this challenge is bound to subject \(expectedSubject), the CSR has \(csr.subject)")
+            }
+        case .alreadyUsed: throw SCEPError("scep_challenge_reused", .badRequest, "this one-time challenge was already used")
+        case .expired: throw SCEPError("scep_challenge_expired", .badRequest, "this one-time challenge has expired")
+        case .unknown: throw SCEPError("scep_challenge_invalid", .badRequest, "the challenge password is wrong")
+        }
+    }
+
+    static func constantTimeEqual(_ a: [UInt8], _ b: [UInt8]) -> Bool {
+        guard a.count == b.count else { return false }
+        var difference: UInt8 = 0
+        for index in a.indices { difference |= a[index] ^ b[index] }
+        return difference == 0
+    }
+
+    func refuse(_ profile: SCEPProfileRecord, _ message: SCEPPKIMessage?, _ error: SCEPError, remote: String) async {
+        let operation = switch message?.messageType {
+        case .pkcsReq?: "PKCSReq"
+        case .renewalReq?: "RenewalReq"
+        default: "PKIOperation"
+        }
+        metrics.count("scep", operation, error.code)
+        logger.notice("SCEP request refused", metadata: [
+            "profile": "\(profile.name)", "code": "\(error.code)", "reason": "\(error.message)",
+            "transaction_id": "\(message?.transactionID ?? "-")", "remote": "\(remote)",
+        ])
+        var details = ["reason": error.message, "fail_info": error.failInfo.rawValue, "remote": remote]
+        if let message { details["transaction_id"] = message.transactionID }
+        do {
+            try await store.audit(AuditRecord(
+                service: "enroll", actor: "scep:\(profile.name)", action: "scep.enroll", outcome: .denied,
+                targetType: "scep_profile", targetID: profile.name, errorCode: error.code, details: details))
+        } catch {
+            logger.error("could not audit a SCEP refusal", metadata: ["error": "\(DatabaseErrorText.describe(error))"])
+        }
+    }
+}
