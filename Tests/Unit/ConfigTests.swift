@@ -48,11 +48,11 @@ struct ConfigTests {
 
     @Test("DATABASE_URL is accepted when CERTCTL_DATABASE_URL is unset")
     func databaseURLFallback() throws {
-        let config = try CRLConfig(Environment(["DATABASE_URL": "postgres://u:p@db.internal:6543/pki"]))
-        #expect(config.common.database.host == "db.internal")
-        #expect(config.common.database.port == 6543)
-        #expect(config.common.database.password == "p")
-        #expect(config.common.database.database == "pki")
+        let common = try CommonConfig(Environment(["DATABASE_URL": "postgres://u:p@db.internal:6543/pki"]))
+        #expect(common.database.host == "db.internal")
+        #expect(common.database.port == 6543)
+        #expect(common.database.password == "p")
+        #expect(common.database.database == "pki")
     }
 
     @Test("a malformed value names the variable, the value and what is expected",

@@ -147,8 +147,9 @@ struct CRLGenerator: Sendable {
         }
         let unsigned = writer.finish()
         let signStarted = ContinuousClock.now
-        // a live request must not hang on a signer that is down; the loop may wait for it
-        let signature = try await sign(unsigned, issuer: issuer, waitForSigner: trigger != .request)
+        // never wait for an unreachable signer while holding the issuer's lock (live requests queue
+        // behind it); the loop retries a failed generation a few seconds later
+        let signature = try await sign(unsigned, issuer: issuer, timeout: trigger == .request ? .seconds(10) : signerTimeout)
         let revokedCount = unsigned.revokedCount
         let der = unsigned.signed(signatureAlgorithmDER: algorithm, signature: signature)
         let storeStarted = ContinuousClock.now
@@ -173,15 +174,15 @@ struct CRLGenerator: Sendable {
     }
 
     private func sign(
-        _ unsigned: borrowing UnsignedCRL, issuer: CRLIssuer, waitForSigner: Bool
+        _ unsigned: borrowing UnsignedCRL, issuer: CRLIssuer, timeout: Duration
     ) async throws(CRLGenerationError) -> [UInt8] {
         var request = Certctl_Signer_V1_SignCRLRequest()
         request.issuerID = issuer.issuerID
         request.issuerGeneration = UInt32(issuer.generation)
         request.tbsCertList = Data(unsigned.tbs)
         var options = CallOptions.defaults
-        options.waitForReady = waitForSigner
-        options.timeout = waitForSigner ? signerTimeout : .seconds(10)
+        options.waitForReady = false
+        options.timeout = timeout
         // a large CRL's TBS exceeds gRPC's default 4 MiB message cap
         options.maxRequestMessageBytes = 256 << 20
         options.maxResponseMessageBytes = 1 << 20
