@@ -1,5 +1,6 @@
 import CertctlPKI
 import Crypto
+import CertctlRuntime
 import Foundation
 import Synchronization
 
@@ -97,18 +98,5 @@ final class ResponseCache: Sendable {
             state.epoch &+= 1
             state.entries.removeAll(keepingCapacity: true)
         }
-    }
-}
-
-/// IMF-fixdate (RFC 9110 §5.6.7) for Last-Modified and Expires.
-enum HTTPDate {
-    static func format(_ date: Date) -> String {
-        var calendar = Calendar(identifier: .gregorian)
-        calendar.timeZone = TimeZone(identifier: "GMT")!
-        let c = calendar.dateComponents([.year, .month, .day, .hour, .minute, .second, .weekday], from: date)
-        let days = ["Sun", "Mon", "Tue", "Wed", "Thu", "Fri", "Sat"]
-        let months = ["Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"]
-        return String(format: "%@, %02d %@ %04d %02d:%02d:%02d GMT", days[c.weekday! - 1], c.day!, months[c.month! - 1],
-                      c.year!, c.hour!, c.minute!, c.second!)
     }
 }
