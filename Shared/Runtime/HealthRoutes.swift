@@ -19,6 +19,9 @@ public enum HealthRoutes {
                 return jsonResponse(.ok, #"{"status":"ready","service":"\#(service)"}"#)
             case .starting:
                 return jsonResponse(.serviceUnavailable, #"{"status":"starting","service":"\#(service)"}"#)
+            case .degraded(let reason):
+                return jsonResponse(.ok,
+                    #"{"status":"degraded","service":"\#(service)","reason":\#(jsonString(reason))}"#)
             case .notReady(let reason):
                 return jsonResponse(.serviceUnavailable,
                     #"{"status":"not_ready","service":"\#(service)","reason":\#(jsonString(reason))}"#)

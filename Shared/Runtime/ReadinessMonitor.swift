@@ -11,6 +11,9 @@ public final class ReadinessMonitor: Service, Sendable {
         case starting
         case ready
         case notReady(String)
+        /// The database is unreachable but the service keeps answering from
+        /// its caches (opted in with `servesFromCacheWhileDatabaseIsDown()`).
+        case degraded(String)
     }
 
     private let state = Mutex<State>(.starting)
@@ -34,8 +37,24 @@ public final class ReadinessMonitor: Service, Sendable {
         self.maximumBackoff = maximumBackoff
     }
 
+    /// Set once the database has been reachable with a current schema.
+    private let wasReady = Mutex<Bool>(false)
+    private let degradedAllowed = Mutex<Bool>(false)
+    private let lastUnreachable = Mutex<Bool>(false)
+
+    /// For services whose caches can answer without Postgres (OCSP): once
+    /// ready, losing the database reports `degraded` (HTTP 200, so a load
+    /// balancer keeps sending traffic) instead of not ready.
+    public func servesFromCacheWhileDatabaseIsDown() {
+        degradedAllowed.withLock { $0 = true }
+    }
+
     public var current: State {
         let state = state.withLock { $0 }
+        if case .notReady(let reason) = state, lastUnreachable.withLock({ $0 }),
+           degradedAllowed.withLock({ $0 }), wasReady.withLock({ $0 }) {
+            return .degraded(reason)
+        }
         guard state == .ready else { return state }
         let waiting = gates.withLock { $0 }
         return waiting.isEmpty ? .ready : .notReady("waiting for: \(waiting.sorted().joined(separator: ", "))")
@@ -57,6 +76,7 @@ public final class ReadinessMonitor: Service, Sendable {
         var backoff = Duration.milliseconds(250)
         while !Task.isCancelledOrShuttingDown {
             let next = await check()
+            if next == .ready { wasReady.withLock { $0 = true } }
             let previous = state.withLock { old in
                 defer { old = next }
                 return old
@@ -77,6 +97,7 @@ public final class ReadinessMonitor: Service, Sendable {
         let client = database.client
         let migrator = self.migrator
         let logger = self.logger
+        lastUnreachable.withLock { $0 = false }
         do {
             let status = try await withTimeout(.seconds(3)) {
                 try await client.query("SELECT 1", logger: logger)
@@ -89,6 +110,7 @@ public final class ReadinessMonitor: Service, Sendable {
             case .incompatible(let error): return .notReady("\(error)")
             }
         } catch {
+            lastUnreachable.withLock { $0 = true }
             return .notReady("database \(database.url.redacted) unreachable: \(DatabaseErrorText.describe(error))")
         }
     }
@@ -96,8 +118,13 @@ public final class ReadinessMonitor: Service, Sendable {
     private func log(transitionTo state: State) {
         switch state {
         case .ready: logger.info("ready: database reachable and schema current")
-        case .notReady(let reason): logger.warning("not ready; retrying with backoff", metadata: ["reason": "\(reason)"])
-        case .starting: break
+        case .notReady(let reason):
+            if current != .degraded(reason) {
+                logger.warning("not ready; retrying with backoff", metadata: ["reason": "\(reason)"])
+            } else {
+                logger.warning("degraded: serving from caches; retrying the database with backoff", metadata: ["reason": "\(reason)"])
+            }
+        case .starting, .degraded: break
         }
     }
 }

@@ -19,7 +19,7 @@ TLS=(--cacert "$CERTCTL_EST_TLS_CA_PATH")
 BUNDLE=$CERTCTL_EST_CLIENT_BUNDLE
 cp "$BUNDLE" bundle.orig
 restore_bundle() { cp "$WORK/bundle.orig" "$BUNDLE" 2>/dev/null || true; }
-trap 'restore_bundle; interop_cleanup' EXIT
+trap 'rc=$?; restore_bundle; (exit $rc); interop_cleanup' EXIT
 
 # est OPERATION BODY-FILE CURL-ARGS...: POSTs to $EST/OPERATION, sets STATUS and BODY.
 est() {

@@ -29,7 +29,7 @@ ensure_postgres() {
     ( cd /; source "$ROOT/scripts/lib/common.sh"
       pg_is_running "$DATA/pg" || pg_start "$DATA/pg" "$(cat "$DATA/pg/port")" >/dev/null ) || true
 }
-trap 'cleanup_replicas; ensure_postgres; interop_cleanup' EXIT INT TERM
+trap 'rc=$?; cleanup_replicas; ensure_postgres; (exit $rc); interop_cleanup' EXIT INT TERM
 
 # new_cert NAME: issues a P-256 certificate; NAME.pem, ID_<NAME>, SERIAL_<NAME>.
 new_cert() {
@@ -347,7 +347,7 @@ expect_ocsp "after TRUNCATE: r revoked" revoked "$URL" r.pem -no_nonce
 expect_match "the cache rebuilds" "^[1-9]" "$(sql -c "SELECT count(*) FROM ocsp_response_cache")"
 
 # ---------------------------------------------------------------------------
-section "10. Postgres unavailable: cached answers until nextUpdate, misses tryLater, /readyz 503"
+section "10. Postgres unavailable: cached answers until nextUpdate, misses tryLater, /readyz degraded"
 new_cert d
 new_cert e
 expect_ocsp "d good (now in memory)" good "$URL" d.pem -no_nonce
@@ -355,16 +355,18 @@ expect_ocsp "d good (now in memory)" good "$URL" d.pem -no_nonce
 expect_ocsp "Postgres down: d still answered from memory" good "$URL" d.pem -no_nonce
 expect_ocsp "Postgres down: e (never asked) -> tryLater" "error:trylater (3)" "$URL" e.pem -no_nonce
 for i in $(seq 50); do
-    [ "$(curl -s -o /dev/null -w '%{http_code}' "$OCSP/readyz")" = 503 ] && break
+    curl -s "$OCSP/readyz" | grep -q '"status":"degraded"' && break
     sleep 0.2
 done
-expect_match "/readyz reports not ready" "database" "$(curl -s "$OCSP/readyz")"
+expect_match "/readyz reports degraded, naming the database" '"status":"degraded".*database' "$(curl -s "$OCSP/readyz")"
+expect_eq "/readyz stays 200 while degraded (the balancer keeps the replica)" 200 \
+    "$(curl -s -o /dev/null -w '%{http_code}' "$OCSP/readyz")"
 ( cd /; source "$ROOT/scripts/lib/common.sh"; pg_start "$DATA/pg" "$(cat "$DATA/pg/port")" >/dev/null )
 for i in $(seq 100); do
-    [ "$(curl -s -o /dev/null -w '%{http_code}' "$OCSP/readyz")" = 200 ] && break
+    curl -s "$OCSP/readyz" | grep -q '"status":"ready"' && break
     sleep 0.2
 done
-expect_eq "/readyz ready again" 200 "$(curl -s -o /dev/null -w '%{http_code}' "$OCSP/readyz")"
+expect_match "/readyz ready again" '"status":"ready"' "$(curl -s "$OCSP/readyz")"
 expect_ocsp "recovered: e good" good "$URL" e.pem -no_nonce
 
 interop_done

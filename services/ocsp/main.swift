@@ -27,6 +27,8 @@ await ServiceProcess.run(OCSPConfig.self) { context in
         cache: ResponseCache(capacity: config.cacheMaxEntries), validity: config.responseValidity,
         margin: config.refreshMargin, logger: context.logger)
 
+    // cached answers stay valid until their nextUpdate: keep taking traffic while Postgres is away
+    context.readiness.servesFromCacheWhileDatabaseIsDown()
     let router = Router(context: OCSPRequestContext.self)
     router.middlewares.add(MetricsMiddleware())
     HealthRoutes.add(to: router, service: OCSPConfig.service.rawValue, readiness: context.readiness, registry: context.registry)

@@ -46,6 +46,8 @@ interop_start() {
     cd "$WORK"
 }
 
+# A suite with its own EXIT trap must keep the status for this function:
+#   trap 'rc=$?; my_cleanup; (exit $rc); interop_cleanup' EXIT
 interop_cleanup() {
     local status=$? key
     for key in ${CREATED_KEYS[@]+"${CREATED_KEYS[@]}"}; do drop_key "$key"; done
