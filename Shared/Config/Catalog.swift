@@ -329,22 +329,9 @@ public enum Catalog {
     }
 
     static let parseKey32: @Sendable (String) -> [UInt8]? = { text in
-        if text.count == 64, let bytes = hexBytes(text) { return bytes }
+        if text.count == 64, let bytes = Hex.bytes(text) { return bytes }
         if let data = Data(base64Encoded: text), data.count == 32 { return Array(data) }
         return nil
-    }
-
-    static func hexBytes(_ text: String) -> [UInt8]? {
-        guard text.count.isMultiple(of: 2) else { return nil }
-        var bytes: [UInt8] = []
-        var index = text.startIndex
-        while index < text.endIndex {
-            let next = text.index(index, offsetBy: 2)
-            guard let byte = UInt8(text[index..<next], radix: 16) else { return nil }
-            bytes.append(byte)
-            index = next
-        }
-        return bytes
     }
 }
 

@@ -1,3 +1,4 @@
+import CertctlConfig
 import CertctlPKI
 import CertctlRPC
 import CertctlStore
@@ -195,7 +196,7 @@ public struct IssuanceService: Sendable {
     static func fingerprint(_ request: IssuanceRequest, days: Int) -> String {
         let text = [request.csrPEM.trimmingCharacters(in: .whitespacesAndNewlines), request.issuerID, request.profileID, "\(days)"]
             .joined(separator: "\u{0}")
-        return SHA256.hash(data: Data(text.utf8)).map { String(format: "%02x", $0) }.joined()
+        return Hex.string(SHA256.hash(data: Data(text.utf8)))
     }
 
     public static func describe(_ name: GeneralName) -> String {

@@ -1,3 +1,4 @@
+import CertctlConfig
 import Crypto
 import Foundation
 import Logging
@@ -37,33 +38,18 @@ public struct EnrollmentESTStore: Sendable {
 
     public static func hashPassword(_ password: String, salt: [UInt8] = (0..<16).map { _ in UInt8.random(in: 0...255) }) -> String {
         let digest = SHA256.hash(data: salt + Array(password.utf8))
-        return "sha256$" + hex(salt) + "$" + hex(Array(digest))
+        return "sha256$" + Hex.string(salt) + "$" + Hex.string(digest)
     }
 
     /// Constant-time check of `password` against a stored `sha256$salt$hash`.
     public static func verifyPassword(_ password: String, stored: String) -> Bool {
         let parts = stored.split(separator: "$")
-        guard parts.count == 3, parts[0] == "sha256", let salt = unhex(String(parts[1])) else { return false }
+        guard parts.count == 3, parts[0] == "sha256", let salt = Hex.bytes(String(parts[1])) else { return false }
         let computed = Array(hashPassword(password, salt: salt).utf8), expected = Array(stored.utf8)
         guard computed.count == expected.count else { return false }
         var difference: UInt8 = 0
         for index in computed.indices { difference |= computed[index] ^ expected[index] }
         return difference == 0
-    }
-
-    static func hex(_ bytes: [UInt8]) -> String { bytes.map { String(format: "%02x", $0) }.joined() }
-
-    static func unhex(_ text: String) -> [UInt8]? {
-        guard text.count % 2 == 0 else { return nil }
-        var bytes: [UInt8] = []
-        var index = text.startIndex
-        while index < text.endIndex {
-            let next = text.index(index, offsetBy: 2)
-            guard let byte = UInt8(text[index..<next], radix: 16) else { return nil }
-            bytes.append(byte)
-            index = next
-        }
-        return bytes
     }
 
     public func list() async throws -> [ESTLabelRecord] { try await fetch(nil) }

@@ -1,3 +1,4 @@
+import CertctlConfig
 import Crypto
 import Foundation
 
@@ -15,7 +16,7 @@ public struct Migration: Sendable, Equatable {
 
     /// SHA-256 of the file's text: an applied migration must never change.
     public var checksum: String {
-        SHA256.hash(data: Data(sql.utf8)).map { String(format: "%02x", $0) }.joined()
+        Hex.string(SHA256.hash(data: Data(sql.utf8)))
     }
 
     /// Parses `0001_initial.sql` into (1, "initial").

@@ -61,7 +61,7 @@ public struct Migrator: Sendable {
                     try await connection.query(PostgresQuery(unsafeSQL: statement), logger: logger)
                 }
                 let elapsed = started.duration(to: .now)
-                let milliseconds = Int(elapsed.components.seconds * 1000 + elapsed.components.attoseconds / 1_000_000_000_000_000)
+                let milliseconds = elapsed.wholeMilliseconds
                 try await connection.query("""
                     INSERT INTO schema_migrations (version, name, checksum, applied_by, duration_ms)
                     VALUES (\(migration.version), \(migration.name), \(migration.checksum), \(appliedBy), \(milliseconds))

@@ -1,3 +1,4 @@
+import CertctlConfig
 import CertctlPKI
 import CertctlRPC
 import CertctlStore
@@ -74,7 +75,7 @@ struct CRLGenerator: Sendable {
             let elapsed = ContinuousClock.now - clock
             switch outcome {
             case .generated(let crl):
-                let milliseconds = Self.milliseconds(elapsed)
+                let milliseconds = elapsed.wholeMilliseconds
                 CRLMetrics.generated(issuerID: issuerID, seconds: Double(milliseconds) / 1000, revokedCount: crl.revokedCount,
                                      at: Date().timeIntervalSince1970)
                 logger.info("CRL published", metadata: [
@@ -91,7 +92,7 @@ struct CRLGenerator: Sendable {
             CRLMetrics.failed(reason: failure.reason)
             try? await store.record(CRLGenerationEvent(
                 issuerID: issuerID, generation: generation, trigger: trigger.rawValue, startedAt: started, succeeded: false,
-                error: failure.description, durationMilliseconds: Self.milliseconds(ContinuousClock.now - clock),
+                error: failure.description, durationMilliseconds: (ContinuousClock.now - clock).wholeMilliseconds,
                 revokedCount: nil, crlNumber: nil))
             logger.warning("CRL generation failed", metadata: [
                 "issuer_id": "\(issuerID)", "trigger": "\(trigger.rawValue)", "error": "\(failure)",
@@ -157,17 +158,17 @@ struct CRLGenerator: Sendable {
         let nextDate = Date(timeIntervalSince1970: TimeInterval(nextUpdate))
         try await session.store(
             generation: issuer.generation, der: der, crlNumber: start.nextCRLNumber, thisUpdate: thisDate, nextUpdate: nextDate,
-            durationMilliseconds: Self.milliseconds(ContinuousClock.now - started), revokedCount: revokedCount,
+            durationMilliseconds: (ContinuousClock.now - started).wholeMilliseconds, revokedCount: revokedCount,
             coveredChangeSeq: start.latestChangeSeq)
         try await session.record(CRLGenerationEvent(
             issuerID: issuer.issuerID, generation: issuer.generation, trigger: trigger.rawValue, startedAt: startedAt,
-            succeeded: true, error: nil, durationMilliseconds: Self.milliseconds(ContinuousClock.now - started),
+            succeeded: true, error: nil, durationMilliseconds: (ContinuousClock.now - started).wholeMilliseconds,
             revokedCount: revokedCount, crlNumber: start.nextCRLNumber))
         logger.info("CRL phases", metadata: [
             "issuer_id": "\(issuer.issuerID)", "revoked": "\(revokedCount)", "bytes": "\(der.count)",
-            "read_encode_ms": "\(Self.milliseconds(signStarted - readStarted))",
-            "sign_ms": "\(Self.milliseconds(storeStarted - signStarted))",
-            "store_ms": "\(Self.milliseconds(ContinuousClock.now - storeStarted))",
+            "read_encode_ms": "\((signStarted - readStarted).wholeMilliseconds)",
+            "sign_ms": "\((storeStarted - signStarted).wholeMilliseconds)",
+            "store_ms": "\((ContinuousClock.now - storeStarted).wholeMilliseconds)",
         ])
         return .generated(PublishedCRL(issuerID: issuer.issuerID, der: der, crlNumber: start.nextCRLNumber,
                                        thisUpdate: thisDate, nextUpdate: nextDate, revokedCount: revokedCount))
@@ -209,9 +210,6 @@ struct CRLGenerator: Sendable {
         return .database(DatabaseErrorText.describe(error))
     }
 
-    static func milliseconds(_ duration: Duration) -> Int {
-        Int(duration.components.seconds * 1000 + duration.components.attoseconds / 1_000_000_000_000_000)
-    }
 }
 
 extension Duration {

@@ -1,3 +1,4 @@
+import CertctlConfig
 import Crypto
 import Foundation
 import NIOCore
@@ -17,7 +18,7 @@ struct PublishedCRL: Sendable {
     init(issuerID: String, der: [UInt8], crlNumber: String, thisUpdate: Date, nextUpdate: Date, revokedCount: Int) {
         self.issuerID = issuerID
         body = ByteBuffer(bytes: der)
-        etag = "\"" + SHA256.hash(data: der).map { String(format: "%02x", $0) }.joined() + "\""
+        etag = "\"" + Hex.string(SHA256.hash(data: der)) + "\""
         self.crlNumber = crlNumber
         self.thisUpdate = thisUpdate
         self.nextUpdate = nextUpdate

@@ -1,3 +1,4 @@
+import CertctlConfig
 import CertctlPKI
 import Crypto
 import CertctlRuntime
@@ -22,7 +23,7 @@ struct PreparedResponse: Sendable {
         self.thisUpdate = thisUpdate
         self.nextUpdate = nextUpdate
         self.status = status
-        self.etag = "\"" + SHA256.hash(data: body).prefix(16).map { String(format: "%02x", $0) }.joined() + "\""
+        self.etag = "\"" + Hex.string(SHA256.hash(data: body).prefix(16)) + "\""
         self.lastModified = HTTPDate.format(thisUpdate)
         self.expires = HTTPDate.format(nextUpdate)
     }

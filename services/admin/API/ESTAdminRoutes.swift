@@ -1,3 +1,4 @@
+import CertctlConfig
 import CertctlStore
 import Foundation
 import Hummingbird
@@ -78,7 +79,7 @@ struct ESTAdminRoutes: Sendable {
             guard body.username.range(of: "^[A-Za-z0-9._@-]{1,128}$", options: .regularExpression) != nil else {
                 throw APIError(.badRequest, "invalid_request", "username must match ^[A-Za-z0-9._@-]{1,128}$")
             }
-            let password = (0..<16).map { _ in String(format: "%02x", UInt8.random(in: 0...255)) }.joined()
+            let password = Hex.random(octets: 16)
             do {
                 try await store.setUser(label: name, username: body.username, passwordHash: EnrollmentESTStore.hashPassword(password),
                                         audit: AuditRecord(service: "admin", actor: principal.actor, action: "est_user.set",

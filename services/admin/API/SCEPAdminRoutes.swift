@@ -1,3 +1,4 @@
+import CertctlConfig
 import CertctlStore
 import Crypto
 import Foundation
@@ -106,7 +107,7 @@ struct SCEPAdminRoutes: Sendable {
                 throw APIError(.conflict, "one_time_challenges_disabled", "SCEP profile \(name) does not accept one-time challenges")
             }
             // 128 random bits, URL-safe: fits any client's challengePassword field (PrintableString-safe too).
-            let secret = (0..<16).map { _ in String(format: "%02x", UInt8.random(in: 0...255)) }.joined()
+            let secret = Hex.random(octets: 16)
             let expires = Date(timeIntervalSince1970: (Date().timeIntervalSince1970 + Double(ttl)).rounded(.down))
             let id = try await store.mintChallenge(
                 profile: name, secretSHA256: Array(SHA256.hash(data: Data(secret.utf8))),

@@ -1,3 +1,4 @@
+import CertctlConfig
 import Crypto
 import Foundation
 import Hummingbird
@@ -41,7 +42,7 @@ enum ESTServerKeyGen {
     }
 
     static func response(privateKeyPKCS8 key: [UInt8], certsOnly: [UInt8]) -> Response {
-        let boundary = "certctl-est-" + (0..<12).map { _ in String(format: "%02x", UInt8.random(in: 0...255)) }.joined()
+        let boundary = "certctl-est-" + Hex.random(octets: 12)
         func base64(_ bytes: [UInt8]) -> String { Data(bytes).base64EncodedString(options: [.lineLength64Characters, .endLineWithCarriageReturn, .endLineWithLineFeed]) }
         let body = "--\(boundary)\r\nContent-Type: application/pkcs8\r\nContent-Transfer-Encoding: base64\r\n\r\n\(base64(key))\r\n"
             + "--\(boundary)\r\nContent-Type: application/pkcs7-mime; smime-type=certs-only\r\nContent-Transfer-Encoding: base64\r\n\r\n"

@@ -1,3 +1,4 @@
+import CertctlConfig
 import CertctlIssuance
 import CertctlPKI
 import CertctlStore
@@ -117,7 +118,7 @@ struct SCEPResponder: Sendable {
         }
         // A replayed message repeats transactionID *and* senderNonce. certmonger reuses the transactionID
         // (a hash of the key) when it resubmits or renews with the same key, with a fresh nonce: that is a new request.
-        let replayKey = message.transactionID + "/" + message.senderNonce.map { String(format: "%02x", $0) }.joined()
+        let replayKey = message.transactionID + "/" + Hex.string(message.senderNonce)
         guard try await store.beginTransaction(profile: profile.name, transactionID: replayKey) else {
             throw SCEPError("scep_transaction_replayed", .badRequest,
                             "this message (transactionID \(message.transactionID), same senderNonce) was already processed")

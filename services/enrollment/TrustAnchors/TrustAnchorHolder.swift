@@ -1,3 +1,4 @@
+import CertctlConfig
 import Crypto
 import Foundation
 import Synchronization
@@ -76,7 +77,7 @@ final class TrustAnchorHolder: Sendable {
         if let expired = certificates.first(where: { $0.notValidAfter < now }) {
             return .failure(.expired(path, expired.subject.description))
         }
-        let sha = SHA256.hash(data: data).map { String(format: "%02x", $0) }.joined()
+        let sha = Hex.string(SHA256.hash(data: data))
         return .success(Pool(name: name, certificates: certificates, sha256: sha,
                              earliestNotAfter: certificates.map(\.notValidAfter).min() ?? now))
     }
