@@ -126,9 +126,17 @@ openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout ext
 openssl req -new -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout ext.key -subj "/CN=ext-client-$RUN" -out ext.csr 2>/dev/null
 openssl x509 -req -in ext.csr -CA ext-ca.crt -CAkey ext-ca.key -CAcreateserial -days 1 -out ext.crt 2>/dev/null
 csr ext-req "est-ext-$RUN"
+EXT_SHA=$(openssl x509 -in ext.crt -outform DER | openssl sha256 -r | cut -d' ' -f1)
+tls_refusals() { sql -c "SELECT count(*) FROM audit_events WHERE action = 'est.tls_handshake' AND outcome = 'denied'
+    AND error_code = 'est_client_certificate_untrusted' AND target_id = '$EXT_SHA'"; }
 est simpleenroll ext-req.b64 --cert ext.crt --key ext.key
 [ "$STATUS" != 200 ] && pass "a client certificate from an untrusted CA is refused ($STATUS)" \
     || fail "a client certificate from an untrusted CA is refused" "not 200" "$STATUS"
+for _ in $(seq 50); do [ "$(tls_refusals)" = 1 ] && break; sleep 0.1; done
+expect_eq "the TLS-level refusal is audited as est_client_certificate_untrusted" 1 "$(tls_refusals)"
+est simpleenroll ext-req.b64 --cert ext.crt --key ext.key
+sleep 0.5
+expect_eq "a retry within a minute is not audited again (no audit flood)" 1 "$(tls_refusals)"
 cat ext-ca.crt >>"$BUNDLE"
 reload_bundle
 expect_status 200

@@ -17,14 +17,14 @@ await ServiceProcess.run(EnrollConfig.self) { context in
     let issuance = IssuanceService(database: context.database, signer: signer.connection,
                                    urls: PublicationURLs(ocspBase: context.config.ocspBaseURL, crlBase: context.config.crlBaseURL),
                                    logger: context.logger)
+    // Trust bundles (EST mTLS, SCEP signed-challenge connectors): loaded at start, reloaded on SIGHUP and on the admin API's NOTIFY.
+    let holder = TrustAnchorHolder()
     let responder = SCEPResponder(store: scepStore, issuers: IssuerStore(client: client, logger: context.logger),
                                   ras: SCEPRAStore(), issuance: issuance,
                                   certificates: CertificateRecordStore(client: client, logger: context.logger),
-                                  metrics: EnrollMetrics(), logger: context.logger)
+                                  trustAnchors: holder, metrics: EnrollMetrics(), logger: context.logger)
     SCEPRoutes(responder: responder).add(to: context.router)
     var services: [any Service] = [signer]
-    // Trust bundles (EST mTLS): loaded at start, reloaded on SIGHUP and on the admin API's NOTIFY.
-    let holder = TrustAnchorHolder()
     services.append(TrustAnchorReloader(
         holder: holder, store: TrustAnchorStore(client: client, logger: context.logger), databaseURL: context.database.url,
         replica: TrustAnchorReloader.replicaName(), logger: context.logger))

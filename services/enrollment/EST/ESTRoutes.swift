@@ -108,9 +108,7 @@ struct ESTRoutes: Sendable {
             guard csr.subject == current.subject else {
                 throw Refusal(.badRequest, "est_reenroll_subject_mismatch", "the CSR's subject must equal the current certificate's (\(current.subject))")
             }
-            let currentSANs = Set((try? current.extensions.subjectAlternativeNames).flatMap { $0.map(IssuanceService.describe) } ?? [])
-            let requested = Set((try? csr.attributes.extensionRequest?.extensions.subjectAlternativeNames)?.flatMap { $0.map(IssuanceService.describe) } ?? [])
-            guard currentSANs == requested else {
+            guard current.subjectAlternativeNameTexts == csr.subjectAlternativeNameTexts else {
                 throw Refusal(.badRequest, "est_reenroll_san_mismatch", "the CSR's subjectAltNames must equal the current certificate's")
             }
         }
