@@ -49,8 +49,20 @@ expect_eq "GET /cacerts -> 200" 200 "$STATUS"
 expect_match "cacerts content type" "application/pkcs7-mime; smime-type=certs-only" "$(tr -d '\r' <headers | grep -i '^content-type')"
 certs_of cacerts.b64 cacerts.pem
 expect_eq "cacerts is the issuer's CA certificate" "$(der_sha "$CA")" "$(der_sha cacerts.pem)"
-STATUS=$(curl -sS "${TLS[@]}" -o /dev/null -w '%{http_code}' "$EST/csrattrs")
-expect_eq "GET /csrattrs -> 204 (no attributes required)" 204 "$STATUS"
+STATUS=$(curl -sS "${TLS[@]}" -D attrs.h -o csrattrs.b64 -w '%{http_code}' "$EST/csrattrs")
+expect_eq "GET /csrattrs -> 200" 200 "$STATUS"
+expect_match "csrattrs content type" "application/csrattrs" "$(tr -d '\r' <attrs.h | grep -i '^content-type')"
+openssl base64 -d -in csrattrs.b64 -out csrattrs.der
+api GET "/api/v1/profiles/$(api GET /api/v1/est/labels >/dev/null; jf '.items[] | select(.name == "default") | .profile_id')"
+attrs=$(openssl asn1parse -inform DER -in csrattrs.der)
+for algorithm in $(jf '.allowed_key_algorithms[]'); do
+    case $algorithm in
+        ecdsa-p256) want="id-ecPublicKey prime256v1 ecdsa-with-SHA256" ;;
+        ecdsa-p384) want="id-ecPublicKey secp384r1 ecdsa-with-SHA384" ;;
+        rsa-*) want="rsaEncryption sha256WithRSAEncryption" ;;
+    esac
+    for oid in $want; do check "csrattrs names $oid for $algorithm (openssl asn1parse)" grep -q ":$oid\$" <<<"$attrs"; done
+done
 STATUS=$(curl -sS "${TLS[@]}" -o /dev/null -w '%{http_code}' "${EST%/.well-known/est}/.well-known/est/nope/cacerts")
 expect_eq "an unknown label -> 404" 404 "$STATUS"
 

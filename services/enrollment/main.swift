@@ -30,7 +30,8 @@ await ServiceProcess.run(EnrollConfig.self) { context in
         replica: TrustAnchorReloader.replicaName(), logger: context.logger))
     if let est = context.config.est {
         let routes = ESTRoutes(
-            labels: EnrollmentESTStore(client: client, logger: context.logger), issuers: IssuerStore(client: client, logger: context.logger),
+            labels: EnrollmentESTStore(client: client, logger: context.logger),
+            profiles: ProfileStore(client: client, logger: context.logger), issuers: IssuerStore(client: client, logger: context.logger),
             certificates: CertificateRecordStore(client: client, logger: context.logger), issuance: issuance, holder: holder,
             audit: scepStore, metrics: EnrollMetrics(), logger: context.logger)
         services.append(try ESTServer.make(
