@@ -148,20 +148,30 @@ public struct CRLGenerationSession {
         public var cachedChangeSeq: Int64?
         public var cachedThisUpdate: Date?
         public var cachedGeneration: Int?
+        /// Entries on the cached CRL of this generation.
+        public var cachedRevokedCount: Int?
+
+        /// At most this many entries go on the next CRL when the cache is of the same
+        /// generation (each revocation change adds at most one); else nil.
+        public func expectedEntriesUpperBound(generation: Int) -> Int? {
+            guard cachedGeneration == generation, let count = cachedRevokedCount, let covered = cachedChangeSeq else { return nil }
+            return count + Int(max(0, latestChangeSeq - covered))
+        }
     }
 
     public func start() async throws -> Start {
         let rows = try await connection.query("""
             SELECT (GREATEST(i.last_crl_number, COALESCE(c.crl_number, 0)) + 1)::text,
                    COALESCE((SELECT max(change_seq) FROM certificate_revocations WHERE issuer_id = i.id), 0),
-                   c.covered_change_seq, c.this_update, c.issuer_generation
+                   c.covered_change_seq, c.this_update, c.issuer_generation, c.revoked_count
             FROM issuers i LEFT JOIN crl_cache c ON c.issuer_id = i.id
                 AND c.issuer_generation = (SELECT generation FROM issuer_generations WHERE issuer_id = i.id AND status = 'active')
             WHERE i.id = \(issuerID)
             """, logger: logger)
-        for try await (number, latest, covered, thisUpdate, generation) in rows.decode((String, Int64, Int64?, Date?, Int?).self) {
+        for try await (number, latest, covered, thisUpdate, generation, revoked)
+            in rows.decode((String, Int64, Int64?, Date?, Int?, Int?).self) {
             return Start(nextCRLNumber: number, latestChangeSeq: latest, cachedChangeSeq: covered,
-                         cachedThisUpdate: thisUpdate, cachedGeneration: generation)
+                         cachedThisUpdate: thisUpdate, cachedGeneration: generation, cachedRevokedCount: revoked)
         }
         throw CRLStoreError.unknownIssuer(issuerID)
     }
@@ -202,15 +212,23 @@ public struct CRLGenerationSession {
     }
 
     /// Upserts the issuer generation's cache row (a trigger tells every publisher, on commit).
+    ///
+    /// The DER goes over `COPY … FROM STDIN` into a temporary table in pieces
+    /// of 512 KiB (as hex text), then moves into crl_cache inside Postgres: a
+    /// bound parameter would cost two more whole copies of a large CRL in this
+    /// process (the bind buffer and the wire message).
     public func store(generation: Int, der: [UInt8], crlNumber: String, thisUpdate: Date, nextUpdate: Date,
                       durationMilliseconds: Int, revokedCount: Int, coveredChangeSeq: Int64) async throws {
-        var buffer = ByteBufferAllocator().buffer(capacity: der.count)
-        buffer.writeBytes(der)
+        try await connection.query("CREATE TEMPORARY TABLE crl_upload (der bytea NOT NULL) ON COMMIT DROP", logger: logger)
+        try await connection.copyFrom(table: "crl_upload", columns: ["der"], logger: logger) { writer in
+            try await CRLUploadText.write(der, to: writer)
+        }
         try await connection.query("""
             INSERT INTO crl_cache (issuer_id, issuer_generation, crl_der, crl_number, this_update, next_update,
                                    generated_at, generation_duration_ms, revoked_count, covered_change_seq)
-            VALUES (\(issuerID), \(generation), \(buffer), \(crlNumber)::numeric, \(thisUpdate), \(nextUpdate),
-                    now(), \(durationMilliseconds), \(revokedCount), \(coveredChangeSeq))
+            SELECT \(issuerID), \(generation), der, \(crlNumber)::numeric, \(thisUpdate), \(nextUpdate),
+                    now(), \(durationMilliseconds), \(revokedCount), \(coveredChangeSeq)
+            FROM crl_upload
             ON CONFLICT (issuer_id, issuer_generation) DO UPDATE SET
                 crl_der = EXCLUDED.crl_der, crl_number = EXCLUDED.crl_number, this_update = EXCLUDED.this_update,
                 next_update = EXCLUDED.next_update, generated_at = EXCLUDED.generated_at,
@@ -284,5 +302,32 @@ enum RevocationLines {
             invalidity = value
         }
         try each(UnsafeBufferPointer(rebasing: line[fields[0]]), revokedAt, Int(reason), invalidity)
+    }
+}
+
+/// One bytea value in COPY's text format: `\\x` and the hex digits, then a newline.
+enum CRLUploadText {
+    static let pieceBytes = 512 << 10
+    private static let digits = Array("0123456789abcdef".utf8)
+
+    static func write(_ bytes: [UInt8], to writer: PostgresCopyFromWriter) async throws {
+        try await writer.write(ByteBuffer(string: "\\\\x"))
+        var start = 0
+        while start < bytes.count {
+            let end = min(start + pieceBytes, bytes.count)
+            var piece = ByteBufferAllocator().buffer(capacity: (end - start) * 2)
+            piece.writeWithUnsafeMutableBytes(minimumWritableBytes: (end - start) * 2) { out in
+                var index = 0
+                for byte in bytes[start..<end] {
+                    out[index] = digits[Int(byte >> 4)]
+                    out[index + 1] = digits[Int(byte & 0x0f)]
+                    index += 2
+                }
+                return index
+            }
+            try await writer.write(piece)
+            start = end
+        }
+        try await writer.write(ByteBuffer(string: "\n"))
     }
 }
