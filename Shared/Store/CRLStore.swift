@@ -148,30 +148,29 @@ public struct CRLGenerationSession {
         public var cachedChangeSeq: Int64?
         public var cachedThisUpdate: Date?
         public var cachedGeneration: Int?
-        /// Entries on the cached CRL of this generation.
-        public var cachedRevokedCount: Int?
-
-        /// At most this many entries go on the next CRL when the cache is of the same
-        /// generation (each revocation change adds at most one); else nil.
-        public func expectedEntriesUpperBound(generation: Int) -> Int? {
-            guard cachedGeneration == generation, let count = cachedRevokedCount, let covered = cachedChangeSeq else { return nil }
-            return count + Int(max(0, latestChangeSeq - covered))
-        }
+        /// At most this many entries go on the next CRL: the cached CRL's count plus one per
+        /// revocation change since, or (no cache row) the issuer's revocation rows.
+        public var expectedEntriesUpperBound: Int
     }
 
     public func start() async throws -> Start {
         let rows = try await connection.query("""
             SELECT (GREATEST(i.last_crl_number, COALESCE(c.crl_number, 0)) + 1)::text,
                    COALESCE((SELECT max(change_seq) FROM certificate_revocations WHERE issuer_id = i.id), 0),
-                   c.covered_change_seq, c.this_update, c.issuer_generation, c.revoked_count
+                   c.covered_change_seq, c.this_update, c.issuer_generation,
+                   CASE WHEN c.revoked_count IS NULL
+                        THEN (SELECT count(*) FROM certificate_revocations WHERE issuer_id = i.id)
+                        ELSE c.revoked_count + GREATEST(0, (SELECT count(*) FROM certificate_revocations
+                                                            WHERE issuer_id = i.id AND change_seq > c.covered_change_seq))
+                   END
             FROM issuers i LEFT JOIN crl_cache c ON c.issuer_id = i.id
                 AND c.issuer_generation = (SELECT generation FROM issuer_generations WHERE issuer_id = i.id AND status = 'active')
             WHERE i.id = \(issuerID)
             """, logger: logger)
         for try await (number, latest, covered, thisUpdate, generation, revoked)
-            in rows.decode((String, Int64, Int64?, Date?, Int?, Int?).self) {
+            in rows.decode((String, Int64, Int64?, Date?, Int?, Int).self) {
             return Start(nextCRLNumber: number, latestChangeSeq: latest, cachedChangeSeq: covered,
-                         cachedThisUpdate: thisUpdate, cachedGeneration: generation, cachedRevokedCount: revoked)
+                         cachedThisUpdate: thisUpdate, cachedGeneration: generation, expectedEntriesUpperBound: revoked)
         }
         throw CRLStoreError.unknownIssuer(issuerID)
     }

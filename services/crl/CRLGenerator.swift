@@ -141,7 +141,7 @@ struct CRLGenerator: Sendable {
         var writer = try TBSCertListWriter(header: CRLHeader(
             signatureAlgorithmDER: algorithm, issuerNameDER: issuer.subjectDER, thisUpdate: thisUpdate, nextUpdate: nextUpdate,
             crlNumber: number, authorityKeyIdentifier: issuer.subjectKeyID),
-            expectedEntries: start.expectedEntriesUpperBound(generation: issuer.generation) ?? 0)
+            expectedEntries: start.expectedEntriesUpperBound)
         // entries of certificates that expired before the previous CRL were on it once more: drop them now
         let expiredBefore = sameGeneration ? start.cachedThisUpdate : nil
         let readStarted = ContinuousClock.now
