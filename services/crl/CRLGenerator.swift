@@ -1,4 +1,5 @@
 import CertctlConfig
+import CertctlObservability
 import CertctlPKI
 import CertctlRPC
 import CertctlStore
@@ -145,16 +146,21 @@ struct CRLGenerator: Sendable {
         // entries of certificates that expired before the previous CRL were on it once more: drop them now
         let expiredBefore = sameGeneration ? start.cachedThisUpdate : nil
         let readStarted = ContinuousClock.now
+        let memoryStart = ProcessMemory.text
         try await session.revocations(expiredBefore: expiredBefore) { serial, revokedAt, reason, invalidity in
             try writer.append(serialHex: serial, revokedAt: revokedAt, reasonCode: reason, invalidityDate: invalidity)
         }
+        let memoryRead = ProcessMemory.text
         let unsigned = writer.finish()
         let signStarted = ContinuousClock.now
+        let memoryEncoded = ProcessMemory.text
         // never wait for an unreachable signer while holding the issuer's lock (live requests queue
         // behind it); the loop retries a failed generation a few seconds later
         let signature = try await sign(unsigned, issuer: issuer, timeout: trigger == .request ? .seconds(10) : signerTimeout)
         let revokedCount = unsigned.revokedCount
+        let memorySigned = ProcessMemory.text
         let der = unsigned.signed(signatureAlgorithmDER: algorithm, signature: signature)
+        let memoryFinished = ProcessMemory.text
         let storeStarted = ContinuousClock.now
         let thisDate = Date(timeIntervalSince1970: TimeInterval(thisUpdate))
         let nextDate = Date(timeIntervalSince1970: TimeInterval(nextUpdate))
@@ -171,6 +177,9 @@ struct CRLGenerator: Sendable {
             "read_encode_ms": "\((signStarted - readStarted).wholeMilliseconds)",
             "sign_ms": "\((storeStarted - signStarted).wholeMilliseconds)",
             "store_ms": "\((ContinuousClock.now - storeStarted).wholeMilliseconds)",
+            // resident/peak MiB after each phase: where a large CRL's memory goes
+            "rss_mib_start": "\(memoryStart)", "rss_mib_read": "\(memoryRead)", "rss_mib_encoded": "\(memoryEncoded)", "rss_mib_signed": "\(memorySigned)",
+            "rss_mib_finished": "\(memoryFinished)", "rss_mib_stored": "\(ProcessMemory.text)",
         ])
         return .generated(PublishedCRL(issuerID: issuer.issuerID, der: der, crlNumber: start.nextCRLNumber,
                                        thisUpdate: thisDate, nextUpdate: nextDate, revokedCount: revokedCount))
