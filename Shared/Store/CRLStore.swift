@@ -199,6 +199,8 @@ public struct CRLGenerationSession {
         let expiry = expiredBefore.map {
             "AND (certificate_not_after IS NULL OR certificate_not_after >= to_timestamp(\(Int64($0.timeIntervalSince1970.rounded(.down)))))"
         } ?? ""
+        // a cursor is planned for its first rows by default; this one is read to the end
+        try await connection.query("SET LOCAL cursor_tuple_fraction = 1.0", logger: logger)
         try await connection.query(PostgresQuery(unsafeSQL: """
             DECLARE crl_entries NO SCROLL CURSOR FOR
             SELECT string_agg(serial_hex || ' ' || floor(date_part('epoch', revoked_at))::bigint || ' ' || reason_code

@@ -53,7 +53,7 @@ struct CRLEncodingTests {
             RevokedEntry(serialHex: String(repeating: "f", count: 40), revokedAt: 2_600_000_000, reasonCode: 6, invalidityDate: nil),
         ]
         for entry in entries { try writer.append(entry) }
-        let unsigned = writer.finish()
+        var unsigned = writer.finish()
         let tbs = Array(unsigned.tbs)
         let signature = try key.signature(for: tbs).derRepresentation
         let der = unsigned.signed(signatureAlgorithmDER: header.signatureAlgorithmDER, signature: Array(signature))

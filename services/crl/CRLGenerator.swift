@@ -151,7 +151,7 @@ struct CRLGenerator: Sendable {
             try writer.append(serialHex: serial, revokedAt: revokedAt, reasonCode: reason, invalidityDate: invalidity)
         }
         let memoryRead = ProcessMemory.text
-        let unsigned = writer.finish()
+        var unsigned = writer.finish()
         let signStarted = ContinuousClock.now
         let memoryEncoded = ProcessMemory.text
         // never wait for an unreachable signer while holding the issuer's lock (live requests queue

@@ -146,7 +146,7 @@ public struct TBSCertListWriter {
     }
 
     /// Closes the TBSCertList; the result is signed with `UnsignedCRL.tbs`.
-    public consuming func finish() -> UnsignedCRL {
+    public mutating func finish() -> UnsignedCRL {
         let entriesLength = buffer.count - reserve
         var extensions: [UInt8] = []
         var aki: [UInt8] = []
@@ -176,9 +176,13 @@ public struct TBSCertListWriter {
         DERWriter.appendHeader(DERWriter.sequence, length: fields.count + entriesLength + tail.count, to: &prefix)
         prefix += fields
         let start = reserve - prefix.count
-        buffer.replaceSubrange(start..<reserve, with: prefix)
-        buffer.append(contentsOf: tail)
-        return UnsignedCRL(buffer: buffer, tbsStart: start, revokedCount: count)
+        // Take the storage out of self first: with a second reference (a caller's copy of
+        // the writer), the in-place edits below would copy the whole CRL.
+        var storage = buffer
+        buffer = []
+        storage.replaceSubrange(start..<reserve, with: prefix)
+        storage.append(contentsOf: tail)
+        return UnsignedCRL(buffer: storage, tbsStart: start, revokedCount: count)
     }
 }
 
@@ -192,7 +196,7 @@ public struct UnsignedCRL {
     public var tbs: ArraySlice<UInt8> { buffer[tbsStart...] }
 
     /// The DER CertificateList: SEQUENCE { tbsCertList, signatureAlgorithm, BIT STRING signature }.
-    public consuming func signed(signatureAlgorithmDER: [UInt8], signature: [UInt8]) -> [UInt8] {
+    public mutating func signed(signatureAlgorithmDER: [UInt8], signature: [UInt8]) -> [UInt8] {
         let tbsLength = buffer.count - tbsStart
         var bitString: [UInt8] = []
         DERWriter.appendHeader(DERWriter.bitString, length: signature.count + 1, to: &bitString)
@@ -201,10 +205,12 @@ public struct UnsignedCRL {
         var header: [UInt8] = []
         DERWriter.appendHeader(DERWriter.sequence, length: tbsLength + signatureAlgorithmDER.count + bitString.count, to: &header)
         let start = tbsStart - header.count
-        buffer.replaceSubrange(start..<tbsStart, with: header)
-        buffer.append(contentsOf: signatureAlgorithmDER)
-        buffer.append(contentsOf: bitString)
-        buffer.removeSubrange(0..<start)
-        return buffer
+        var storage = buffer  // as in finish(): edit the only reference, in place
+        buffer = []
+        storage.replaceSubrange(start..<tbsStart, with: header)
+        storage.append(contentsOf: signatureAlgorithmDER)
+        storage.append(contentsOf: bitString)
+        storage.removeSubrange(0..<start)
+        return storage
     }
 }
