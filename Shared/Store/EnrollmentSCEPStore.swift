@@ -13,12 +13,14 @@ public struct SCEPProfileRecord: Sendable, Equatable {
     public var staticChallengeSHA256: [UInt8]?
     public var allowOneTimeChallenges: Bool
     public var validityDays: Int?
+    /// Valid requests wait as PENDING for an operator's decision (admin API) instead of being issued.
+    public var requireApproval: Bool
     public var createdAt: Date
     public var updatedAt: Date
 
     public init(name: String, issuerID: String, profileID: String, raCertPath: String, raKeyPath: String,
                 staticChallengeSHA256: [UInt8]?, allowOneTimeChallenges: Bool, validityDays: Int?,
-                createdAt: Date = Date(), updatedAt: Date = Date()) {
+                requireApproval: Bool = false, createdAt: Date = Date(), updatedAt: Date = Date()) {
         self.name = name
         self.issuerID = issuerID
         self.profileID = profileID
@@ -27,6 +29,7 @@ public struct SCEPProfileRecord: Sendable, Equatable {
         self.staticChallengeSHA256 = staticChallengeSHA256
         self.allowOneTimeChallenges = allowOneTimeChallenges
         self.validityDays = validityDays
+        self.requireApproval = requireApproval
         self.createdAt = createdAt
         self.updatedAt = updatedAt
     }
@@ -71,9 +74,10 @@ public struct EnrollmentSCEPStore: Sendable {
             return try await client.transaction(logger: logger) { connection in
                 let rows = try await connection.query("""
                     INSERT INTO scep_profiles (name, issuer_id, profile_id, ra_cert_path, ra_key_path,
-                                               static_challenge_sha256, allow_one_time_challenges, validity_days)
+                                               static_challenge_sha256, allow_one_time_challenges, validity_days,
+                                               require_approval)
                     VALUES (\(p.name), \(p.issuerID), \(p.profileID), \(p.raCertPath), \(p.raKeyPath), \(hash),
-                            \(p.allowOneTimeChallenges), \(p.validityDays))
+                            \(p.allowOneTimeChallenges), \(p.validityDays), \(p.requireApproval))
                     ON CONFLICT (name) DO NOTHING RETURNING name
                     """, logger: logger)
                 var inserted = false
@@ -167,16 +171,16 @@ public struct EnrollmentSCEPStore: Sendable {
     private func fetch(_ name: String?) async throws -> [SCEPProfileRecord] {
         let rows = try await client.query("""
             SELECT name, issuer_id, profile_id, ra_cert_path, ra_key_path, static_challenge_sha256,
-                   allow_one_time_challenges, validity_days, created_at, updated_at
+                   allow_one_time_challenges, validity_days, created_at, updated_at, require_approval
             FROM scep_profiles WHERE \(name)::text IS NULL OR name = \(name) ORDER BY name
             """, logger: logger)
         var result: [SCEPProfileRecord] = []
-        for try await (name, issuer, profile, cert, key, hash, oneTime, days, created, updated)
-            in rows.decode((String, String, String, String, String, ByteBuffer?, Bool, Int?, Date, Date).self) {
+        for try await (name, issuer, profile, cert, key, hash, oneTime, days, created, updated, approval)
+            in rows.decode((String, String, String, String, String, ByteBuffer?, Bool, Int?, Date, Date, Bool).self) {
             result.append(SCEPProfileRecord(
                 name: name, issuerID: issuer, profileID: profile, raCertPath: cert, raKeyPath: key,
                 staticChallengeSHA256: hash.map { Array($0.readableBytesView) }, allowOneTimeChallenges: oneTime,
-                validityDays: days, createdAt: created, updatedAt: updated))
+                validityDays: days, requireApproval: approval, createdAt: created, updatedAt: updated))
         }
         return result
     }

@@ -18,6 +18,7 @@ struct SCEPAdminRoutes: Sendable {
         let static_challenge: String?
         let allow_one_time_challenges: Bool?
         let validity_days: Int?
+        let require_approval: Bool?
     }
 
     struct ProfileJSON: Encodable {
@@ -29,6 +30,7 @@ struct SCEPAdminRoutes: Sendable {
         let has_static_challenge: Bool
         let allow_one_time_challenges: Bool
         let validity_days: Int?
+        let require_approval: Bool
         let path: String
         let created_at: Date
 
@@ -36,6 +38,7 @@ struct SCEPAdminRoutes: Sendable {
             name = r.name; issuer_id = r.issuerID; profile_id = r.profileID; ra_cert_path = r.raCertPath
             ra_key_path = r.raKeyPath; has_static_challenge = r.staticChallengeSHA256 != nil
             allow_one_time_challenges = r.allowOneTimeChallenges; validity_days = r.validityDays
+            require_approval = r.requireApproval
             path = "/scep/\(r.name)"; created_at = r.createdAt
         }
     }
@@ -146,6 +149,6 @@ struct SCEPAdminRoutes: Sendable {
             name: body.name, issuerID: body.issuer_id, profileID: body.profile_id ?? "default",
             raCertPath: body.ra_cert_path, raKeyPath: body.ra_key_path,
             staticChallengeSHA256: body.static_challenge.map { Array(SHA256.hash(data: Data($0.utf8))) },
-            allowOneTimeChallenges: oneTime, validityDays: body.validity_days)
+            allowOneTimeChallenges: oneTime, validityDays: body.validity_days, requireApproval: body.require_approval ?? false)
     }
 }
