@@ -405,6 +405,65 @@ struct SCEPEnrollTests {
         }
     }
 
+    @Test("require_approval: a CSR the certificate profile refuses gets FAILURE at once and is not stored; a request whose profile changed before approval becomes failed (422), audited, and its requester gets FAILURE")
+    func approvalFailures() async throws {
+        try await withStack { stack, children in
+            try await ready(stack, children)
+            func count(_ sql: String) async throws -> Int { try await TestEnvironment.scalar(sql, stack.url) ?? -1 }
+            let profileBody = #"{"id": "strict", "allowed_key_algorithms": ["rsa-2048"], "max_validity_days": 30, "allowed_san_types": ["dns"], "san_patterns": ["*.example.com"]}"#
+            #expect(try api(stack, "POST", "/api/v1/profiles", json: profileBody).status == 201)
+            #expect(try api(stack, "POST", "/api/v1/scep/profiles", json: """
+                {"name": "held-strict", "issuer_id": "iss-local", "profile_id": "strict", "ra_cert_path": "\(stack.raCertPath)",
+                 "ra_key_path": "\(stack.ca.directory)/ra.key", "static_challenge": "static-secret-3", "require_approval": true}
+                """).status == 201)
+            let url = "http://127.0.0.1:\(stack.enrollPort)/scep/held-strict?operation=PKIOperation"
+            func send(_ message: [UInt8], as identity: SCEPRAIdentity) throws -> SCEPClientMessage.Reply {
+                let reply = try post(url, message)
+                try #require(reply.status == 200, "HTTP \(reply.status): \(String(decoding: reply.body, as: UTF8.self))")
+                return try SCEPClientMessage.readCertRep(reply.body, ra: stack.ra.certificate, client: identity)
+            }
+
+            // An RSA-3072 CSR: refused now, not put in front of an operator.
+            let dir = stack.ca.directory
+            try TestCA.run("/usr/bin/openssl", ["req", "-x509", "-newkey", "rsa:3072", "-nodes", "-keyout", "\(dir)/big.key",
+                                                "-out", "\(dir)/big.crt", "-subj", "/CN=held-big", "-days", "1"])
+            try TestCA.run("/usr/bin/openssl", ["req", "-new", "-key", "\(dir)/big.key", "-outform", "DER", "-out", "\(dir)/big.csr",
+                                                "-config", try config(dir, cn: "held-big", "static-secret-3")])
+            let big = try SCEPRAIdentity(certificate: Certificate(pemEncoded: String(contentsOfFile: "\(dir)/big.crt", encoding: .utf8)),
+                                         keyPEM: String(contentsOfFile: "\(dir)/big.key", encoding: .utf8))
+            let bigCSR = Array(try Data(contentsOf: URL(fileURLWithPath: "\(dir)/big.csr")))
+            let refused = try send(try SCEPClientMessage.pkcsReq(csrDER: bigCSR, transactionID: "tx-big", senderNonce: Array(repeating: 5, count: 16),
+                                                                 client: big, ra: stack.ra.certificate), as: big)
+            #expect(refused.status == .failure && refused.failInfo == .badRequest)
+            #expect(try await auditCount(stack, code: "scep_issuance_refused_key_not_allowed") == 1)
+            #expect(try await count("SELECT count(*) FROM enrollment_requests") == 0)
+
+            // An RSA-2048 request is held; then the profile stops allowing RSA-2048; the approval fails for good.
+            let d = try device(stack, cn: "held-d", challenge: "static-secret-3")
+            let message = try SCEPClientMessage.pkcsReq(csrDER: d.csrDER, transactionID: "tx-held-d", senderNonce: Array(repeating: 6, count: 16),
+                                                        client: d.identity, ra: stack.ra.certificate)
+            let heldD = try send(message, as: d.identity)
+            let heldAudit = try await refusals(stack)
+            #expect(heldD.status == .pending, "\(heldAudit)")
+            let listing = try api(stack, "GET", "/api/v1/enrollment/requests?status=pending")
+            let id = try #require((listing.json["items"] as? [[String: Any]])?.first?["id"] as? String)
+            #expect(try api(stack, "PUT", "/api/v1/profiles/strict",
+                            json: #"{"allowed_key_algorithms": ["ecdsa-p256"], "max_validity_days": 30, "allowed_san_types": ["dns"], "san_patterns": ["*.example.com"]}"#).status == 200)
+            let approved = try api(stack, "POST", "/api/v1/enrollment/requests/\(id)/approve")
+            #expect(approved.status == 422 && approved.json["error"] as? String == "enrollment_request_failed", "\(approved.json)")
+            let after = try api(stack, "GET", "/api/v1/enrollment/requests/\(id)")
+            #expect(after.json["status"] as? String == "failed")
+            #expect((after.json["reason"] as? String)?.hasPrefix("key_not_allowed") == true, "\(after.json)")
+            #expect(try await count("""
+                SELECT count(*) FROM audit_events WHERE action = 'enrollment_request.approve' AND outcome = 'failure' AND error_code = 'key_not_allowed'
+                """) == 1)
+            let answer = try send(message, as: d.identity)
+            #expect(answer.status == .failure && answer.failInfo == .badRequest)
+            #expect(try await auditCount(stack, code: "scep_request_failed") == 1)
+            #expect(try await count("SELECT count(*) FROM certificates WHERE request_source = 'scep' AND status = 'issued'") == 0)
+        }
+    }
+
     @Test("an RA key readable by group or others stops certctl-enroll at start with exit 78")
     func insecureRAKey() async throws {
         try await withStack(raKeyMode: 0o644) { stack, children in

@@ -124,9 +124,10 @@ section "4. approval (PENDING): scepclient and certmonger wait until an operator
 # identical PKCSReq every 30 s while PENDING; certmonger polls with GetCertInitial (CertPoll).
 HELD="held-$RUN"
 HELD_URL="${SCEP%/default}/$HELD"
-MDM_PID=
+MDM_PID= CM_PID=
 cleanup_held() {
     [ -z "$MDM_PID" ] || kill "$MDM_PID" 2>/dev/null || true
+    [ -z "$CM_PID" ] || kill "$CM_PID" 2>/dev/null || true
     api DELETE "/api/v1/scep/profiles/$HELD" >/dev/null 2>&1 || true
 }
 trap 'rc=$?; cleanup_held; (exit $rc); interop_cleanup' EXIT
@@ -186,6 +187,9 @@ getcert add-scep-ca -s -c held-$RUN -u "$HELD_URL" -n >/dev/null
 getcert request -s -c held-$RUN -k "$WORK/cm-held.key" -f "$WORK/cm-held.crt" -N "CN=cm-held-$RUN" -L "$CERTCTL_SCEP_CHALLENGE" >"$WORK/cm-held.getcert" 2>&1
 for _ in \$(seq 100); do getcert list -s -f "$WORK/cm-held.crt" | grep -q "status: CA_WORKING" && break; sleep 0.2; done
 getcert list -s -f "$WORK/cm-held.crt" >"$WORK/cm-held.status-pending" 2>&1 || true
+# (the session daemon keeps section 3's requests too: take this one's state file)
+state=\$(grep -l "$WORK/cm-held.crt" "\$HOME"/.config/certmonger/requests/* | head -1)
+cp "\$state" "$WORK/cm-held.state" || true
 touch "$WORK/cm-held.waiting"
 # the suite approves, then removes this file
 for _ in \$(seq 300); do [ -e "$WORK/cm-held.waiting" ] || break; sleep 0.2; done
@@ -199,12 +203,31 @@ for _ in $(seq 300); do [ -e cm-held.waiting ] && break; sleep 0.2; done
 expect_match "certmonger reports the pending request as CA_WORKING" "status: CA_WORKING" "$(cat cm-held.status-pending 2>/dev/null)"
 wait_pending cm_id "cm-held-$RUN"
 expect_match "certmonger's request is stored pending" "$UUID_RE" "$cm_id"
+# certmonger's own GetCertInitial (CertPoll) message, from its request state, sent by its helper
+# as the daemon does (RA and CA certificates in the environment): exit 1 = WAIT, 0 = issued.
+awk '/^scep_gic=/ { p = 1; sub(/^scep_gic=/, ""); print; next } p && /^ / { sub(/^ /, ""); print; next } { p = 0 }' \
+    cm-held.state >cm-held.gic.pem
+check "certmonger stored a GetCertInitial message" grep -q "BEGIN PKCS7" cm-held.gic.pem
+cm_poll() { # -> exit status of scep-submit -g, reply in cm-held.poll
+    CERTMONGER_SCEP_RA_CERTIFICATE="$(cat ra.pem)" CERTMONGER_SCEP_CA_CERTIFICATE="$(cat "$CA")" \
+        "$SUBMIT" -u "$HELD_URL" -g cm-held.gic.pem >cm-held.poll 2>cm-held.poll.err
+}
+rc=0; cm_poll || rc=$?
+expect_eq "certmonger's GetCertInitial before approval: PENDING (scep-submit exit 1 = WAIT)" 1 "$rc"
 api POST "/api/v1/enrollment/requests/$cm_id/approve"
 expect_status 200
+rc=0; cm_poll || rc=$?
+expect_eq "certmonger's GetCertInitial after approval: SUCCESS (scep-submit exit 0)" 0 "$rc"
+openssl cms -decrypt -inform PEM -in cm-held.poll -inkey cm-held.key -out cm-held.poll.der
+openssl pkcs7 -inform DER -in cm-held.poll.der -print_certs -out cm-held.poll.crt
+check "the certificate in the CertPoll answer (enveloped to certmonger's key) verifies against the CA" \
+    openssl verify -CAfile "$CA" cm-held.poll.crt
 rm -f cm-held.waiting
 wait "$CM_PID" || true
+CM_PID=
 [ -s cm-held.crt ] || fail "certmonger gets the approved certificate" "a certificate in cm-held.crt" "$(cat cm-held.status cm-held.getcert 2>/dev/null | tail -20)"
 pass "certmonger gets the approved certificate (getcert resubmit after approval)"
+expect_eq "the same certificate as the GetCertInitial answer" "$(der_sha cm-held.poll.crt)" "$(der_sha cm-held.crt)"
 check "its certificate verifies against the CA" openssl verify -CAfile "$CA" cm-held.crt
 expect_eq "certmonger's certificate is the one the approval issued" \
     "$(sql -c "SELECT serial_hex FROM certificates WHERE id = (SELECT certificate_id FROM enrollment_requests WHERE id = '$cm_id')")" \

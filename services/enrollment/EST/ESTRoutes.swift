@@ -184,7 +184,7 @@ struct ESTRoutes: Sendable {
                                         "subject": csr.subject.description, "remote": remoteText ?? "-"]))
         if created {
             logger.notice("EST request held for approval", metadata: [
-                "label": "\(label.name)", "request_id": "\(stored.id)", "actor": "\(actor)", "subject": "\(csr.subject)",
+                "label": "\(label.name)", "request_id": "\(stored.id.uuidString.lowercased())", "actor": "\(actor)", "subject": "\(csr.subject)",
             ])
         }
         return Self.accepted(stored)

@@ -211,7 +211,7 @@ struct SCEPResponder: Sendable {
                                         "transaction_id": message.transactionID, "subject": csr.subject.description, "remote": remote]))
         guard created else { return try await answer(held, to: message, csrDER: csrDER) }
         logger.notice("SCEP request held for approval", metadata: [
-            "profile": "\(profile.name)", "request_id": "\(held.id)", "transaction_id": "\(message.transactionID)",
+            "profile": "\(profile.name)", "request_id": "\(held.id.uuidString.lowercased())", "transaction_id": "\(message.transactionID)",
             "subject": "\(csr.subject)",
         ])
         return .pending
@@ -248,14 +248,14 @@ struct SCEPResponder: Sendable {
             return .pending
         case .issued:
             guard let id = held.certificateID, let record = try await certificates.get(id), let certificate = record.certificateDER else {
-                throw SCEPError("scep_request_certificate_missing", .badRequest, "the certificate of request \(held.id) cannot be read")
+                throw SCEPError("scep_request_certificate_missing", .badRequest, "the certificate of request \(held.id.uuidString.lowercased()) cannot be read")
             }
             return .certificates([try Certificate(derEncoded: certificate)])
         case .rejected:
             throw SCEPError("scep_request_rejected", .badRequest,
-                            "request \(held.id) was rejected by \(held.decidedBy ?? "an operator"): \(held.reason ?? "")")
+                            "request \(held.id.uuidString.lowercased()) was rejected by \(held.decidedBy ?? "an operator"): \(held.reason ?? "")")
         case .failed:
-            throw SCEPError("scep_request_failed", .badRequest, "request \(held.id) was approved but issuance failed: \(held.reason ?? "")")
+            throw SCEPError("scep_request_failed", .badRequest, "request \(held.id.uuidString.lowercased()) was approved but issuance failed: \(held.reason ?? "")")
         }
     }
 
