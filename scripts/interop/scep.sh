@@ -187,9 +187,7 @@ getcert add-scep-ca -s -c held-$RUN -u "$HELD_URL" -n >/dev/null
 getcert request -s -c held-$RUN -k "$WORK/cm-held.key" -f "$WORK/cm-held.crt" -N "CN=cm-held-$RUN" -L "$CERTCTL_SCEP_CHALLENGE" >"$WORK/cm-held.getcert" 2>&1
 for _ in \$(seq 100); do getcert list -s -f "$WORK/cm-held.crt" | grep -q "status: CA_WORKING" && break; sleep 0.2; done
 getcert list -s -f "$WORK/cm-held.crt" >"$WORK/cm-held.status-pending" 2>&1 || true
-# (the session daemon keeps section 3's requests too: take this one's state file)
-state=\$(grep -l "$WORK/cm-held.crt" "\$HOME"/.config/certmonger/requests/* | head -1)
-cp "\$state" "$WORK/cm-held.state" || true
+cp -r "\$HOME/.config/certmonger/requests" "$WORK/cm-held.requests" || true
 touch "$WORK/cm-held.waiting"
 # the suite approves, then removes this file
 for _ in \$(seq 300); do [ -e "$WORK/cm-held.waiting" ] || break; sleep 0.2; done
@@ -205,9 +203,13 @@ wait_pending cm_id "cm-held-$RUN"
 expect_match "certmonger's request is stored pending" "$UUID_RE" "$cm_id"
 # certmonger's own GetCertInitial (CertPoll) message, from its request state, sent by its helper
 # as the daemon does (RA and CA certificates in the environment): exit 1 = WAIT, 0 = issued.
+# (the session daemon keeps section 3's requests too: take this one's state file)
+cm_state=$(grep -l "cm-held.crt" cm-held.requests/* | head -1 || true)
 awk '/^scep_gic=/ { p = 1; sub(/^scep_gic=/, ""); print; next } p && /^ / { sub(/^ /, ""); print; next } { p = 0 }' \
-    cm-held.state >cm-held.gic.pem
-check "certmonger stored a GetCertInitial message" grep -q "BEGIN PKCS7" cm-held.gic.pem
+    "${cm_state:-/dev/null}" >cm-held.gic.pem
+grep -q "BEGIN PKCS7" cm-held.gic.pem || fail "certmonger stored a GetCertInitial message" "scep_gic in its request state" \
+    "state file '${cm_state}': $(grep -E '^(state|scep_[a-z_]*)=' "${cm_state:-/dev/null}" 2>/dev/null | cut -c1-60 | tr '\n' ' ')"
+pass "certmonger stored a GetCertInitial message"
 cm_poll() { # -> exit status of scep-submit -g, reply in cm-held.poll
     CERTMONGER_SCEP_RA_CERTIFICATE="$(cat ra.pem)" CERTMONGER_SCEP_CA_CERTIFICATE="$(cat "$CA")" \
         "$SUBMIT" -u "$HELD_URL" -g cm-held.gic.pem >cm-held.poll 2>cm-held.poll.err
