@@ -212,6 +212,22 @@ certs_of est.out held-a2.crt
 expect_eq "asking again returns the same certificate (no second issuance)" "$(der_sha held-a.crt)" "$(der_sha held-a2.crt)"
 held simpleenroll held-a.b64 -u "$CERTCTL_EST_USER:$CERTCTL_EST_PASSWORD"
 expect_status 401
+# simplereenroll is held the same way (actor: the certificate being renewed)
+openssl req -new -key held-a.key -subj "/CN=est-held-a-$RUN" -addext "subjectAltName=DNS:est-held-a-$RUN.example.com" \
+    -outform DER 2>/dev/null | openssl base64 >held-a-renew.b64
+held simplereenroll held-a-renew.b64 --cert held-a.crt --key held-a.key
+expect_status 202
+api GET /api/v1/enrollment/requests -G --data-urlencode status=pending --data-urlencode "endpoint=$HELD"
+renew_id=$(jf '.items[] | select(.operation == "simplereenroll") | .id')
+expect_match "the renewal is listed as a pending simplereenroll" "$UUID_RE" "$renew_id"
+api POST "/api/v1/enrollment/requests/$renew_id/approve"
+expect_status 200
+held simplereenroll held-a-renew.b64 --cert held-a.crt --key held-a.key
+expect_status 200
+certs_of est.out held-a-renewed.crt
+check "the approved renewal verifies against the CA" openssl verify -CAfile "$CA" held-a-renewed.crt
+[ "$(der_sha held-a.crt)" != "$(der_sha held-a-renewed.crt)" ] && pass "it is a new certificate" \
+    || fail "the approved renewal is a new certificate" "another certificate" "the same one"
 
 csr held-b "est-held-b-$RUN"
 held simpleenroll held-b.b64 -u "$HELD_AUTH"
