@@ -398,10 +398,21 @@ struct SCEPEnrollTests {
             #expect(try api(stack, "POST", "/api/v1/enrollment/requests/\(idB)/reject", json: #"{"reason": "twice"}"#).status == 409)
             #expect(try api(stack, "POST", "/api/v1/enrollment/requests/\(idA)/reject", json: #"{"reason": ""}"#).status == 400)
 
-            for (action, expected) in [("enrollment_request.create", 2), ("enrollment_request.approve", 1), ("enrollment_request.reject", 1)] {
+            // Two operators approving C at the same moment: one issues, the other gets 409; one certificate.
+            let c = try device(stack, cn: "held-c", challenge: "static-secret-2")
+            #expect(try send(try SCEPClientMessage.pkcsReq(csrDER: c.csrDER, transactionID: "tx-held-c", senderNonce: Array(repeating: 8, count: 16),
+                                                           client: c.identity, ra: stack.ra.certificate), as: c.identity).status == .pending)
+            let pendingC = try api(stack, "GET", "/api/v1/enrollment/requests?status=pending")
+            let idC = try #require((pendingC.json["items"] as? [[String: Any]])?.first { $0["transaction_id"] as? String == "tx-held-c" }?["id"] as? String)
+            async let approveOne = api(stack, "POST", "/api/v1/enrollment/requests/\(idC)/approve")
+            async let approveTwo = api(stack, "POST", "/api/v1/enrollment/requests/\(idC)/approve")
+            let statuses = try await [approveOne.status, approveTwo.status].sorted()
+            #expect(statuses == [200, 409])
+
+            for (action, expected) in [("enrollment_request.create", 3), ("enrollment_request.approve", 2), ("enrollment_request.reject", 1)] {
                 #expect(try await count("SELECT count(*) FROM audit_events WHERE action = '\(action)' AND outcome = 'success'") == expected, "\(action)")
             }
-            #expect(try await count("SELECT count(*) FROM certificates WHERE request_source = 'scep'") == 1)
+            #expect(try await count("SELECT count(*) FROM certificates WHERE request_source = 'scep'") == 2)
         }
     }
 
