@@ -123,11 +123,7 @@ struct EnrollmentRequestRoutes: Sendable {
                 }
             }, issue: { held in
                 do {
-                    let result = try await issuance.issue(IssuanceRequest(
-                        csrPEM: PEMDocument(type: "CERTIFICATE REQUEST", derBytes: held.csrDER).pemString,
-                        issuerID: held.issuerID, profileID: held.profileID, validityDays: held.validityDays,
-                        requestedBy: held.requester, source: held.protocolName, idempotencyKey: nil))
-                    return .issued(certificateID: result.certificate.id)
+                    return .issued(certificateID: try await Self.issueOnce(held, issuance))
                 } catch let error as IssuanceError {
                     // Unreachable signer: nothing decided, the request stays pending (retry the approval).
                     if case .signerUnavailable = error { throw error }
@@ -144,6 +140,30 @@ struct EnrollmentRequestRoutes: Sendable {
         } catch let error as IssuanceError {
             throw APIError.from(error)
         }
+    }
+
+    /// Issues under an Idempotency-Key derived from the request id, so an approval retried after the
+    /// signer was unreachable does not sign a second certificate: the earlier reservation is returned
+    /// once the signer completed it, "still being signed" while it is pending, and a fresh attempt (under
+    /// a key naming the failed reservation) once the reaper marked it failed.
+    static func issueOnce(_ held: EnrollmentRequestRecord, _ issuance: IssuanceService) async throws -> UUID {
+        var key = "enrollment-request:\(held.id.uuidString.lowercased())"
+        for _ in 0..<5 {
+            let result = try await issuance.issue(IssuanceRequest(
+                csrPEM: PEMDocument(type: "CERTIFICATE REQUEST", derBytes: held.csrDER).pemString,
+                issuerID: held.issuerID, profileID: held.profileID, validityDays: held.validityDays,
+                requestedBy: held.requester, source: held.protocolName, idempotencyKey: key))
+            switch result.certificate.status {
+            case "issued":
+                return result.certificate.id
+            case "pending":
+                throw IssuanceError.signerUnavailable(
+                    "an earlier approval of this request is still being signed (certificate \(result.certificate.id.uuidString.lowercased())); try again shortly")
+            default:
+                key = "enrollment-request:\(held.id.uuidString.lowercased()):after:\(result.certificate.id.uuidString.lowercased())"
+            }
+        }
+        throw IssuanceError.signerUnavailable("five signing attempts of this request failed; try again later")
     }
 
     func reject(_ request: Request, _ context: BasicRequestContext) async throws -> Response {
