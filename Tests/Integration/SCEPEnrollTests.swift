@@ -318,6 +318,19 @@ struct SCEPEnrollTests {
             #expect(try send(messageA, as: a.identity).status == .pending, "an identical resend is not a replay while pending")
             #expect(try await count("SELECT count(*) FROM enrollment_requests WHERE transaction_id = 'tx-held-a'") == 1)
             #expect(try await count("SELECT count(*) FROM certificates WHERE request_source = 'scep'") == 0, "nothing issued before approval")
+            // A's key, same transaction, a CSR for another subject while pending: a conflict, not a second request.
+            let dir = stack.ca.directory
+            func csrA(_ file: String, cn: String, extra: [String] = []) throws -> [UInt8] {
+                try TestCA.run("/usr/bin/openssl", ["req", "-new", "-key", "\(dir)/held-a.key", "-outform", "DER", "-out", "\(dir)/\(file)",
+                                                    "-addext", "subjectAltName=DNS:held-a.example.com", "-config",
+                                                    try config(dir, cn: cn, "static-secret-2")] + extra)
+                return Array(try Data(contentsOf: URL(fileURLWithPath: "\(dir)/\(file)")))
+            }
+            let conflict = try send(try SCEPClientMessage.pkcsReq(csrDER: try csrA("held-a-other.csr", cn: "held-a-other"), transactionID: "tx-held-a",
+                                                                  senderNonce: Array(repeating: 13, count: 16), client: a.identity,
+                                                                  ra: stack.ra.certificate), as: a.identity)
+            #expect(conflict.status == .failure && conflict.failInfo == .badRequest)
+            #expect(try await auditCount(stack, code: "scep_transaction_conflict") == 1)
 
             // B: one-time challenge: the resend must not consume it again.
             let secretJSON = try api(stack, "POST", "/api/v1/scep/held/challenges", json: #"{"ttl_seconds": 600}"#)
@@ -386,6 +399,15 @@ struct SCEPEnrollTests {
             #expect(try await count("SELECT count(*) FROM certificates WHERE id = '\(certificateID)' AND requested_by = 'scep:held'") == 1)
             let resent = try send(messageA, as: a.identity)
             #expect(resent.status == .success && resent.certificates.first == certificate)
+            // certmonger's resubmit: same transaction, fresh nonce, a regenerated CSR for the same key, subject and SANs
+            // (certmonger puts a new subjectKeyIdentifier in each): the approved certificate, not a new request.
+            let regenerated = try csrA("held-a-again.csr", cn: "held-a", extra: ["-addext", "subjectKeyIdentifier=0A0B0C0D0E"])
+            #expect(regenerated != a.csrDER)
+            let resubmitted = try send(try SCEPClientMessage.pkcsReq(csrDER: regenerated, transactionID: "tx-held-a",
+                                                                     senderNonce: Array(repeating: 14, count: 16), client: a.identity,
+                                                                     ra: stack.ra.certificate), as: a.identity)
+            #expect(resubmitted.status == .success && resubmitted.certificates.first == certificate)
+            #expect(try await count("SELECT count(*) FROM enrollment_requests WHERE transaction_id = 'tx-held-a'") == 1)
 
             // Reject B: its resend gets FAILURE badRequest; deciding again is 409.
             let rejected = try api(stack, "POST", "/api/v1/enrollment/requests/\(idB)/reject", json: #"{"reason": "unknown device"}"#)

@@ -132,7 +132,7 @@ struct SCEPResponder: Sendable {
                 throw SCEPError("scep_poll_unknown_transaction", .badCertID,
                                 "no request with transactionID \(message.transactionID) (subject \(poll.subject)) on this profile")
             }
-            return try await answer(held, to: message, csrDER: nil)
+            return try await answer(held, to: message, csr: nil)
         }
         let csr: CertificateSigningRequest
         do {
@@ -143,8 +143,8 @@ struct SCEPResponder: Sendable {
         // A request held for approval is answered with its state when its transaction comes again. This comes
         // before the challenge (consumed by the first message) and the replay check (an identical resend is a replay).
         if let held = try await approvals.latestSCEP(endpoint: profile.name, transactionID: message.transactionID),
-           try await isResend(message, csrDER: inner, of: held) {
-            return try await answer(held, to: message, csrDER: inner)
+           try await isResend(message, csr: csr, of: held) {
+            return try await answer(held, to: message, csr: csr)
         }
         if message.messageType == .renewalReq {
             try await checkRenewal(message.signerCertificate, csr: csr, profile: profile)
@@ -209,7 +209,7 @@ struct SCEPResponder: Sendable {
         ), audit: AuditRecord(service: "enroll", actor: "scep:\(profile.name)", action: "enrollment_request.create", outcome: .success,
                               details: ["protocol": "scep", "endpoint": profile.name, "operation": operation,
                                         "transaction_id": message.transactionID, "subject": csr.subject.description, "remote": remote]))
-        guard created else { return try await answer(held, to: message, csrDER: csrDER) }
+        guard created else { return try await answer(held, to: message, csr: csr) }
         logger.notice("SCEP request held for approval", metadata: [
             "profile": "\(profile.name)", "request_id": "\(held.id.uuidString.lowercased())", "transaction_id": "\(message.transactionID)",
             "subject": "\(csr.subject)",
@@ -219,11 +219,13 @@ struct SCEPResponder: Sendable {
 
     /// Whether a PKCSReq/RenewalReq asks again for `held` rather than for a new certificate: always while it
     /// is pending (micromdm's scepclient resends the identical message every 30 s; certmonger reuses the
-    /// transactionID), and once decided for the identical message (same senderNonce) or the same CSR in the same
-    /// operation — unless the certificate it got has since been revoked or has expired: then it is a new request.
-    private func isResend(_ message: SCEPPKIMessage, csrDER: [UInt8], of held: EnrollmentRequestRecord) async throws -> Bool {
+    /// transactionID), and once decided for the identical message (same senderNonce) or a CSR for the same
+    /// certificate (key, subject, SANs) in the same operation — certmonger's `getcert resubmit` — unless the
+    /// certificate it got has since been revoked or has expired: then it is a new request.
+    private func isResend(_ message: SCEPPKIMessage, csr: CertificateSigningRequest, of held: EnrollmentRequestRecord) async throws -> Bool {
         if held.status == .pending || held.senderNonce == message.senderNonce { return true }
-        guard held.operation == Self.operation(message.messageType), Array(SHA256.hash(data: csrDER)) == held.csrSHA256 else {
+        guard held.operation == Self.operation(message.messageType), let heldCSR = try? CertificateSigningRequest(derEncoded: held.csrDER),
+              HeldRequests.sameCertificate(csr, heldCSR) else {
             return false
         }
         guard held.status == .issued else { return true }
@@ -233,13 +235,14 @@ struct SCEPResponder: Sendable {
 
     /// The current state of a held request, for its requester only (same key as the message that created it):
     /// PENDING, the certificate once approved, FAILURE once rejected or failed.
-    private func answer(_ held: EnrollmentRequestRecord, to message: SCEPPKIMessage, csrDER: [UInt8]?) async throws -> Answer {
+    private func answer(_ held: EnrollmentRequestRecord, to message: SCEPPKIMessage, csr: CertificateSigningRequest?) async throws -> Answer {
         guard let der = held.requesterCertificateDER, let requester = try? Certificate(derEncoded: der),
               requester.publicKey == message.signerCertificate.publicKey else {
             throw SCEPError("scep_requester_mismatch", .badMessageCheck,
                             "transaction \(message.transactionID) belongs to another requester key")
         }
-        if let csrDER, held.status == .pending, Array(SHA256.hash(data: csrDER)) != held.csrSHA256 {
+        if let csr, held.status == .pending,
+           !((try? CertificateSigningRequest(derEncoded: held.csrDER)).map { HeldRequests.sameCertificate(csr, $0) } ?? false) {
             throw SCEPError("scep_transaction_conflict", .badRequest,
                             "another request with transactionID \(message.transactionID) is pending approval")
         }
