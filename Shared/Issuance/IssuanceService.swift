@@ -247,3 +247,17 @@ extension ProfileRecord {
                                   allowedSANTypes: sanTypes, sanPatterns: sanPatterns, allowCA: allowCA)
     }
 }
+
+extension CertificateSigningRequest {
+    /// The requested subjectAltNames as IssuanceService.describe writes them ("DNS:host", "IP:10.0.0.1").
+    public var subjectAlternativeNameTexts: Set<String> {
+        Set((try? attributes.extensionRequest?.extensions.subjectAlternativeNames)?.map(IssuanceService.describe) ?? [])
+    }
+}
+
+extension Certificate {
+    /// The certificate's subjectAltNames as IssuanceService.describe writes them.
+    public var subjectAlternativeNameTexts: Set<String> {
+        Set((try? extensions.subjectAlternativeNames)?.map(IssuanceService.describe) ?? [])
+    }
+}

@@ -163,6 +163,14 @@ public enum ProfileViolation: Error, Equatable, CustomStringConvertible {
 
 /// IPv4/IPv6 address bytes ⇄ text.
 public enum IPAddressText {
+    /// Dotted IPv4 or any RFC 4291 IPv6 text form (inet_pton).
+    public static func parse(_ text: String) -> [UInt8]? {
+        var v4 = [UInt8](repeating: 0, count: 4), v6 = [UInt8](repeating: 0, count: 16)
+        if inet_pton(AF_INET, text, &v4) == 1 { return v4 }
+        if inet_pton(AF_INET6, text, &v6) == 1 { return v6 }
+        return nil
+    }
+
     public static func format(_ bytes: [UInt8]) -> String? {
         switch bytes.count {
         case 4: return bytes.map(String.init).joined(separator: ".")

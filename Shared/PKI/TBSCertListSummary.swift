@@ -38,3 +38,19 @@ public struct TBSCertListSummary: Sendable {
         return digits.isEmpty ? "0" : String(digits.reversed().map { Character(String($0)) })
     }
 }
+
+extension TBSCertListSummary {
+    /// Total length (header included) of the DER SEQUENCE that `prefix` starts, read
+    /// from its first bytes; nil when they are not a SEQUENCE header. Only a size hint
+    /// for a receiver collecting pieces: the full parse checks everything.
+    public static func encodedLength(prefix: [UInt8]) -> Int? {
+        guard prefix.count >= 2, prefix[0] == 0x30 else { return nil }
+        let first = Int(prefix[1])
+        if first < 0x80 { return 2 + first }
+        let octets = first & 0x7f
+        guard (1...4).contains(octets), prefix.count >= 2 + octets else { return nil }
+        var length = 0
+        for index in 0..<octets { length = length << 8 | Int(prefix[2 + index]) }
+        return 2 + octets + length
+    }
+}

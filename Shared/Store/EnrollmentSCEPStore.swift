@@ -13,6 +13,8 @@ public struct SCEPProfileRecord: Sendable, Equatable {
     public var staticChallengeSHA256: [UInt8]?
     public var allowOneTimeChallenges: Bool
     public var validityDays: Int?
+    /// Trust bundle (purpose scep-signed-challenge) of connector certificates; nil = signed challenges off.
+    public var signedChallengeTrustAnchor: String?
     /// Valid requests wait as PENDING for an operator's decision (admin API) instead of being issued.
     public var requireApproval: Bool
     public var createdAt: Date
@@ -20,7 +22,7 @@ public struct SCEPProfileRecord: Sendable, Equatable {
 
     public init(name: String, issuerID: String, profileID: String, raCertPath: String, raKeyPath: String,
                 staticChallengeSHA256: [UInt8]?, allowOneTimeChallenges: Bool, validityDays: Int?,
-                requireApproval: Bool = false, createdAt: Date = Date(), updatedAt: Date = Date()) {
+                signedChallengeTrustAnchor: String? = nil, requireApproval: Bool = false, createdAt: Date = Date(), updatedAt: Date = Date()) {
         self.name = name
         self.issuerID = issuerID
         self.profileID = profileID
@@ -29,6 +31,7 @@ public struct SCEPProfileRecord: Sendable, Equatable {
         self.staticChallengeSHA256 = staticChallengeSHA256
         self.allowOneTimeChallenges = allowOneTimeChallenges
         self.validityDays = validityDays
+        self.signedChallengeTrustAnchor = signedChallengeTrustAnchor
         self.requireApproval = requireApproval
         self.createdAt = createdAt
         self.updatedAt = updatedAt
@@ -44,7 +47,7 @@ public enum EnrollmentStoreError: Error, Equatable {
 
 /// What happened when a one-time challenge was presented.
 public enum ChallengeUse: Sendable, Equatable {
-    case consumed(expectedSubject: String?)
+    case consumed(expectedSubject: String?, expectedSANs: [String]?)
     case unknown
     case alreadyUsed
     case expired
@@ -75,9 +78,9 @@ public struct EnrollmentSCEPStore: Sendable {
                 let rows = try await connection.query("""
                     INSERT INTO scep_profiles (name, issuer_id, profile_id, ra_cert_path, ra_key_path,
                                                static_challenge_sha256, allow_one_time_challenges, validity_days,
-                                               require_approval)
+                                               signed_challenge_trust_anchor, require_approval)
                     VALUES (\(p.name), \(p.issuerID), \(p.profileID), \(p.raCertPath), \(p.raKeyPath), \(hash),
-                            \(p.allowOneTimeChallenges), \(p.validityDays), \(p.requireApproval))
+                            \(p.allowOneTimeChallenges), \(p.validityDays), \(p.signedChallengeTrustAnchor), \(p.requireApproval))
                     ON CONFLICT (name) DO NOTHING RETURNING name
                     """, logger: logger)
                 var inserted = false
@@ -106,13 +109,13 @@ public struct EnrollmentSCEPStore: Sendable {
     }
 
     /// Stores a one-time challenge (its hash) for `profile`.
-    public func mintChallenge(profile: String, secretSHA256: [UInt8], expectedSubject: String?, expiresAt: Date,
-                              createdBy: String, audit: AuditRecord) async throws -> UUID {
+    public func mintChallenge(profile: String, secretSHA256: [UInt8], expectedSubject: String?, expectedSANs: [String]?,
+                              expiresAt: Date, createdBy: String, audit: AuditRecord) async throws -> UUID {
         let logger = self.logger
         return try await client.transaction(logger: logger) { connection in
             let rows = try await connection.query("""
-                INSERT INTO scep_challenges (profile_name, secret_sha256, expected_subject, expires_at, created_by)
-                SELECT name, \(ByteBuffer(bytes: secretSHA256)), \(expectedSubject), \(expiresAt), \(createdBy)
+                INSERT INTO scep_challenges (profile_name, secret_sha256, expected_subject, expected_sans, expires_at, created_by)
+                SELECT name, \(ByteBuffer(bytes: secretSHA256)), \(expectedSubject), \(expectedSANs), \(expiresAt), \(createdBy)
                 FROM scep_profiles WHERE name = \(profile)
                 RETURNING id
                 """, logger: logger)
@@ -132,14 +135,34 @@ public struct EnrollmentSCEPStore: Sendable {
         let rows = try await client.query("""
             UPDATE scep_challenges SET used_at = now(), used_transaction_id = \(transactionID)
             WHERE profile_name = \(profile) AND secret_sha256 = \(hash) AND used_at IS NULL AND expires_at > now()
-            RETURNING expected_subject
+            RETURNING expected_subject, expected_sans
             """, logger: logger)
-        for try await subject in rows.decode(String?.self) { return .consumed(expectedSubject: subject) }
+        for try await (subject, sans) in rows.decode((String?, [String]?).self) {
+            return .consumed(expectedSubject: subject, expectedSANs: sans)
+        }
         let why = try await client.query("""
             SELECT used_at IS NOT NULL FROM scep_challenges WHERE profile_name = \(profile) AND secret_sha256 = \(hash)
             """, logger: logger)
         for try await used in why.decode(Bool.self) { return used ? .alreadyUsed : .expired }
         return .unknown
+    }
+
+    /// Records a signed challenge's id as used on `profile`; false if it was used before.
+    /// Rows past their token's expiry (plus a day for clock skew) are purged on the way.
+    public func useSignedChallenge(profile: String, id: String, connectorSHA256: String, expiresAt: Date,
+                                   transactionID: String) async throws -> Bool {
+        let logger = self.logger
+        return try await client.transaction(logger: logger) { connection in
+            try await connection.query(
+                "DELETE FROM scep_signed_challenge_uses WHERE expires_at < now() - interval '1 day'", logger: logger)
+            let rows = try await connection.query("""
+                INSERT INTO scep_signed_challenge_uses (profile_name, challenge_id, connector_sha256, expires_at, transaction_id)
+                VALUES (\(profile), \(id), \(connectorSHA256), \(expiresAt), \(transactionID))
+                ON CONFLICT DO NOTHING RETURNING challenge_id
+                """, logger: logger)
+            for try await _ in rows.decode(String.self) { return true }
+            return false
+        }
     }
 
     /// Records the start of a transaction; false if this transactionID was seen before on this profile.
@@ -171,16 +194,16 @@ public struct EnrollmentSCEPStore: Sendable {
     private func fetch(_ name: String?) async throws -> [SCEPProfileRecord] {
         let rows = try await client.query("""
             SELECT name, issuer_id, profile_id, ra_cert_path, ra_key_path, static_challenge_sha256,
-                   allow_one_time_challenges, validity_days, created_at, updated_at, require_approval
+                   allow_one_time_challenges, validity_days, signed_challenge_trust_anchor, created_at, updated_at, require_approval
             FROM scep_profiles WHERE \(name)::text IS NULL OR name = \(name) ORDER BY name
             """, logger: logger)
         var result: [SCEPProfileRecord] = []
-        for try await (name, issuer, profile, cert, key, hash, oneTime, days, created, updated, approval)
-            in rows.decode((String, String, String, String, String, ByteBuffer?, Bool, Int?, Date, Date, Bool).self) {
+        for try await (name, issuer, profile, cert, key, hash, oneTime, days, anchor, created, updated, approval)
+            in rows.decode((String, String, String, String, String, ByteBuffer?, Bool, Int?, String?, Date, Date, Bool).self) {
             result.append(SCEPProfileRecord(
                 name: name, issuerID: issuer, profileID: profile, raCertPath: cert, raKeyPath: key,
                 staticChallengeSHA256: hash.map { Array($0.readableBytesView) }, allowOneTimeChallenges: oneTime,
-                validityDays: days, requireApproval: approval, createdAt: created, updatedAt: updated))
+                validityDays: days, signedChallengeTrustAnchor: anchor, requireApproval: approval, createdAt: created, updatedAt: updated))
         }
         return result
     }

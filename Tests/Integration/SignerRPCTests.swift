@@ -231,6 +231,42 @@ struct SignerRPCTests {
         }
     }
 
+    @Test("SignCRLStream: a TBSCertList in pieces of any size is signed like SignCRL; a non-increasing number, another issuer's generation and garbage are refused")
+    func crlStream() async throws {
+        try await withSigner { h in
+            let crl = try h.connection("crl")
+            let issuer = h.issuer
+            @Sendable func stream(_ tbs: [UInt8], piece: Int, generation: UInt32 = 0,
+                        _ signer: SignerRPC.Client<HTTP2ClientTransportPosix>) async throws -> String? {
+                do {
+                    let response = try await signer.signCRLStream(requestProducer: { writer in
+                        var offset = 0
+                        repeat {
+                            var chunk = Certctl_Signer_V1_SignCRLChunk()
+                            if offset == 0 { chunk.issuerID = "iss-local"; chunk.issuerGeneration = generation }
+                            chunk.tbsPart = Data(tbs[offset..<min(offset + piece, tbs.count)])
+                            try await writer.write(chunk)
+                            offset += piece
+                        } while offset < tbs.count
+                    })
+                    #expect(issuer.publicKey.isValidSignature(Array(response.signature), for: tbs, signatureAlgorithm: .ecdsaWithSHA256))
+                    return nil
+                } catch let error as RPCError {
+                    return SignerRefusal.parse(error).code
+                }
+            }
+            let results: [String?] = try await call(crl) { signer in
+                [try await stream(try Self.tbsCertList(issuer: issuer, number: 7), piece: 1, signer),
+                 try await stream(try Self.tbsCertList(issuer: issuer, number: 8), piece: 1 << 20, signer),
+                 try await stream(try Self.tbsCertList(issuer: issuer, number: 8), piece: 13, signer),
+                 try await stream(try Self.tbsCertList(issuer: issuer, number: 9), piece: 13, generation: 9, signer),
+                 try await stream([0x30, 0x03, 0x02, 0x01, 0x01], piece: 2, signer)]
+            }
+            #expect(results == [nil, nil, "crl_number_not_increasing", "issuer_mismatch", "malformed_tbs"])
+            #expect(try await TestEnvironment.scalar("SELECT last_crl_number::int FROM issuers WHERE id = 'iss-local'", h.url) == 8)
+        }
+    }
+
     /// A minimal v2 TBSCertList with a CRL Number, signed with ecdsa-with-SHA256.
     static func tbsCertList(issuer: Certificate, number: Int) throws -> [UInt8] {
         var numberDER = DER.Serializer()

@@ -49,8 +49,20 @@ expect_eq "GET /cacerts -> 200" 200 "$STATUS"
 expect_match "cacerts content type" "application/pkcs7-mime; smime-type=certs-only" "$(tr -d '\r' <headers | grep -i '^content-type')"
 certs_of cacerts.b64 cacerts.pem
 expect_eq "cacerts is the issuer's CA certificate" "$(der_sha "$CA")" "$(der_sha cacerts.pem)"
-STATUS=$(curl -sS "${TLS[@]}" -o /dev/null -w '%{http_code}' "$EST/csrattrs")
-expect_eq "GET /csrattrs -> 204 (no attributes required)" 204 "$STATUS"
+STATUS=$(curl -sS "${TLS[@]}" -D attrs.h -o csrattrs.b64 -w '%{http_code}' "$EST/csrattrs")
+expect_eq "GET /csrattrs -> 200" 200 "$STATUS"
+expect_match "csrattrs content type" "application/csrattrs" "$(tr -d '\r' <attrs.h | grep -i '^content-type')"
+openssl base64 -d -in csrattrs.b64 -out csrattrs.der
+api GET "/api/v1/profiles/$(api GET /api/v1/est/labels >/dev/null; jf '.items[] | select(.name == "default") | .profile_id')"
+attrs=$(openssl asn1parse -inform DER -in csrattrs.der)
+for algorithm in $(jf '.allowed_key_algorithms[]'); do
+    case $algorithm in
+        ecdsa-p256) want="id-ecPublicKey prime256v1 ecdsa-with-SHA256" ;;
+        ecdsa-p384) want="id-ecPublicKey secp384r1 ecdsa-with-SHA384" ;;
+        rsa-*) want="rsaEncryption sha256WithRSAEncryption" ;;
+    esac
+    for oid in $want; do check "csrattrs names $oid for $algorithm (openssl asn1parse)" grep -q ":$oid\$" <<<"$attrs"; done
+done
 STATUS=$(curl -sS "${TLS[@]}" -o /dev/null -w '%{http_code}' "${EST%/.well-known/est}/.well-known/est/nope/cacerts")
 expect_eq "an unknown label -> 404" 404 "$STATUS"
 
@@ -126,9 +138,17 @@ openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout ext
 openssl req -new -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout ext.key -subj "/CN=ext-client-$RUN" -out ext.csr 2>/dev/null
 openssl x509 -req -in ext.csr -CA ext-ca.crt -CAkey ext-ca.key -CAcreateserial -days 1 -out ext.crt 2>/dev/null
 csr ext-req "est-ext-$RUN"
+EXT_SHA=$(openssl x509 -in ext.crt -outform DER | openssl sha256 -r | cut -d' ' -f1)
+tls_refusals() { sql -c "SELECT count(*) FROM audit_events WHERE action = 'est.tls_handshake' AND outcome = 'denied'
+    AND error_code = 'est_client_certificate_untrusted' AND target_id = '$EXT_SHA'"; }
 est simpleenroll ext-req.b64 --cert ext.crt --key ext.key
 [ "$STATUS" != 200 ] && pass "a client certificate from an untrusted CA is refused ($STATUS)" \
     || fail "a client certificate from an untrusted CA is refused" "not 200" "$STATUS"
+for _ in $(seq 50); do [ "$(tls_refusals)" = 1 ] && break; sleep 0.1; done
+expect_eq "the TLS-level refusal is audited as est_client_certificate_untrusted" 1 "$(tls_refusals)"
+est simpleenroll ext-req.b64 --cert ext.crt --key ext.key
+sleep 0.5
+expect_eq "a retry within a minute is not audited again (no audit flood)" 1 "$(tls_refusals)"
 cat ext-ca.crt >>"$BUNDLE"
 reload_bundle
 expect_status 200

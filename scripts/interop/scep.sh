@@ -119,7 +119,76 @@ expect_eq "the refusal is audited as scep_challenge_reused" "$((before + 1))" "$
 check "the resubmitted certificate verifies against the CA" openssl verify -CAfile "$CA" "cm-static-$RUN.crt"
 
 # ---------------------------------------------------------------------------
-section "4. approval (PENDING): scepclient and certmonger wait until an operator approves"
+section "4. signed challenges (Intune-style connector) with scepclient"
+# A connector key and certificate, the bundle of purpose scep-signed-challenge,
+# a profile that accepts only signed challenges, and tokens made with the
+# openssl recipe of docs/scep-intune.md.
+openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout connector.key -out connector.crt \
+    -subj "/CN=connector $RUN" -days 2 2>/dev/null
+openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout connector2.key -out connector2.crt \
+    -subj "/CN=connector-2 $RUN" -days 2 2>/dev/null
+cp connector.crt connectors.pem
+api GET /api/v1/scep/profiles/default
+expect_status 200
+RA_CERT=$(jf .ra_cert_path) RA_KEY=$(jf .ra_key_path) SCEP_ISSUER=$(jf .issuer_id)
+api POST /api/v1/admin/trust-anchors "${JSON[@]}" \
+    -d "{\"name\": \"conn-$RUN\", \"purpose\": \"scep-signed-challenge\", \"path\": \"$WORK/connectors.pem\"}"
+expect_status 201
+api POST "/api/v1/admin/trust-anchors/conn-$RUN/reload"
+expect_status 200
+api POST /api/v1/scep/profiles "${JSON[@]}" -d "{\"name\": \"mdm-$RUN\", \"issuer_id\": \"$SCEP_ISSUER\",
+    \"ra_cert_path\": \"$RA_CERT\", \"ra_key_path\": \"$RA_KEY\", \"allow_one_time_challenges\": false,
+    \"signed_challenge_trust_anchor\": \"conn-$RUN\"}"
+expect_status 201
+api POST /api/v1/scep/profiles "${JSON[@]}" -d "{\"name\": \"mdm-est-$RUN\", \"issuer_id\": \"$SCEP_ISSUER\",
+    \"ra_cert_path\": \"$RA_CERT\", \"ra_key_path\": \"$RA_KEY\", \"signed_challenge_trust_anchor\": \"est-clients\"}"
+expect_status 422 invalid_reference
+# signed_token KEY [ID] [AUDIENCE] [VALID-FROM-OFFSET] [VALID-FOR]: the docs' openssl recipe.
+signed_token() {
+    local now; now=$(date +%s)
+    local text="v1:aud=${3:-mdm-$RUN}:nbf=$((now + ${4:-0})):exp=$((now + ${4:-0} + ${5:-600})):id=${2:-$(openssl rand -hex 8)}"
+    printf '%s:sig=%s' "$text" "$(printf '%s' "$text" | openssl dgst -sha256 -sign "$1" | openssl base64 -A)"
+}
+signed_refusals() { sql -c "SELECT count(*) FROM audit_events WHERE action = 'scep.enroll' AND error_code = 'scep_signed_challenge_$1'"; }
+MDM="${SCEP%/scep/*}/scep/mdm-$RUN"
+mdm_enroll() { # NAME CHALLENGE: scepclient against the signed-challenge profile
+    mkdir -p "$1.d"
+    scepclient -server-url "$MDM" -private-key "$1.d/key.pem" -certificate "$1.d/cert.pem" -challenge "$2" \
+        -ca-fingerprint "$RA_FP" -cn "$1" -organization certctl-interop -keySize 2048 >"$1.log" 2>&1
+}
+token=$(signed_token connector.key)
+expect_eq "a P-256 token fits PKCS#9's 255 characters" 1 "$(( ${#token} <= 255 ))"
+check "scepclient enrolls with a connector-signed challenge" mdm_enroll "sig-first-$RUN" "$token"
+check "its certificate verifies against the CA" openssl verify -CAfile "$CA" "sig-first-$RUN.d/cert.pem"
+before=$(signed_refusals reused)
+if mdm_enroll "sig-again-$RUN" "$token"; then fail "a reused signed challenge is refused" "scepclient fails" "it enrolled"; fi
+pass "a reused signed challenge is refused"
+expect_eq "audited as scep_signed_challenge_reused" "$((before + 1))" "$(signed_refusals reused)"
+for case in "bad_signature connector2.key" "wrong_audience connector.key - default" "expired connector.key - - -1200 600" \
+            "not_yet_valid connector.key - - 3600 600"; do
+    read -r code key id aud from valid <<<"$case"
+    [ "$id" = - ] && id=; [ "${aud:-}" = - ] && aud=
+    before=$(signed_refusals "$code")
+    if mdm_enroll "sig-$code-$RUN" "$(signed_token "$key" "$id" "$aud" "${from:-0}" "${valid:-600}")"; then
+        fail "a token that is $code is refused" "scepclient fails" "it enrolled"
+    fi
+    pass "a token that is $code is refused"
+    expect_eq "audited as scep_signed_challenge_$code" "$((before + 1))" "$(signed_refusals "$code")"
+done
+if mdm_enroll "sig-static-$RUN" "$CERTCTL_SCEP_CHALLENGE"; then fail "the static challenge is not accepted by a signed-only profile" "fails" "enrolled"; fi
+pass "the static challenge is not accepted by a signed-only profile"
+# Connector rotation: add the new certificate to the bundle, reload through the API, no restart.
+cat connector2.crt >>connectors.pem
+api POST "/api/v1/admin/trust-anchors/conn-$RUN/reload"
+expect_status 200
+expect_eq "every replica loaded 2 connector certificates" true "$(jf '[.replicas[].certificate_count == 2] | all')"
+check "after the reload a token of the rotated connector is accepted" mdm_enroll "sig-rotated-$RUN" "$(signed_token connector2.key)"
+ADMIN_BIN=${CERTCTL_BIN_DIR:-$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && swift build --show-bin-path)}/certctl-admin
+check "certctl-admin sign-scep-challenge makes a token scepclient enrolls with" \
+    mdm_enroll "sig-cli-$RUN" "$("$ADMIN_BIN" sign-scep-challenge --key connector2.key --profile "mdm-$RUN" --ttl 300)"
+
+# ---------------------------------------------------------------------------
+section "5. approval (PENDING): scepclient and certmonger wait until an operator approves"
 # A profile with require_approval, sharing the RA of profile default. scepclient resends its
 # identical PKCSReq every 30 s while PENDING; certmonger polls with GetCertInitial (CertPoll).
 HELD="held-$RUN"

@@ -11,7 +11,7 @@ struct AdminCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "certctl-admin",
         abstract: "certctl admin service: REST API, web GUI and database migrations.",
-        subcommands: [Serve.self, Migrate.self, ConfigReference.self],
+        subcommands: [Serve.self, Migrate.self, ConfigReference.self, SignSCEPChallenge.self],
         defaultSubcommand: Serve.self)
 }
 

@@ -1,4 +1,5 @@
 import CertctlConfig
+import CertctlObservability
 import CertctlPKI
 import CertctlRPC
 import CertctlStore
@@ -137,22 +138,29 @@ struct CRLGenerator: Sendable {
         }
         let thisUpdate = Int64(Date().timeIntervalSince1970)
         let nextUpdate = thisUpdate + Int64(validity.seconds)
+        // Reserving for every entry up front keeps the buffer from doubling (and briefly existing twice) as it grows.
         var writer = try TBSCertListWriter(header: CRLHeader(
             signatureAlgorithmDER: algorithm, issuerNameDER: issuer.subjectDER, thisUpdate: thisUpdate, nextUpdate: nextUpdate,
-            crlNumber: number, authorityKeyIdentifier: issuer.subjectKeyID))
+            crlNumber: number, authorityKeyIdentifier: issuer.subjectKeyID),
+            expectedEntries: start.expectedEntriesUpperBound)
         // entries of certificates that expired before the previous CRL were on it once more: drop them now
         let expiredBefore = sameGeneration ? start.cachedThisUpdate : nil
         let readStarted = ContinuousClock.now
+        let memoryStart = ProcessMemory.text
         try await session.revocations(expiredBefore: expiredBefore) { serial, revokedAt, reason, invalidity in
             try writer.append(serialHex: serial, revokedAt: revokedAt, reasonCode: reason, invalidityDate: invalidity)
         }
+        let memoryRead = ProcessMemory.text
         let unsigned = writer.finish()
         let signStarted = ContinuousClock.now
+        let memoryEncoded = ProcessMemory.text
         // never wait for an unreachable signer while holding the issuer's lock (live requests queue
         // behind it); the loop retries a failed generation a few seconds later
         let signature = try await sign(unsigned, issuer: issuer, timeout: trigger == .request ? .seconds(10) : signerTimeout)
         let revokedCount = unsigned.revokedCount
+        let memorySigned = ProcessMemory.text
         let der = unsigned.signed(signatureAlgorithmDER: algorithm, signature: signature)
+        let memoryFinished = ProcessMemory.text
         let storeStarted = ContinuousClock.now
         let thisDate = Date(timeIntervalSince1970: TimeInterval(thisUpdate))
         let nextDate = Date(timeIntervalSince1970: TimeInterval(nextUpdate))
@@ -169,26 +177,44 @@ struct CRLGenerator: Sendable {
             "read_encode_ms": "\((signStarted - readStarted).wholeMilliseconds)",
             "sign_ms": "\((storeStarted - signStarted).wholeMilliseconds)",
             "store_ms": "\((ContinuousClock.now - storeStarted).wholeMilliseconds)",
+            // resident/peak MiB after each phase: where a large CRL's memory goes
+            "rss_mib_start": "\(memoryStart)", "rss_mib_read": "\(memoryRead)", "rss_mib_encoded": "\(memoryEncoded)", "rss_mib_signed": "\(memorySigned)",
+            "rss_mib_finished": "\(memoryFinished)", "rss_mib_stored": "\(ProcessMemory.text)",
         ])
         return .generated(PublishedCRL(issuerID: issuer.issuerID, der: der, crlNumber: start.nextCRLNumber,
                                        thisUpdate: thisDate, nextUpdate: nextDate, revokedCount: revokedCount))
     }
 
+    /// Piece size of SignCRLStream: small next to a large CRL, large enough that framing costs nothing.
+    static let streamPieceBytes = 1 << 20
+
+    /// Has the signer sign the TBSCertList, sent in 1 MiB pieces (SignCRLStream): only one
+    /// piece at a time is copied into a message, never the whole CRL.
     private func sign(
         _ unsigned: borrowing UnsignedCRL, issuer: CRLIssuer, timeout: Duration
     ) async throws(CRLGenerationError) -> [UInt8] {
-        var request = Certctl_Signer_V1_SignCRLRequest()
-        request.issuerID = issuer.issuerID
-        request.issuerGeneration = UInt32(issuer.generation)
-        request.tbsCertList = Data(unsigned.tbs)
+        let tbs = unsigned.tbs  // shares the writer's storage
+        let issuerID = issuer.issuerID, generation = UInt32(issuer.generation)
         var options = CallOptions.defaults
         options.waitForReady = false
         options.timeout = timeout
-        // a large CRL's TBS exceeds gRPC's default 4 MiB message cap
-        options.maxRequestMessageBytes = 256 << 20
+        options.maxRequestMessageBytes = Self.streamPieceBytes + 4096
         options.maxResponseMessageBytes = 1 << 20
         do {
-            let response = try await signer.signCRL(request, options: options)
+            let response = try await signer.signCRLStream(options: options, requestProducer: { writer in
+                var offset = tbs.startIndex
+                repeat {
+                    let end = min(offset + Self.streamPieceBytes, tbs.endIndex)
+                    var chunk = Certctl_Signer_V1_SignCRLChunk()
+                    if offset == tbs.startIndex {
+                        chunk.issuerID = issuerID
+                        chunk.issuerGeneration = generation
+                    }
+                    chunk.tbsPart = Data(tbs[offset..<end])
+                    try await writer.write(chunk)
+                    offset = end
+                } while offset < tbs.endIndex
+            })
             return Array(response.signature)
         } catch let error as RPCError {
             switch error.code {

@@ -18,20 +18,21 @@ await ServiceProcess.run(EnrollConfig.self) { context in
     let issuance = IssuanceService(database: context.database, signer: signer.connection,
                                    urls: PublicationURLs(ocspBase: context.config.ocspBaseURL, crlBase: context.config.crlBaseURL),
                                    logger: context.logger)
+    // Trust bundles (EST mTLS, SCEP signed-challenge connectors): loaded at start, reloaded on SIGHUP and on the admin API's NOTIFY.
+    let holder = TrustAnchorHolder()
     let responder = SCEPResponder(store: scepStore, issuers: IssuerStore(client: client, logger: context.logger),
                                   ras: SCEPRAStore(), issuance: issuance,
                                   certificates: CertificateRecordStore(client: client, logger: context.logger),
-                                  approvals: approvals, metrics: EnrollMetrics(), logger: context.logger)
+                                  trustAnchors: holder, approvals: approvals, metrics: EnrollMetrics(), logger: context.logger)
     SCEPRoutes(responder: responder).add(to: context.router)
     var services: [any Service] = [signer]
-    // Trust bundles (EST mTLS): loaded at start, reloaded on SIGHUP and on the admin API's NOTIFY.
-    let holder = TrustAnchorHolder()
     services.append(TrustAnchorReloader(
         holder: holder, store: TrustAnchorStore(client: client, logger: context.logger), databaseURL: context.database.url,
         replica: TrustAnchorReloader.replicaName(), logger: context.logger))
     if let est = context.config.est {
         let routes = ESTRoutes(
-            labels: EnrollmentESTStore(client: client, logger: context.logger), issuers: IssuerStore(client: client, logger: context.logger),
+            labels: EnrollmentESTStore(client: client, logger: context.logger),
+            profiles: ProfileStore(client: client, logger: context.logger), issuers: IssuerStore(client: client, logger: context.logger),
             certificates: CertificateRecordStore(client: client, logger: context.logger), issuance: issuance, holder: holder,
             audit: scepStore, approvals: approvals, metrics: EnrollMetrics(), logger: context.logger)
         services.append(try ESTServer.make(

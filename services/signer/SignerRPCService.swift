@@ -102,11 +102,47 @@ struct SignerRPCService: SignerRPC.SimpleServiceProtocol {
         request: Certctl_Signer_V1_SignCRLRequest, context: ServerContext
     ) async throws -> Certctl_Signer_V1_SignCRLResponse {
         let caller = try await authorise("SignCRL", context: context)
-        do {
-            guard let (generation, ca) = keyring.resolve(request.issuerID, generation: request.issuerGeneration) else {
-                throw SigningRefusal.issuerMismatch("this signer holds no key for issuer \(request.issuerID) generation \(request.issuerGeneration)")
+        return try await signCRL(issuerID: request.issuerID, generation: request.issuerGeneration,
+                                 tbs: Array(request.tbsCertList), caller: caller)
+    }
+
+    /// The largest TBSCertList the stream accepts (as the unary call's message cap).
+    static let maxStreamedTBSBytes = 256 << 20
+
+    func signCRLStream(
+        request: RPCAsyncSequence<Certctl_Signer_V1_SignCRLChunk, any Error>, context: ServerContext
+    ) async throws -> Certctl_Signer_V1_SignCRLResponse {
+        let caller = try await authorise("SignCRL", context: context)
+        var issuerID = "", generation: UInt32 = 0
+        var tbs: [UInt8] = []
+        var first = true
+        for try await chunk in request {
+            if first {
+                issuerID = chunk.issuerID
+                generation = chunk.issuerGeneration
+                // The DER header of the first piece tells the whole length: reserve it once.
+                if let length = TBSCertListSummary.encodedLength(prefix: Array(chunk.tbsPart.prefix(8))),
+                   length <= Self.maxStreamedTBSBytes {
+                    tbs.reserveCapacity(length)
+                }
+                first = false
             }
-            let tbs = Array(request.tbsCertList)
+            guard tbs.count + chunk.tbsPart.count <= Self.maxStreamedTBSBytes else {
+                throw await refuse(.malformed("the TBSCertList exceeds \(Self.maxStreamedTBSBytes) bytes"), operation: "SignCRL",
+                                   caller: caller, target: issuerID, details: [:])
+            }
+            tbs.append(contentsOf: chunk.tbsPart)
+        }
+        return try await signCRL(issuerID: issuerID, generation: generation, tbs: tbs, caller: caller)
+    }
+
+    private func signCRL(
+        issuerID: String, generation requested: UInt32, tbs: [UInt8], caller: ServiceIdentity
+    ) async throws -> Certctl_Signer_V1_SignCRLResponse {
+        do {
+            guard let (generation, ca) = keyring.resolve(issuerID, generation: requested) else {
+                throw SigningRefusal.issuerMismatch("this signer holds no key for issuer \(issuerID) generation \(requested)")
+            }
             let summary: TBSCertListSummary
             do { summary = try TBSCertListSummary(derEncoded: tbs) } catch { throw SigningRefusal.malformed("\(error)") }
             let expectedAlgorithm = try SignatureAlgorithmIdentifier.der(ca.algorithm.signatureAlgorithm)
@@ -120,16 +156,16 @@ struct SignerRPCService: SignerRPC.SimpleServiceProtocol {
                 throw SigningRefusal.crlNumber("the CRL must carry a non-negative CRL Number of at most 20 octets")
             }
             let decimal = TBSCertListSummary.decimal(number)
-            guard try await issuers.advanceCRLNumber(issuerID: request.issuerID, to: decimal) else {
-                throw SigningRefusal.crlNumber("CRL number \(decimal) is not greater than the last one signed for \(request.issuerID)")
+            guard try await issuers.advanceCRLNumber(issuerID: issuerID, to: decimal) else {
+                throw SigningRefusal.crlNumber("CRL number \(decimal) is not greater than the last one signed for \(issuerID)")
             }
-            let signature = try await signer.sign(tbs, issuerID: request.issuerID, generation: generation)
+            let signature = try await signer.sign(tbs, issuerID: issuerID, generation: generation)
             Counter(label: "certctl_signer_signatures_total", dimensions: [("kind", "SignCRL")]).increment()
             var response = Certctl_Signer_V1_SignCRLResponse()
             response.signature = Data(signature)
             return response
         } catch let refusal as SigningRefusal {
-            throw await refuse(refusal, operation: "SignCRL", caller: caller, target: request.issuerID, details: [:])
+            throw await refuse(refusal, operation: "SignCRL", caller: caller, target: issuerID, details: [:])
         }
     }
 

@@ -64,8 +64,14 @@ public struct TBSCertListWriter {
         // CertificateList and TBSCertList headers, version, algorithm, issuer, two times, entries header
         reserve = 6 + 6 + 3 + header.signatureAlgorithmDER.count + header.issuerNameDER.count + 17 + 17 + 6
         buffer = [UInt8](repeating: 0, count: reserve)
-        buffer.reserveCapacity(reserve + expectedEntries * 48 + 128)
+        // Capacity for the largest possible entries: the buffer never grows (growing copies it
+        // while the old one is still held), and pages a smaller CRL never writes stay unmapped.
+        buffer.reserveCapacity(reserve + expectedEntries * Self.maxEntryBytes + 512)
     }
+
+    /// SEQUENCE header (2) + INTEGER serial of 20 octets (23) + UTCTime (15) + extensions
+    /// SEQUENCE header (2) + reason code (12) + invalidity date (26).
+    static let maxEntryBytes = 80
 
     public mutating func append(_ entry: RevokedEntry) throws(PKIError) {
         let digits = Array(entry.serialHex.utf8)

@@ -54,6 +54,19 @@ public enum Certctl_Signer_V1_Signer: Sendable {
                 type: .unary
             )
         }
+        /// Namespace for "SignCRLStream" metadata.
+        public enum SignCRLStream: Sendable {
+            /// Request type for "SignCRLStream".
+            public typealias Input = Certctl_Signer_V1_SignCRLChunk
+            /// Response type for "SignCRLStream".
+            public typealias Output = Certctl_Signer_V1_SignCRLResponse
+            /// Descriptor for "SignCRLStream".
+            public static let descriptor = GRPCCore.MethodDescriptor(
+                service: GRPCCore.ServiceDescriptor(fullyQualifiedService: "certctl.signer.v1.Signer"),
+                method: "SignCRLStream",
+                type: .clientStreaming
+            )
+        }
         /// Namespace for "GetIssuer" metadata.
         public enum GetIssuer: Sendable {
             /// Request type for "GetIssuer".
@@ -71,6 +84,7 @@ public enum Certctl_Signer_V1_Signer: Sendable {
         public static let descriptors: [GRPCCore.MethodDescriptor] = [
             SignCertificate.descriptor,
             SignCRL.descriptor,
+            SignCRLStream.descriptor,
             GetIssuer.descriptor
         ]
     }
@@ -133,6 +147,26 @@ extension Certctl_Signer_V1_Signer {
         /// - Returns: A streaming response of `Certctl_Signer_V1_SignCRLResponse` messages.
         func signCRL(
             request: GRPCCore.StreamingServerRequest<Certctl_Signer_V1_SignCRLRequest>,
+            context: GRPCCore.ServerContext
+        ) async throws -> GRPCCore.StreamingServerResponse<Certctl_Signer_V1_SignCRLResponse>
+
+        /// Handle the "SignCRLStream" method.
+        ///
+        /// > Source IDL Documentation:
+        /// >
+        /// > SignCRL with the TBSCertList sent in pieces (caller: crl): a CRL of tens
+        /// > of megabytes then never sits in one message (and its serialised copies)
+        /// > beside the buffer it was written in. The same checks and refusals.
+        ///
+        /// - Parameters:
+        ///   - request: A streaming request of `Certctl_Signer_V1_SignCRLChunk` messages.
+        ///   - context: Context providing information about the RPC.
+        /// - Throws: Any error which occurred during the processing of the request. Thrown errors
+        ///     of type `RPCError` are mapped to appropriate statuses. All other errors are converted
+        ///     to an internal error.
+        /// - Returns: A streaming response of `Certctl_Signer_V1_SignCRLResponse` messages.
+        func signCRLStream(
+            request: GRPCCore.StreamingServerRequest<Certctl_Signer_V1_SignCRLChunk>,
             context: GRPCCore.ServerContext
         ) async throws -> GRPCCore.StreamingServerResponse<Certctl_Signer_V1_SignCRLResponse>
 
@@ -201,6 +235,26 @@ extension Certctl_Signer_V1_Signer {
             context: GRPCCore.ServerContext
         ) async throws -> GRPCCore.ServerResponse<Certctl_Signer_V1_SignCRLResponse>
 
+        /// Handle the "SignCRLStream" method.
+        ///
+        /// > Source IDL Documentation:
+        /// >
+        /// > SignCRL with the TBSCertList sent in pieces (caller: crl): a CRL of tens
+        /// > of megabytes then never sits in one message (and its serialised copies)
+        /// > beside the buffer it was written in. The same checks and refusals.
+        ///
+        /// - Parameters:
+        ///   - request: A streaming request of `Certctl_Signer_V1_SignCRLChunk` messages.
+        ///   - context: Context providing information about the RPC.
+        /// - Throws: Any error which occurred during the processing of the request. Thrown errors
+        ///     of type `RPCError` are mapped to appropriate statuses. All other errors are converted
+        ///     to an internal error.
+        /// - Returns: A response containing a single `Certctl_Signer_V1_SignCRLResponse` message.
+        func signCRLStream(
+            request: GRPCCore.StreamingServerRequest<Certctl_Signer_V1_SignCRLChunk>,
+            context: GRPCCore.ServerContext
+        ) async throws -> GRPCCore.ServerResponse<Certctl_Signer_V1_SignCRLResponse>
+
         /// Handle the "GetIssuer" method.
         ///
         /// > Source IDL Documentation:
@@ -264,6 +318,26 @@ extension Certctl_Signer_V1_Signer {
             context: GRPCCore.ServerContext
         ) async throws -> Certctl_Signer_V1_SignCRLResponse
 
+        /// Handle the "SignCRLStream" method.
+        ///
+        /// > Source IDL Documentation:
+        /// >
+        /// > SignCRL with the TBSCertList sent in pieces (caller: crl): a CRL of tens
+        /// > of megabytes then never sits in one message (and its serialised copies)
+        /// > beside the buffer it was written in. The same checks and refusals.
+        ///
+        /// - Parameters:
+        ///   - request: A stream of `Certctl_Signer_V1_SignCRLChunk` messages.
+        ///   - context: Context providing information about the RPC.
+        /// - Throws: Any error which occurred during the processing of the request. Thrown errors
+        ///     of type `RPCError` are mapped to appropriate statuses. All other errors are converted
+        ///     to an internal error.
+        /// - Returns: A `Certctl_Signer_V1_SignCRLResponse` to respond with.
+        func signCRLStream(
+            request: GRPCCore.RPCAsyncSequence<Certctl_Signer_V1_SignCRLChunk, any Swift.Error>,
+            context: GRPCCore.ServerContext
+        ) async throws -> Certctl_Signer_V1_SignCRLResponse
+
         /// Handle the "GetIssuer" method.
         ///
         /// > Source IDL Documentation:
@@ -311,6 +385,17 @@ extension Certctl_Signer_V1_Signer.StreamingServiceProtocol {
             }
         )
         router.registerHandler(
+            forMethod: Certctl_Signer_V1_Signer.Method.SignCRLStream.descriptor,
+            deserializer: GRPCProtobuf.ProtobufDeserializer<Certctl_Signer_V1_SignCRLChunk>(),
+            serializer: GRPCProtobuf.ProtobufSerializer<Certctl_Signer_V1_SignCRLResponse>(),
+            handler: { request, context in
+                try await self.signCRLStream(
+                    request: request,
+                    context: context
+                )
+            }
+        )
+        router.registerHandler(
             forMethod: Certctl_Signer_V1_Signer.Method.GetIssuer.descriptor,
             deserializer: GRPCProtobuf.ProtobufDeserializer<Certctl_Signer_V1_GetIssuerRequest>(),
             serializer: GRPCProtobuf.ProtobufSerializer<Certctl_Signer_V1_GetIssuerResponse>(),
@@ -344,6 +429,17 @@ extension Certctl_Signer_V1_Signer.ServiceProtocol {
     ) async throws -> GRPCCore.StreamingServerResponse<Certctl_Signer_V1_SignCRLResponse> {
         let response = try await self.signCRL(
             request: GRPCCore.ServerRequest(stream: request),
+            context: context
+        )
+        return GRPCCore.StreamingServerResponse(single: response)
+    }
+
+    public func signCRLStream(
+        request: GRPCCore.StreamingServerRequest<Certctl_Signer_V1_SignCRLChunk>,
+        context: GRPCCore.ServerContext
+    ) async throws -> GRPCCore.StreamingServerResponse<Certctl_Signer_V1_SignCRLResponse> {
+        let response = try await self.signCRLStream(
+            request: request,
             context: context
         )
         return GRPCCore.StreamingServerResponse(single: response)
@@ -384,6 +480,19 @@ extension Certctl_Signer_V1_Signer.SimpleServiceProtocol {
         return GRPCCore.ServerResponse<Certctl_Signer_V1_SignCRLResponse>(
             message: try await self.signCRL(
                 request: request.message,
+                context: context
+            ),
+            metadata: [:]
+        )
+    }
+
+    public func signCRLStream(
+        request: GRPCCore.StreamingServerRequest<Certctl_Signer_V1_SignCRLChunk>,
+        context: GRPCCore.ServerContext
+    ) async throws -> GRPCCore.ServerResponse<Certctl_Signer_V1_SignCRLResponse> {
+        return GRPCCore.ServerResponse<Certctl_Signer_V1_SignCRLResponse>(
+            message: try await self.signCRLStream(
+                request: request.messages,
                 context: context
             ),
             metadata: [:]
@@ -456,6 +565,31 @@ extension Certctl_Signer_V1_Signer {
         func signCRL<Result>(
             request: GRPCCore.ClientRequest<Certctl_Signer_V1_SignCRLRequest>,
             serializer: some GRPCCore.MessageSerializer<Certctl_Signer_V1_SignCRLRequest>,
+            deserializer: some GRPCCore.MessageDeserializer<Certctl_Signer_V1_SignCRLResponse>,
+            options: GRPCCore.CallOptions,
+            onResponse handleResponse: @Sendable @escaping (GRPCCore.ClientResponse<Certctl_Signer_V1_SignCRLResponse>) async throws -> Result
+        ) async throws -> Result where Result: Sendable
+
+        /// Call the "SignCRLStream" method.
+        ///
+        /// > Source IDL Documentation:
+        /// >
+        /// > SignCRL with the TBSCertList sent in pieces (caller: crl): a CRL of tens
+        /// > of megabytes then never sits in one message (and its serialised copies)
+        /// > beside the buffer it was written in. The same checks and refusals.
+        ///
+        /// - Parameters:
+        ///   - request: A streaming request producing `Certctl_Signer_V1_SignCRLChunk` messages.
+        ///   - serializer: A serializer for `Certctl_Signer_V1_SignCRLChunk` messages.
+        ///   - deserializer: A deserializer for `Certctl_Signer_V1_SignCRLResponse` messages.
+        ///   - options: Options to apply to this RPC.
+        ///   - handleResponse: A closure which handles the response and returns its result to
+        ///       the caller. Returning from the closure will cancel the RPC if it hasn't
+        ///       already finished.
+        /// - Returns: The result of `handleResponse`.
+        func signCRLStream<Result>(
+            request: GRPCCore.StreamingClientRequest<Certctl_Signer_V1_SignCRLChunk>,
+            serializer: some GRPCCore.MessageSerializer<Certctl_Signer_V1_SignCRLChunk>,
             deserializer: some GRPCCore.MessageDeserializer<Certctl_Signer_V1_SignCRLResponse>,
             options: GRPCCore.CallOptions,
             onResponse handleResponse: @Sendable @escaping (GRPCCore.ClientResponse<Certctl_Signer_V1_SignCRLResponse>) async throws -> Result
@@ -571,6 +705,42 @@ extension Certctl_Signer_V1_Signer {
             )
         }
 
+        /// Call the "SignCRLStream" method.
+        ///
+        /// > Source IDL Documentation:
+        /// >
+        /// > SignCRL with the TBSCertList sent in pieces (caller: crl): a CRL of tens
+        /// > of megabytes then never sits in one message (and its serialised copies)
+        /// > beside the buffer it was written in. The same checks and refusals.
+        ///
+        /// - Parameters:
+        ///   - request: A streaming request producing `Certctl_Signer_V1_SignCRLChunk` messages.
+        ///   - serializer: A serializer for `Certctl_Signer_V1_SignCRLChunk` messages.
+        ///   - deserializer: A deserializer for `Certctl_Signer_V1_SignCRLResponse` messages.
+        ///   - options: Options to apply to this RPC.
+        ///   - handleResponse: A closure which handles the response and returns its result to
+        ///       the caller. Returning from the closure will cancel the RPC if it hasn't
+        ///       already finished.
+        /// - Returns: The result of `handleResponse`.
+        public func signCRLStream<Result>(
+            request: GRPCCore.StreamingClientRequest<Certctl_Signer_V1_SignCRLChunk>,
+            serializer: some GRPCCore.MessageSerializer<Certctl_Signer_V1_SignCRLChunk>,
+            deserializer: some GRPCCore.MessageDeserializer<Certctl_Signer_V1_SignCRLResponse>,
+            options: GRPCCore.CallOptions = .defaults,
+            onResponse handleResponse: @Sendable @escaping (GRPCCore.ClientResponse<Certctl_Signer_V1_SignCRLResponse>) async throws -> Result = { response in
+                try response.message
+            }
+        ) async throws -> Result where Result: Sendable {
+            try await self.client.clientStreaming(
+                request: request,
+                descriptor: Certctl_Signer_V1_Signer.Method.SignCRLStream.descriptor,
+                serializer: serializer,
+                deserializer: deserializer,
+                options: options,
+                onResponse: handleResponse
+            )
+        }
+
         /// Call the "GetIssuer" method.
         ///
         /// > Source IDL Documentation:
@@ -664,6 +834,37 @@ extension Certctl_Signer_V1_Signer.ClientProtocol {
         try await self.signCRL(
             request: request,
             serializer: GRPCProtobuf.ProtobufSerializer<Certctl_Signer_V1_SignCRLRequest>(),
+            deserializer: GRPCProtobuf.ProtobufDeserializer<Certctl_Signer_V1_SignCRLResponse>(),
+            options: options,
+            onResponse: handleResponse
+        )
+    }
+
+    /// Call the "SignCRLStream" method.
+    ///
+    /// > Source IDL Documentation:
+    /// >
+    /// > SignCRL with the TBSCertList sent in pieces (caller: crl): a CRL of tens
+    /// > of megabytes then never sits in one message (and its serialised copies)
+    /// > beside the buffer it was written in. The same checks and refusals.
+    ///
+    /// - Parameters:
+    ///   - request: A streaming request producing `Certctl_Signer_V1_SignCRLChunk` messages.
+    ///   - options: Options to apply to this RPC.
+    ///   - handleResponse: A closure which handles the response and returns its result to
+    ///       the caller. Returning from the closure will cancel the RPC if it hasn't
+    ///       already finished.
+    /// - Returns: The result of `handleResponse`.
+    public func signCRLStream<Result>(
+        request: GRPCCore.StreamingClientRequest<Certctl_Signer_V1_SignCRLChunk>,
+        options: GRPCCore.CallOptions = .defaults,
+        onResponse handleResponse: @Sendable @escaping (GRPCCore.ClientResponse<Certctl_Signer_V1_SignCRLResponse>) async throws -> Result = { response in
+            try response.message
+        }
+    ) async throws -> Result where Result: Sendable {
+        try await self.signCRLStream(
+            request: request,
+            serializer: GRPCProtobuf.ProtobufSerializer<Certctl_Signer_V1_SignCRLChunk>(),
             deserializer: GRPCProtobuf.ProtobufDeserializer<Certctl_Signer_V1_SignCRLResponse>(),
             options: options,
             onResponse: handleResponse
@@ -765,6 +966,42 @@ extension Certctl_Signer_V1_Signer.ClientProtocol {
             metadata: metadata
         )
         return try await self.signCRL(
+            request: request,
+            options: options,
+            onResponse: handleResponse
+        )
+    }
+
+    /// Call the "SignCRLStream" method.
+    ///
+    /// > Source IDL Documentation:
+    /// >
+    /// > SignCRL with the TBSCertList sent in pieces (caller: crl): a CRL of tens
+    /// > of megabytes then never sits in one message (and its serialised copies)
+    /// > beside the buffer it was written in. The same checks and refusals.
+    ///
+    /// - Parameters:
+    ///   - metadata: Additional metadata to send, defaults to empty.
+    ///   - options: Options to apply to this RPC, defaults to `.defaults`.
+    ///   - producer: A closure producing request messages to send to the server. Returning
+    ///       from the closure closes the request stream.
+    ///   - handleResponse: A closure which handles the response and returns its result to
+    ///       the caller. Returning from the closure will cancel the RPC if it hasn't
+    ///       already finished.
+    /// - Returns: The result of `handleResponse`.
+    public func signCRLStream<Result>(
+        metadata: GRPCCore.Metadata = [:],
+        options: GRPCCore.CallOptions = .defaults,
+        requestProducer producer: @Sendable @escaping (GRPCCore.RPCWriter<Certctl_Signer_V1_SignCRLChunk>) async throws -> Void,
+        onResponse handleResponse: @Sendable @escaping (GRPCCore.ClientResponse<Certctl_Signer_V1_SignCRLResponse>) async throws -> Result = { response in
+            try response.message
+        }
+    ) async throws -> Result where Result: Sendable {
+        let request = GRPCCore.StreamingClientRequest<Certctl_Signer_V1_SignCRLChunk>(
+            metadata: metadata,
+            producer: producer
+        )
+        return try await self.signCRLStream(
             request: request,
             options: options,
             onResponse: handleResponse

@@ -133,6 +133,24 @@ public nonisolated struct Certctl_Signer_V1_SignCRLRequest: Sendable {
   public init() {}
 }
 
+public nonisolated struct Certctl_Signer_V1_SignCRLChunk: Sendable {
+  // SwiftProtobuf.Message conformance is added in an extension below. See the
+  // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
+  // methods supported on all messages.
+
+  /// Set in the first chunk only.
+  public var issuerID: String = String()
+
+  public var issuerGeneration: UInt32 = 0
+
+  /// The next consecutive bytes of the DER TBSCertList.
+  public var tbsPart: Data = Data()
+
+  public var unknownFields = SwiftProtobuf.UnknownStorage()
+
+  public init() {}
+}
+
 public nonisolated struct Certctl_Signer_V1_SignCRLResponse: Sendable {
   // SwiftProtobuf.Message conformance is added in an extension below. See the
   // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
@@ -312,6 +330,46 @@ nonisolated extension Certctl_Signer_V1_SignCRLRequest: SwiftProtobuf.Message, S
     if lhs.issuerID != rhs.issuerID {return false}
     if lhs.issuerGeneration != rhs.issuerGeneration {return false}
     if lhs.tbsCertList != rhs.tbsCertList {return false}
+    if lhs.unknownFields != rhs.unknownFields {return false}
+    return true
+  }
+}
+
+nonisolated extension Certctl_Signer_V1_SignCRLChunk: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
+  public static let protoMessageName: String = _protobuf_package + ".SignCRLChunk"
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{3}issuer_id\0\u{3}issuer_generation\0\u{3}tbs_part\0")
+
+  public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
+    while let fieldNumber = try decoder.nextFieldNumber() {
+      // The use of inline closures is to circumvent an issue where the compiler
+      // allocates stack space for every case branch when no optimizations are
+      // enabled. https://github.com/apple/swift-protobuf/issues/1034
+      switch fieldNumber {
+      case 1: try { try decoder.decodeSingularStringField(value: &self.issuerID) }()
+      case 2: try { try decoder.decodeSingularUInt32Field(value: &self.issuerGeneration) }()
+      case 3: try { try decoder.decodeSingularBytesField(value: &self.tbsPart) }()
+      default: break
+      }
+    }
+  }
+
+  public func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
+    if !self.issuerID.isEmpty {
+      try visitor.visitSingularStringField(value: self.issuerID, fieldNumber: 1)
+    }
+    if self.issuerGeneration != 0 {
+      try visitor.visitSingularUInt32Field(value: self.issuerGeneration, fieldNumber: 2)
+    }
+    if !self.tbsPart.isEmpty {
+      try visitor.visitSingularBytesField(value: self.tbsPart, fieldNumber: 3)
+    }
+    try unknownFields.traverse(visitor: &visitor)
+  }
+
+  public static func ==(lhs: Certctl_Signer_V1_SignCRLChunk, rhs: Certctl_Signer_V1_SignCRLChunk) -> Bool {
+    if lhs.issuerID != rhs.issuerID {return false}
+    if lhs.issuerGeneration != rhs.issuerGeneration {return false}
+    if lhs.tbsPart != rhs.tbsPart {return false}
     if lhs.unknownFields != rhs.unknownFields {return false}
     return true
   }

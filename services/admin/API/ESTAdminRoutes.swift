@@ -70,7 +70,7 @@ struct ESTAdminRoutes: Sendable {
                 throw APIError(.conflict, "est_label_exists", "EST label \(label.name) already exists")
             } catch EnrollmentStoreError.missingReference {
                 throw APIError(.unprocessableContent, "invalid_reference",
-                               "issuer \(label.issuerID), certificate profile \(label.profileID) or trust anchor does not exist")
+                               "issuer \(label.issuerID), certificate profile \(label.profileID) or trust anchor (of purpose est-mtls) does not exist")
             }
             return try APISupport.json(LabelJSON(label), status: .created)
         }

@@ -1,4 +1,5 @@
 import CertctlConfig
+import CertctlPKI
 import CertctlStore
 import Crypto
 import Foundation
@@ -18,6 +19,7 @@ struct SCEPAdminRoutes: Sendable {
         let static_challenge: String?
         let allow_one_time_challenges: Bool?
         let validity_days: Int?
+        let signed_challenge_trust_anchor: String?
         let require_approval: Bool?
     }
 
@@ -30,6 +32,7 @@ struct SCEPAdminRoutes: Sendable {
         let has_static_challenge: Bool
         let allow_one_time_challenges: Bool
         let validity_days: Int?
+        let signed_challenge_trust_anchor: String?
         let require_approval: Bool
         let path: String
         let created_at: Date
@@ -38,6 +41,7 @@ struct SCEPAdminRoutes: Sendable {
             name = r.name; issuer_id = r.issuerID; profile_id = r.profileID; ra_cert_path = r.raCertPath
             ra_key_path = r.raKeyPath; has_static_challenge = r.staticChallengeSHA256 != nil
             allow_one_time_challenges = r.allowOneTimeChallenges; validity_days = r.validityDays
+            signed_challenge_trust_anchor = r.signedChallengeTrustAnchor
             require_approval = r.requireApproval
             path = "/scep/\(r.name)"; created_at = r.createdAt
         }
@@ -48,6 +52,8 @@ struct SCEPAdminRoutes: Sendable {
     struct ChallengeBody: Decodable {
         let ttl_seconds: Int?
         let expected_subject: String?
+        /// Exact set of subjectAltNames the CSR must request: "DNS:host", "IP:10.0.0.1", "email:a@b", "URI:…".
+        let expected_sans: [String]?
     }
 
     struct ChallengeJSON: Encodable {
@@ -56,6 +62,7 @@ struct SCEPAdminRoutes: Sendable {
         let challenge: String
         let expires_at: Date
         let expected_subject: String?
+        let expected_sans: [String]?
     }
 
     func add(to router: Router<BasicRequestContext>) {
@@ -81,7 +88,8 @@ struct SCEPAdminRoutes: Sendable {
                 throw APIError(.conflict, "scep_profile_exists", "SCEP profile \(record.name) already exists")
             } catch EnrollmentStoreError.missingReference {
                 throw APIError(.unprocessableContent, "invalid_reference",
-                               "issuer \(record.issuerID) or certificate profile \(record.profileID) does not exist")
+                               "issuer \(record.issuerID), certificate profile \(record.profileID) or signed_challenge_trust_anchor "
+                                   + "(a trust anchor of purpose scep-signed-challenge) does not exist")
             }
             return try APISupport.json(ProfileJSON(try await store.get(record.name) ?? record), status: .created)
         }
@@ -105,6 +113,7 @@ struct SCEPAdminRoutes: Sendable {
             guard (60...(30 * 86_400)).contains(ttl) else {
                 throw APIError(.badRequest, "invalid_request", "ttl_seconds must be from 60 to 2592000")
             }
+            let sans = try body.expected_sans.map(Self.normalizedSANs)
             guard let profile = try await store.get(name) else { throw Self.notFound(name) }
             guard profile.allowOneTimeChallenges else {
                 throw APIError(.conflict, "one_time_challenges_disabled", "SCEP profile \(name) does not accept one-time challenges")
@@ -114,12 +123,37 @@ struct SCEPAdminRoutes: Sendable {
             let expires = Date(timeIntervalSince1970: (Date().timeIntervalSince1970 + Double(ttl)).rounded(.down))
             let id = try await store.mintChallenge(
                 profile: name, secretSHA256: Array(SHA256.hash(data: Data(secret.utf8))),
-                expectedSubject: body.expected_subject, expiresAt: expires, createdBy: principal.actor,
+                expectedSubject: body.expected_subject, expectedSANs: sans, expiresAt: expires, createdBy: principal.actor,
                 audit: AuditRecord(service: "admin", actor: principal.actor, action: "scep_challenge.create", outcome: .success,
                                    targetType: "scep_profile", targetID: name, details: ["ttl_seconds": "\(ttl)"]))
             return try APISupport.json(ChallengeJSON(id: id.uuidString.lowercased(), profile: name, challenge: secret,
-                                                     expires_at: expires, expected_subject: body.expected_subject),
+                                                     expires_at: expires, expected_subject: body.expected_subject,
+                                                     expected_sans: sans),
                                        status: .created)
+        }
+    }
+
+    /// "DNS:host", "IP:addr", "email:addr", "URI:uri" in the form IssuanceService.describe writes
+    /// for a CSR's names (IP addresses re-formatted, DNS names lower-cased), so equal sets compare equal.
+    static func normalizedSANs(_ names: [String]) throws -> [String] {
+        guard (1...100).contains(names.count) else {
+            throw APIError(.badRequest, "invalid_request", "expected_sans must list 1 to 100 names")
+        }
+        return try names.map { name in
+            guard let colon = name.firstIndex(of: ":"), case let value = String(name[name.index(after: colon)...]), !value.isEmpty else {
+                throw APIError(.badRequest, "invalid_request", "expected_sans entry \(name) must be TYPE:value (DNS, IP, email, URI)")
+            }
+            switch name[..<colon].lowercased() {
+            case "dns": return "DNS:" + value.lowercased()
+            case "ip":
+                guard let bytes = IPAddressText.parse(value), let text = IPAddressText.format(bytes) else {
+                    throw APIError(.badRequest, "invalid_request", "expected_sans entry \(name) is not an IP address")
+                }
+                return "IP:" + text
+            case "email": return "email:" + value
+            case "uri": return "URI:" + value
+            default: throw APIError(.badRequest, "invalid_request", "expected_sans entry \(name): type must be DNS, IP, email or URI")
+            }
         }
     }
 
@@ -142,13 +176,15 @@ struct SCEPAdminRoutes: Sendable {
             throw APIError(.badRequest, "invalid_request", "validity_days must be at least 1")
         }
         let oneTime = body.allow_one_time_challenges ?? true
-        guard body.static_challenge != nil || oneTime else {
-            throw APIError(.badRequest, "invalid_request", "a profile needs a static_challenge or one-time challenges")
+        guard body.static_challenge != nil || oneTime || body.signed_challenge_trust_anchor != nil else {
+            throw APIError(.badRequest, "invalid_request",
+                           "a profile needs a static_challenge, one-time challenges or a signed_challenge_trust_anchor")
         }
         return SCEPProfileRecord(
             name: body.name, issuerID: body.issuer_id, profileID: body.profile_id ?? "default",
             raCertPath: body.ra_cert_path, raKeyPath: body.ra_key_path,
             staticChallengeSHA256: body.static_challenge.map { Array(SHA256.hash(data: Data($0.utf8))) },
-            allowOneTimeChallenges: oneTime, validityDays: body.validity_days, requireApproval: body.require_approval ?? false)
+            allowOneTimeChallenges: oneTime, validityDays: body.validity_days,
+            signedChallengeTrustAnchor: body.signed_challenge_trust_anchor, requireApproval: body.require_approval ?? false)
     }
 }

@@ -56,7 +56,9 @@ struct TrustAnchorRoutes: Sendable {
                 throw APIError(.badRequest, "invalid_request", "name must match ^[a-z0-9][a-z0-9_-]{0,62}$")
             }
             let purpose = body.purpose ?? "est-mtls"
-            guard purpose == "est-mtls" else { throw APIError(.badRequest, "invalid_request", "purpose must be est-mtls") }
+            guard ["est-mtls", "scep-signed-challenge"].contains(purpose) else {
+                throw APIError(.badRequest, "invalid_request", "purpose must be est-mtls or scep-signed-challenge")
+            }
             guard body.path.hasPrefix("/") else { throw APIError(.badRequest, "invalid_request", "path must be absolute (read by certctl-enroll)") }
             let anchor = TrustAnchorRecord(name: body.name, purpose: purpose, path: body.path)
             do {

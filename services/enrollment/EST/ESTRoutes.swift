@@ -16,6 +16,7 @@ struct ESTRoutes: Sendable {
     static let maxBodyBytes = 1 << 20
 
     let labels: EnrollmentESTStore
+    let profiles: ProfileStore
     let issuers: IssuerStore
     let certificates: CertificateRecordStore
     let issuance: IssuanceService
@@ -40,7 +41,7 @@ struct ESTRoutes: Sendable {
     func add(to router: Router<ESTRequestContext>) {
         for prefix in ["/.well-known/est", "/.well-known/est/:label"] {
             router.get(RouterPath(prefix + "/cacerts")) { request, context in await run("cacerts", request, context) { try await cacerts($0) } }
-            router.get(RouterPath(prefix + "/csrattrs")) { request, context in await run("csrattrs", request, context) { _ in Response(status: .noContent) } }
+            router.get(RouterPath(prefix + "/csrattrs")) { request, context in await run("csrattrs", request, context) { try await csrattrs($0) } }
             router.post(RouterPath(prefix + "/simpleenroll")) { request, context in
                 await run("simpleenroll", request, context) { try await enroll($0, request, context, renewal: false) }
             }
@@ -92,6 +93,22 @@ struct ESTRoutes: Sendable {
         return Self.pkcs7(try CMSSignedData.certsOnly([try Certificate(derEncoded: issuer.certificateDER)]))
     }
 
+    /// §4.5: the key types and signature algorithms of the label's certificate profile
+    /// (base64 DER CsrAttrs); 204 when the profile names none this build knows.
+    private func csrattrs(_ label: ESTLabelRecord) async throws -> Response {
+        guard let profile = try await profiles.get(label.profileID) else {
+            throw Refusal(.internalServerError, "est_profile_missing", "certificate profile \(label.profileID) does not exist")
+        }
+        guard let der = try ESTCSRAttributes.der(for: profile.allowedKeyAlgorithms.compactMap(KeyAlgorithm.init(rawValue:))) else {
+            return Response(status: .noContent)
+        }
+        var headers = HTTPFields()
+        headers[.contentType] = "application/csrattrs"
+        headers[.init("Content-Transfer-Encoding")!] = "base64"
+        let text = Data(der).base64EncodedString(options: [.lineLength64Characters, .endLineWithLineFeed]) + "\n"
+        return Response(status: .ok, headers: headers, body: .init(byteBuffer: ByteBuffer(string: text)))
+    }
+
     /// §4.2 simpleenroll (Basic or mTLS against the label's bundle) and
     /// §4.2.2 simplereenroll (client certificate of this issuer, same subject and SANs).
     private func enroll(_ label: ESTLabelRecord, _ request: Request, _ context: ESTRequestContext, renewal: Bool) async throws -> Response {
@@ -111,9 +128,7 @@ struct ESTRoutes: Sendable {
             guard csr.subject == current.subject else {
                 throw Refusal(.badRequest, "est_reenroll_subject_mismatch", "the CSR's subject must equal the current certificate's (\(current.subject))")
             }
-            let currentSANs = Set((try? current.extensions.subjectAlternativeNames).flatMap { $0.map(IssuanceService.describe) } ?? [])
-            let requested = Set((try? csr.attributes.extensionRequest?.extensions.subjectAlternativeNames)?.flatMap { $0.map(IssuanceService.describe) } ?? [])
-            guard currentSANs == requested else {
+            guard current.subjectAlternativeNameTexts == csr.subjectAlternativeNameTexts else {
                 throw Refusal(.badRequest, "est_reenroll_san_mismatch", "the CSR's subjectAltNames must equal the current certificate's")
             }
         }

@@ -34,8 +34,9 @@ enum ESTServer {
             privateKey: .privateKey(try NIOSSLPrivateKey(file: keyPath, format: .pem)))
         tls.certificateVerification = .optionalVerification
         tls.minimumTLSVersion = .tlsv12
+        let refusals = TLSRefusalAuditor(store: routes.audit, metrics: routes.metrics, logger: logger)
         let configuration = TLSChannelConfiguration(tlsConfiguration: tls) { certificates in
-            await verify(certificates, roots: holder.allCertificates() + (await issuerRoots.current()), logger: logger)
+            await verify(certificates, roots: holder.mtlsCertificates() + (await issuerRoots.current()), refusals: refusals)
         }
         let router = Router(context: ESTRequestContext.self)
         routes.add(to: router)
@@ -44,19 +45,20 @@ enum ESTServer {
                            logger: logger)
     }
 
-    static func verify(_ chain: [NIOSSLCertificate], roots: [Certificate], logger: Logger) async -> NIOSSLVerificationResult {
-        guard let first = chain.first, let leaf = try? Certificate(derEncoded: first.toDERBytes()) else { return .failed }
+    static func verify(_ chain: [NIOSSLCertificate], roots: [Certificate], refusals: TLSRefusalAuditor) async -> NIOSSLVerificationResult {
+        guard let first = chain.first, let der = try? first.toDERBytes(), let leaf = try? Certificate(derEncoded: der) else {
+            refusals.refuse(der: (try? chain.first?.toDERBytes()) ?? [], leaf: nil)
+            return .failed
+        }
         let intermediates = chain.dropFirst().compactMap { try? Certificate(derEncoded: $0.toDERBytes()) }
         if await validates(leaf, intermediates: intermediates, roots: roots) { return .certificateVerified }
-        logger.notice("EST client certificate refused in the TLS handshake: no trusted chain", metadata: [
-            "subject": "\(leaf.subject)", "issuer": "\(leaf.issuer)", "code": "est_client_certificate_untrusted",
-        ])
+        refusals.refuse(der: der, leaf: leaf)
         return .failed
     }
 
     static func validates(_ leaf: Certificate, intermediates: [Certificate], roots: [Certificate]) async -> Bool {
         guard !roots.isEmpty else { return false }
-        var verifier = Verifier(rootCertificates: CertificateStore(roots)) { RFC5280Policy(validationTime: Date()) }
+        var verifier = Verifier(rootCertificates: CertificateStore(roots)) { RFC5280Policy() }
         if case .validCertificate = await verifier.validate(leaf: leaf, intermediates: CertificateStore(intermediates)) {
             return true
         }

@@ -5,7 +5,8 @@ import Synchronization
 import SwiftASN1
 import X509
 
-/// The current certificate pool of every trust bundle (EST mTLS). A reload
+/// The current certificate pool of every trust bundle (EST mTLS client CAs and
+/// SCEP signed-challenge connector certificates). A reload
 /// parses the whole file first and swaps the pool in one step; a bundle that
 /// is unreadable, empty, unparsable or holds an expired certificate is
 /// refused and the old pool stays. Readers take a snapshot (a value), so a
@@ -13,6 +14,8 @@ import X509
 final class TrustAnchorHolder: Sendable {
     struct Pool: Sendable {
         let name: String
+        /// est-mtls or scep-signed-challenge (trust_anchors.purpose).
+        let purpose: String
         let certificates: [Certificate]
         let sha256: String
         let earliestNotAfter: Date
@@ -47,18 +50,21 @@ final class TrustAnchorHolder: Sendable {
 
     func pool(_ name: String) -> Pool? { pools.withLock { $0[name] } }
 
-    /// Every certificate of every bundle: what the TLS handshake accepts before the label is known.
-    func allCertificates() -> [Certificate] { pools.withLock { $0.values.flatMap(\.certificates) } }
+    /// Every certificate of every EST mTLS bundle: what the TLS handshake accepts before the label is known.
+    /// Connector certificates of signed SCEP challenges are not client-certificate roots.
+    func mtlsCertificates() -> [Certificate] {
+        pools.withLock { $0.values.filter { $0.purpose == "est-mtls" }.flatMap(\.certificates) }
+    }
 
     /// Loads `path` and, only if it is acceptable, makes it the pool of `name`.
     @discardableResult
-    func reload(name: String, path: String, now: Date = Date()) -> Result<Pool, LoadError> {
-        let result = Self.load(name: name, path: path, now: now)
+    func reload(name: String, purpose: String, path: String, now: Date = Date()) -> Result<Pool, LoadError> {
+        let result = Self.load(name: name, purpose: purpose, path: path, now: now)
         if case .success(let pool) = result { pools.withLock { $0[name] = pool } }
         return result
     }
 
-    static func load(name: String, path: String, now: Date) -> Result<Pool, LoadError> {
+    static func load(name: String, purpose: String, path: String, now: Date) -> Result<Pool, LoadError> {
         guard let data = FileManager.default.contents(atPath: path), let text = String(data: data, encoding: .utf8) else {
             return .failure(.unreadable(path))
         }
@@ -78,7 +84,7 @@ final class TrustAnchorHolder: Sendable {
             return .failure(.expired(path, expired.subject.description))
         }
         let sha = Hex.string(SHA256.hash(data: data))
-        return .success(Pool(name: name, certificates: certificates, sha256: sha,
+        return .success(Pool(name: name, purpose: purpose, certificates: certificates, sha256: sha,
                              earliestNotAfter: certificates.map(\.notValidAfter).min() ?? now))
     }
 }

@@ -36,14 +36,14 @@ struct TrustAnchorReloader: Service {
     }
 
     func reloadAll(reason: String) async throws {
-        for anchor in try await store.list() where anchor.purpose == "est-mtls" {
+        for anchor in try await store.list() {
             _ = await reload(anchor, reason: reason)
         }
     }
 
     /// Reloads one bundle; returns this replica's result.
     func reload(_ anchor: TrustAnchorRecord, reason: String) async -> TrustAnchorReloadResult {
-        switch holder.reload(name: anchor.name, path: anchor.path) {
+        switch holder.reload(name: anchor.name, purpose: anchor.purpose, path: anchor.path) {
         case .success(let pool):
             logger.info("trust bundle loaded", metadata: [
                 "name": "\(anchor.name)", "path": "\(anchor.path)", "certificates": "\(pool.certificates.count)",
