@@ -75,7 +75,24 @@ public struct IssuanceService: Sendable {
         self.logger = logger
     }
 
-    public func issue(_ request: IssuanceRequest) async throws -> IssuanceResult {
+    /// The checks `issue` makes before it reserves a serial (CSR, issuer, profile, key,
+    /// SANs, validity), without issuing: for requests held for approval, so an
+    /// operator is never asked to approve what would be refused anyway.
+    public func check(_ request: IssuanceRequest) async throws {
+        _ = try await validate(request)
+    }
+
+    /// A request that passed every check, with what signing needs.
+    private struct Validated {
+        let csr: CertificateSigningRequest
+        let issuer: IssuerRecord
+        let issuerCertificate: Certificate
+        let profile: CertificateProfile
+        let sans: [GeneralName]
+        let days: Int
+    }
+
+    private func validate(_ request: IssuanceRequest) async throws -> Validated {
         let csr: CertificateSigningRequest
         do {
             csr = try CertificateSigningRequest(pemEncoded: request.csrPEM)
@@ -115,6 +132,13 @@ public struct IssuanceService: Sendable {
             throw IssuanceError.profileViolation(.validityTooLong(
                 "validity_days \(days) exceeds profile \(profile.id)'s maximum of \(profile.maxValidityDays)"))
         }
+        return Validated(csr: csr, issuer: issuer, issuerCertificate: issuerCertificate, profile: profile, sans: sans, days: days)
+    }
+
+    public func issue(_ request: IssuanceRequest) async throws -> IssuanceResult {
+        let checked = try await validate(request)
+        let csr = checked.csr, issuer = checked.issuer, issuerCertificate = checked.issuerCertificate
+        let profile = checked.profile, sans = checked.sans, days = checked.days
         // Whole seconds: certificates carry no fractions, so the row must not either.
         let now = Date(timeIntervalSince1970: Date().timeIntervalSince1970.rounded(.down))
         let notBefore = max(now.addingTimeInterval(-Self.backdate), issuerCertificate.notValidBefore)

@@ -13,14 +13,18 @@ public struct ESTLabelRecord: Sendable, Equatable {
     public var allowMTLS: Bool
     /// Trust anchor (table trust_anchors, purpose est-mtls) client certificates must chain to for simpleenroll.
     public var trustAnchor: String?
+    /// simpleenroll/simplereenroll answer 202 + Retry-After until an operator decides (admin API).
+    public var requireApproval: Bool
 
-    public init(name: String, issuerID: String, profileID: String, allowBasic: Bool, allowMTLS: Bool, trustAnchor: String?) {
+    public init(name: String, issuerID: String, profileID: String, allowBasic: Bool, allowMTLS: Bool, trustAnchor: String?,
+                requireApproval: Bool = false) {
         self.name = name
         self.issuerID = issuerID
         self.profileID = profileID
         self.allowBasic = allowBasic
         self.allowMTLS = allowMTLS
         self.trustAnchor = trustAnchor
+        self.requireApproval = requireApproval
     }
 }
 
@@ -61,8 +65,9 @@ public struct EnrollmentESTStore: Sendable {
         do {
             try await client.transaction(logger: logger) { connection in
                 let rows = try await connection.query("""
-                    INSERT INTO est_labels (name, issuer_id, profile_id, allow_basic, allow_mtls, trust_anchor)
-                    VALUES (\(label.name), \(label.issuerID), \(label.profileID), \(label.allowBasic), \(label.allowMTLS), \(label.trustAnchor))
+                    INSERT INTO est_labels (name, issuer_id, profile_id, allow_basic, allow_mtls, trust_anchor, require_approval)
+                    VALUES (\(label.name), \(label.issuerID), \(label.profileID), \(label.allowBasic), \(label.allowMTLS), \(label.trustAnchor),
+                            \(label.requireApproval))
                     ON CONFLICT (name) DO NOTHING RETURNING name
                     """, logger: logger)
                 var inserted = false
@@ -100,13 +105,14 @@ public struct EnrollmentESTStore: Sendable {
 
     private func fetch(_ name: String?) async throws -> [ESTLabelRecord] {
         let rows = try await client.query("""
-            SELECT name, issuer_id, profile_id, allow_basic, allow_mtls, trust_anchor
+            SELECT name, issuer_id, profile_id, allow_basic, allow_mtls, trust_anchor, require_approval
             FROM est_labels WHERE \(name)::text IS NULL OR name = \(name) ORDER BY name
             """, logger: logger)
         var result: [ESTLabelRecord] = []
-        for try await (name, issuer, profile, basic, mtls, anchor) in rows.decode((String, String, String, Bool, Bool, String?).self) {
+        for try await (name, issuer, profile, basic, mtls, anchor, approval)
+            in rows.decode((String, String, String, Bool, Bool, String?, Bool).self) {
             result.append(ESTLabelRecord(name: name, issuerID: issuer, profileID: profile, allowBasic: basic, allowMTLS: mtls,
-                                         trustAnchor: anchor))
+                                         trustAnchor: anchor, requireApproval: approval))
         }
         return result
     }

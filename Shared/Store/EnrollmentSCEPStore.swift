@@ -15,12 +15,14 @@ public struct SCEPProfileRecord: Sendable, Equatable {
     public var validityDays: Int?
     /// Trust bundle (purpose scep-signed-challenge) of connector certificates; nil = signed challenges off.
     public var signedChallengeTrustAnchor: String?
+    /// Valid requests wait as PENDING for an operator's decision (admin API) instead of being issued.
+    public var requireApproval: Bool
     public var createdAt: Date
     public var updatedAt: Date
 
     public init(name: String, issuerID: String, profileID: String, raCertPath: String, raKeyPath: String,
                 staticChallengeSHA256: [UInt8]?, allowOneTimeChallenges: Bool, validityDays: Int?,
-                signedChallengeTrustAnchor: String? = nil, createdAt: Date = Date(), updatedAt: Date = Date()) {
+                signedChallengeTrustAnchor: String? = nil, requireApproval: Bool = false, createdAt: Date = Date(), updatedAt: Date = Date()) {
         self.name = name
         self.issuerID = issuerID
         self.profileID = profileID
@@ -30,6 +32,7 @@ public struct SCEPProfileRecord: Sendable, Equatable {
         self.allowOneTimeChallenges = allowOneTimeChallenges
         self.validityDays = validityDays
         self.signedChallengeTrustAnchor = signedChallengeTrustAnchor
+        self.requireApproval = requireApproval
         self.createdAt = createdAt
         self.updatedAt = updatedAt
     }
@@ -75,9 +78,9 @@ public struct EnrollmentSCEPStore: Sendable {
                 let rows = try await connection.query("""
                     INSERT INTO scep_profiles (name, issuer_id, profile_id, ra_cert_path, ra_key_path,
                                                static_challenge_sha256, allow_one_time_challenges, validity_days,
-                                               signed_challenge_trust_anchor)
+                                               signed_challenge_trust_anchor, require_approval)
                     VALUES (\(p.name), \(p.issuerID), \(p.profileID), \(p.raCertPath), \(p.raKeyPath), \(hash),
-                            \(p.allowOneTimeChallenges), \(p.validityDays), \(p.signedChallengeTrustAnchor))
+                            \(p.allowOneTimeChallenges), \(p.validityDays), \(p.signedChallengeTrustAnchor), \(p.requireApproval))
                     ON CONFLICT (name) DO NOTHING RETURNING name
                     """, logger: logger)
                 var inserted = false
@@ -191,16 +194,16 @@ public struct EnrollmentSCEPStore: Sendable {
     private func fetch(_ name: String?) async throws -> [SCEPProfileRecord] {
         let rows = try await client.query("""
             SELECT name, issuer_id, profile_id, ra_cert_path, ra_key_path, static_challenge_sha256,
-                   allow_one_time_challenges, validity_days, signed_challenge_trust_anchor, created_at, updated_at
+                   allow_one_time_challenges, validity_days, signed_challenge_trust_anchor, created_at, updated_at, require_approval
             FROM scep_profiles WHERE \(name)::text IS NULL OR name = \(name) ORDER BY name
             """, logger: logger)
         var result: [SCEPProfileRecord] = []
-        for try await (name, issuer, profile, cert, key, hash, oneTime, days, anchor, created, updated)
-            in rows.decode((String, String, String, String, String, ByteBuffer?, Bool, Int?, String?, Date, Date).self) {
+        for try await (name, issuer, profile, cert, key, hash, oneTime, days, anchor, created, updated, approval)
+            in rows.decode((String, String, String, String, String, ByteBuffer?, Bool, Int?, String?, Date, Date, Bool).self) {
             result.append(SCEPProfileRecord(
                 name: name, issuerID: issuer, profileID: profile, raCertPath: cert, raKeyPath: key,
                 staticChallengeSHA256: hash.map { Array($0.readableBytesView) }, allowOneTimeChallenges: oneTime,
-                validityDays: days, signedChallengeTrustAnchor: anchor, createdAt: created, updatedAt: updated))
+                validityDays: days, signedChallengeTrustAnchor: anchor, requireApproval: approval, createdAt: created, updatedAt: updated))
         }
         return result
     }

@@ -160,6 +160,48 @@ struct SCEPCMSTests {
         #expect(throws: CMSError.badSignature) { try CMS.verify(signed) }
     }
 
+    @Test("CertPoll messageData: an IssuerAndSubject from openssl asn1parse -genconf parses, round-trips, and garbage is scep_malformed_poll")
+    func issuerAndSubject() throws {
+        let fixture = try OpenSSLFixture(); defer { fixture.remove() }
+        try """
+            asn1 = SEQUENCE:ias
+            [ias]
+            issuer = SEQUENCE:issuer
+            subject = SEQUENCE:subject
+            [issuer]
+            o = SET:issuer_o
+            cn = SET:issuer_cn
+            [issuer_o]
+            attr = SEQUENCE:issuer_o_attr
+            [issuer_o_attr]
+            type = OID:organizationName
+            value = UTF8:certctl test
+            [issuer_cn]
+            attr = SEQUENCE:issuer_cn_attr
+            [issuer_cn_attr]
+            type = OID:commonName
+            value = UTF8:Test CA
+            [subject]
+            cn = SET:subject_cn
+            [subject_cn]
+            attr = SEQUENCE:subject_cn_attr
+            [subject_cn_attr]
+            type = OID:commonName
+            value = PRINTABLESTRING:device-42
+            """.write(toFile: fixture.path("ias.cnf"), atomically: true, encoding: .utf8)
+        let made = try fixture.openssl(["asn1parse", "-genconf", "ias.cnf", "-out", "ias.der", "-noout"])
+        #expect(made.status == 0, "\(made.error)")
+        let der = try fixture.read("ias.der")
+        let parsed = try SCEPIssuerAndSubject.parse(der)
+        #expect(parsed.issuer.description == "CN=Test CA,O=certctl test", "RFC 4514 order: last RDN first")
+        #expect(parsed.subject.description == "CN=device-42")
+        var serializer = DER.Serializer()
+        try serializer.serialize(parsed)
+        #expect(serializer.serializedBytes == der)
+        #expect(throws: SCEPError.self) { try SCEPIssuerAndSubject.parse([0x30, 0x03, 0x02, 0x01, 0x01]) }
+        do { _ = try SCEPIssuerAndSubject.parse(Array("garbage".utf8)) } catch { #expect(error.code == "scep_malformed_poll") }
+    }
+
     @Test("PKCSReq → parse, verify, decrypt → CertRep SUCCESS the client decrypts; FAILURE carries failInfo and nonces")
     func pkcsReqRoundTrip() throws {
         let fixture = try OpenSSLFixture(); defer { fixture.remove() }

@@ -179,4 +179,90 @@ expect_eq "restored: back to the original pool" 1 "$(jf '.replicas[0].certificat
 est simpleenroll ext-req2.b64 --cert ext.crt --key ext.key
 [ "$STATUS" != 200 ] && pass "the external CA is untrusted again ($STATUS)" || fail "the external CA is untrusted again" "not 200" "$STATUS"
 
+# ---------------------------------------------------------------------------
+section "6. approval: 202 + Retry-After until an operator approves (RFC 7030 §4.2.3)"
+HELD="held-$RUN"
+HELD_EST="${EST%/.well-known/est}/.well-known/est/$HELD"
+api POST /api/v1/est/labels "${JSON[@]}" -d "{\"name\": \"$HELD\", \"issuer_id\": \"$ISSUER\", \"allow_basic\": true, \"require_approval\": true}"
+expect_status 201
+expect_eq "the label says require_approval" true "$(jf .require_approval)"
+api POST "/api/v1/est/labels/$HELD/users" "${JSON[@]}" -d '{"username": "held-device"}'
+expect_status 201
+HELD_AUTH="held-device:$(jf .password)"
+# held OPERATION BODY-FILE CURL-ARGS...: like est, against the approval label, keeping the headers.
+held() {
+    local operation=$1 file=$2 rc=0; shift 2
+    LAST_REQUEST="POST /.well-known/est/$HELD/$operation"
+    STATUS=$(curl -sS "${TLS[@]}" -D "$WORK/held.headers" -o "$WORK/est.out" -w '%{http_code}' -H 'Content-Type: application/pkcs10' \
+        --data-binary "@$file" "$@" "$HELD_EST/$operation" 2>"$WORK/curl.err") || rc=$?
+    BODY=$(cat "$WORK/est.out" 2>/dev/null || true)
+    [ "$rc" = 0 ] || STATUS="curl-exit-$rc"
+}
+retry_after() { tr -d '\r' <"$WORK/held.headers" | awk -F': ' 'tolower($1) == "retry-after" { print $2 }'; }
+csr held-a "est-held-a-$RUN"
+rows=$(row_count certificates)
+held simpleenroll held-a.b64 -u "$HELD_AUTH"
+expect_status 202
+expect_match "202 carries Retry-After (seconds)" '^[0-9]+$' "$(retry_after)"
+held simpleenroll held-a.b64 -u "$HELD_AUTH"
+expect_status 202
+expect_eq "the same CSR again is the same request (one row)" 1 \
+    "$(sql -c "SELECT count(*) FROM enrollment_requests WHERE endpoint = '$HELD' AND subject = 'CN=est-held-a-$RUN'")"
+expect_eq "nothing issued while pending" "$rows" "$(row_count certificates)"
+held serverkeygen held-a.b64 -u "$HELD_AUTH"
+expect_status 403
+expect_match "serverkeygen is refused under approval" "requires approval" "$BODY"
+api GET /api/v1/enrollment/requests -G --data-urlencode status=pending --data-urlencode protocol=est --data-urlencode "endpoint=$HELD"
+expect_status 200
+held_id=$(jf '.items[] | select(.subject == "CN=est-held-a-'"$RUN"'") | .id')
+expect_match "the admin API lists it" "$UUID_RE" "$held_id"
+expect_eq "with its requester" "est:$HELD:held-device" "$(jf '.items[] | select(.id == "'"$held_id"'") | .requester')"
+api POST "/api/v1/enrollment/requests/$held_id/approve"
+expect_status 200
+expect_eq "approved and issued" issued "$(jf .status)"
+held simpleenroll held-a.b64 -u "$HELD_AUTH"
+expect_status 200
+certs_of est.out held-a.crt
+check "the approved certificate verifies against the CA" openssl verify -CAfile "$CA" held-a.crt
+expect_eq "it certifies the CSR's key" "$(openssl pkey -in held-a.key -pubout | openssl sha256 -r)" \
+    "$(openssl x509 -in held-a.crt -noout -pubkey | openssl sha256 -r)"
+held simpleenroll held-a.b64 -u "$HELD_AUTH"
+expect_status 200
+certs_of est.out held-a2.crt
+expect_eq "asking again returns the same certificate (no second issuance)" "$(der_sha held-a.crt)" "$(der_sha held-a2.crt)"
+held simpleenroll held-a.b64 -u "$CERTCTL_EST_USER:$CERTCTL_EST_PASSWORD"
+expect_status 401
+# simplereenroll is held the same way (actor: the certificate being renewed)
+openssl req -new -key held-a.key -subj "/CN=est-held-a-$RUN" -addext "subjectAltName=DNS:est-held-a-$RUN.example.com" \
+    -outform DER 2>/dev/null | openssl base64 >held-a-renew.b64
+held simplereenroll held-a-renew.b64 --cert held-a.crt --key held-a.key
+expect_status 202
+api GET /api/v1/enrollment/requests -G --data-urlencode status=pending --data-urlencode "endpoint=$HELD"
+renew_id=$(jf '.items[] | select(.operation == "simplereenroll") | .id')
+expect_match "the renewal is listed as a pending simplereenroll" "$UUID_RE" "$renew_id"
+api POST "/api/v1/enrollment/requests/$renew_id/approve"
+expect_status 200
+held simplereenroll held-a-renew.b64 --cert held-a.crt --key held-a.key
+expect_status 200
+certs_of est.out held-a-renewed.crt
+check "the approved renewal verifies against the CA" openssl verify -CAfile "$CA" held-a-renewed.crt
+[ "$(der_sha held-a.crt)" != "$(der_sha held-a-renewed.crt)" ] && pass "it is a new certificate" \
+    || fail "the approved renewal is a new certificate" "another certificate" "the same one"
+
+csr held-b "est-held-b-$RUN"
+held simpleenroll held-b.b64 -u "$HELD_AUTH"
+expect_status 202
+api GET /api/v1/enrollment/requests -G --data-urlencode status=pending --data-urlencode "endpoint=$HELD"
+held_b=$(jf '.items[] | select(.subject == "CN=est-held-b-'"$RUN"'") | .id')
+api POST "/api/v1/enrollment/requests/$held_b/reject" "${JSON[@]}" -d '{"reason": "unknown router"}'
+expect_status 200
+expect_eq "rejected" rejected "$(jf .status)"
+before=$(est_refusals est_request_rejected)
+held simpleenroll held-b.b64 -u "$HELD_AUTH"
+expect_status 403
+expect_match "the refusal names the reason" "unknown router" "$BODY"
+expect_eq "the refusal is audited as est_request_rejected" "$((before + 1))" "$(est_refusals est_request_rejected)"
+api POST "/api/v1/enrollment/requests/$held_b/approve"
+expect_status 409 enrollment_request_not_pending
+
 interop_done

@@ -187,4 +187,141 @@ ADMIN_BIN=${CERTCTL_BIN_DIR:-$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && swif
 check "certctl-admin sign-scep-challenge makes a token scepclient enrolls with" \
     mdm_enroll "sig-cli-$RUN" "$("$ADMIN_BIN" sign-scep-challenge --key connector2.key --profile "mdm-$RUN" --ttl 300)"
 
+# ---------------------------------------------------------------------------
+section "5. approval (PENDING): scepclient and certmonger wait until an operator approves"
+# A profile with require_approval, sharing the RA of profile default. scepclient resends its
+# identical PKCSReq every 30 s while PENDING; certmonger polls with GetCertInitial (CertPoll).
+HELD="held-$RUN"
+HELD_URL="${SCEP%/default}/$HELD"
+MDM_PID= CM_PID=
+cleanup_held() {
+    [ -z "$MDM_PID" ] || kill "$MDM_PID" 2>/dev/null || true
+    [ -z "$CM_PID" ] || kill "$CM_PID" 2>/dev/null || true
+    api DELETE "/api/v1/scep/profiles/$HELD" >/dev/null 2>&1 || true
+}
+trap 'rc=$?; cleanup_held; (exit $rc); interop_cleanup' EXIT
+api GET /api/v1/scep/profiles/default
+jq -n --arg name "$HELD" --arg cert "$(jf .ra_cert_path)" --arg key "$(jf .ra_key_path)" --arg secret "$CERTCTL_SCEP_CHALLENGE" \
+    '{name: $name, issuer_id: "iss-local", ra_cert_path: $cert, ra_key_path: $key, static_challenge: $secret, require_approval: true}' >held.json
+post_json /api/v1/scep/profiles held.json
+expect_status 201
+expect_eq "the profile says require_approval" true "$(jf .require_approval)"
+pending_id() { # SUBJECT-FRAGMENT -> id of the pending request of profile $HELD whose subject contains it
+    sql -c "SELECT id FROM enrollment_requests WHERE endpoint = '$HELD' AND status = 'pending' AND subject LIKE '%$1%'"
+}
+wait_pending() { # VAR SUBJECT-FRAGMENT
+    local id=
+    for _ in $(seq 150); do id=$(pending_id "$2"); [ -n "$id" ] && break; sleep 0.2; done
+    printf -v "$1" '%s' "$id"
+}
+
+mkdir -p "mdm-held-$RUN.d"
+scepclient -server-url "$HELD_URL" -private-key "mdm-held-$RUN.d/key.pem" -certificate "mdm-held-$RUN.d/cert.pem" \
+    -challenge "$CERTCTL_SCEP_CHALLENGE" -ca-fingerprint "$RA_FP" -cn "mdm-held-$RUN" -organization certctl-interop \
+    -ou "run-$RUN" -country DE -keySize 2048 >mdm-held.log 2>&1 &
+MDM_PID=$!
+wait_pending mdm_id "mdm-held-$RUN"
+expect_match "scepclient's request is stored pending" "$UUID_RE" "$mdm_id"
+for _ in $(seq 100); do grep -q PENDING mdm-held.log && break; sleep 0.2; done
+expect_match "scepclient got PENDING and keeps polling" "pkiStatus=PENDING" "$(cat mdm-held.log)"
+check "scepclient is still running" kill -0 "$MDM_PID"
+# its resend comes 30 s later: identical message, same senderNonce
+for _ in $(seq 200); do [ "$(grep -c 'pkiStatus=PENDING' mdm-held.log)" -ge 2 ] && break; sleep 0.25; done
+expect_eq "scepclient resent its identical PKCSReq and got PENDING again" 2 "$(grep -c 'pkiStatus=PENDING' mdm-held.log)"
+expect_eq "the resend did not create a second request" 1 \
+    "$(sql -c "SELECT count(*) FROM enrollment_requests WHERE endpoint = '$HELD' AND subject LIKE '%mdm-held-$RUN%'")"
+expect_eq "no certificate before approval" "" "$(cat "mdm-held-$RUN.d/cert.pem" 2>/dev/null || true)"
+api GET /api/v1/enrollment/requests -G --data-urlencode status=pending --data-urlencode protocol=scep --data-urlencode "endpoint=$HELD"
+expect_status 200
+expect_eq "the admin API lists it as pending" "$mdm_id" "$(jf '.items[0].id')"
+api POST "/api/v1/enrollment/requests/$mdm_id/approve"
+expect_status 200
+expect_eq "approving issues at once" issued "$(jf .status)"
+api POST "/api/v1/enrollment/requests/$mdm_id/approve"
+expect_status 409 enrollment_request_not_pending
+mdm_rc=0
+for _ in $(seq 180); do kill -0 "$MDM_PID" 2>/dev/null || break; sleep 0.25; done
+wait "$MDM_PID" || mdm_rc=$?
+MDM_PID=
+expect_eq "scepclient finishes after its next resend (exit 0)" 0 "$mdm_rc"
+check "its certificate verifies against the CA" openssl verify -CAfile "$CA" "mdm-held-$RUN.d/cert.pem"
+expect_eq "it certifies scepclient's key" "$(openssl pkey -in "mdm-held-$RUN.d/key.pem" -pubout | openssl sha256 -r)" \
+    "$(openssl x509 -in "mdm-held-$RUN.d/cert.pem" -noout -pubkey | openssl sha256 -r)"
+
+# certmonger: PKCSReq -> PENDING (CA_WORKING), approve, then `getcert resubmit` — and its own polling.
+cat >certmonger-held.sh <<SH
+set -e
+for _ in \$(seq 50); do getcert list-cas -s >/dev/null 2>&1 && break; sleep 0.1; done
+getcert add-scep-ca -s -c held-$RUN -u "$HELD_URL" -n >/dev/null
+getcert request -s -c held-$RUN -k "$WORK/cm-held.key" -f "$WORK/cm-held.crt" -N "CN=cm-held-$RUN" -L "$CERTCTL_SCEP_CHALLENGE" >"$WORK/cm-held.getcert" 2>&1
+for _ in \$(seq 100); do getcert list -s -f "$WORK/cm-held.crt" | grep -q "status: CA_WORKING" && break; sleep 0.2; done
+getcert list -s -f "$WORK/cm-held.crt" >"$WORK/cm-held.status-pending" 2>&1 || true
+cp -r "\$HOME/.config/certmonger/requests" "$WORK/cm-held.requests" || true
+touch "$WORK/cm-held.waiting"
+# the suite approves, then removes this file
+for _ in \$(seq 300); do [ -e "$WORK/cm-held.waiting" ] || break; sleep 0.2; done
+getcert resubmit -s -f "$WORK/cm-held.crt" >/dev/null 2>&1 || true
+for _ in \$(seq 150); do getcert list -s -f "$WORK/cm-held.crt" | grep -q "status: MONITORING" && break; sleep 0.2; done
+getcert list -s -f "$WORK/cm-held.crt" >"$WORK/cm-held.status" 2>&1 || true
+SH
+HOME="$WORK/cm-home" timeout 240 dbus-run-session -- bash certmonger-held.sh 2>certmonger-held-bus.log &
+CM_PID=$!
+for _ in $(seq 300); do [ -e cm-held.waiting ] && break; sleep 0.2; done
+expect_match "certmonger reports the pending request as CA_WORKING" "status: CA_WORKING" "$(cat cm-held.status-pending 2>/dev/null)"
+wait_pending cm_id "cm-held-$RUN"
+expect_match "certmonger's request is stored pending" "$UUID_RE" "$cm_id"
+# certmonger's own GetCertInitial (CertPoll) message, from its request state, sent by its helper
+# as the daemon does (RA and CA certificates in the environment): exit 1 = WAIT, 0 = issued.
+# (the session daemon keeps section 3's requests too: take this one's state file)
+cm_state=$(grep -l "cm-held.crt" cm-held.requests/* | head -1 || true)
+awk '/^scep_gic=/ { p = 1; sub(/^scep_gic=/, ""); print; next } p && /^ / { sub(/^ /, ""); print; next } { p = 0 }' \
+    "${cm_state:-/dev/null}" >cm-held.gic.pem
+grep -q "BEGIN PKCS7" cm-held.gic.pem || fail "certmonger stored a GetCertInitial message" "scep_gic in its request state" \
+    "state file '${cm_state}': $(grep -E '^(state|scep_[a-z_]*)=' "${cm_state:-/dev/null}" 2>/dev/null | cut -c1-60 | tr '\n' ' ')"
+pass "certmonger stored a GetCertInitial message"
+cm_poll() { # -> exit status of scep-submit -g, reply in cm-held.poll
+    CERTMONGER_SCEP_RA_CERTIFICATE="$(cat ra.pem)" CERTMONGER_SCEP_CA_CERTIFICATE="$(cat "$CA")" \
+        "$SUBMIT" -u "$HELD_URL" -g cm-held.gic.pem >cm-held.poll 2>cm-held.poll.err
+}
+rc=0; cm_poll || rc=$?
+expect_eq "certmonger's GetCertInitial before approval: PENDING (scep-submit exit 1 = WAIT)" 1 "$rc"
+api POST "/api/v1/enrollment/requests/$cm_id/approve"
+expect_status 200
+rc=0; cm_poll || rc=$?
+expect_eq "certmonger's GetCertInitial after approval: SUCCESS (scep-submit exit 0)" 0 "$rc"
+openssl cms -decrypt -inform PEM -in cm-held.poll -inkey cm-held.key -out cm-held.poll.der
+openssl pkcs7 -inform DER -in cm-held.poll.der -print_certs -out cm-held.poll.crt
+check "the certificate in the CertPoll answer (enveloped to certmonger's key) verifies against the CA" \
+    openssl verify -CAfile "$CA" cm-held.poll.crt
+rm -f cm-held.waiting
+wait "$CM_PID" || true
+CM_PID=
+[ -s cm-held.crt ] || fail "certmonger gets the approved certificate" "a certificate in cm-held.crt" "$(cat cm-held.status cm-held.getcert 2>/dev/null | tail -20)"
+pass "certmonger gets the approved certificate (getcert resubmit after approval)"
+expect_eq "the same certificate as the GetCertInitial answer" "$(der_sha cm-held.poll.crt)" "$(der_sha cm-held.crt)"
+check "its certificate verifies against the CA" openssl verify -CAfile "$CA" cm-held.crt
+expect_eq "certmonger's certificate is the one the approval issued" \
+    "$(sql -c "SELECT serial_hex FROM certificates WHERE id = (SELECT certificate_id FROM enrollment_requests WHERE id = '$cm_id')")" \
+    "$(openssl x509 -in cm-held.crt -noout -serial | cut -d= -f2 | tr 'A-F' 'a-f' | sed 's/^0*//')"
+
+# rejection: scepclient gets FAILURE and stops
+mkdir -p "mdm-rej-$RUN.d"
+scepclient -server-url "$HELD_URL" -private-key "mdm-rej-$RUN.d/key.pem" -certificate "mdm-rej-$RUN.d/cert.pem" \
+    -challenge "$CERTCTL_SCEP_CHALLENGE" -ca-fingerprint "$RA_FP" -cn "mdm-rej-$RUN" -organization certctl-interop \
+    -ou "run-$RUN" -country DE -keySize 2048 >mdm-rej.log 2>&1 &
+MDM_PID=$!
+wait_pending rej_id "mdm-rej-$RUN"
+expect_match "the second scepclient request is pending" "$UUID_RE" "$rej_id"
+api POST "/api/v1/enrollment/requests/$rej_id/reject" "${JSON[@]}" -d '{"reason": "not one of ours"}'
+expect_status 200
+expect_eq "rejected" rejected "$(jf .status)"
+mdm_rc=0
+for _ in $(seq 180); do kill -0 "$MDM_PID" 2>/dev/null || break; sleep 0.25; done
+wait "$MDM_PID" || mdm_rc=$?
+MDM_PID=
+[ "$mdm_rc" != 0 ] && pass "scepclient fails after the rejection (exit $mdm_rc)" || fail "scepclient fails after the rejection" "exit != 0" "0"
+expect_match "it reports FAILURE badRequest" "failInfo: badRequest|BadRequest" "$(cat mdm-rej.log)"
+expect_eq "no certificate for the rejected request" "" "$(cat "mdm-rej-$RUN.d/cert.pem" 2>/dev/null || true)"
+expect_eq "the rejection is audited" 1 "$(sql -c "SELECT count(*) FROM audit_events WHERE action = 'enrollment_request.reject' AND target_id = '$rej_id'")"
+
 interop_done

@@ -37,9 +37,10 @@ enum AdminAPI {
         let support = APISupport(keys: APIKeyStore(client: client, logger: logger))
         let certificates = CertificateRecordStore(client: client, logger: logger)
         let issuers = IssuerStore(client: client, logger: logger)
+        let issuance = IssuanceService(database: context.database, signer: connection, urls: urls, logger: logger)
         CertificateRoutes(
             support: support,
-            issuance: IssuanceService(database: context.database, signer: connection, urls: urls, logger: logger),
+            issuance: issuance,
             certificates: certificates, revocations: RevocationStore(client: client, logger: logger), issuers: issuers
         ).add(to: context.router)
         IssuerRoutes(support: support, issuers: issuers, urls: urls).add(to: context.router)
@@ -48,6 +49,8 @@ enum AdminAPI {
         SCEPAdminRoutes(support: support, store: EnrollmentSCEPStore(client: client, logger: logger)).add(to: context.router)
         ESTAdminRoutes(support: support, store: EnrollmentESTStore(client: client, logger: logger)).add(to: context.router)
         TrustAnchorRoutes(support: support, store: TrustAnchorStore(client: client, logger: logger)).add(to: context.router)
+        EnrollmentRequestRoutes(support: support, issuance: issuance, store: EnrollmentRequestStore(client: client, logger: logger))
+            .add(to: context.router)
         try OpenAPIRoute.add(to: context.router)
         return [
             signerService,

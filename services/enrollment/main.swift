@@ -13,6 +13,7 @@ await ServiceProcess.run(EnrollConfig.self) { context in
     let signer = try SignerConnectionService.connect(to: context.config.signerAddress, identity: context.config.rpcIdentity)
     let client = context.database.client
     let scepStore = EnrollmentSCEPStore(client: client, logger: context.logger)
+    let approvals = EnrollmentRequestStore(client: client, logger: context.logger)
     // Issued certificates point at OCSP/CRL URLs stored with the issuer by admin; enrollment reuses admin's defaults.
     let issuance = IssuanceService(database: context.database, signer: signer.connection,
                                    urls: PublicationURLs(ocspBase: context.config.ocspBaseURL, crlBase: context.config.crlBaseURL),
@@ -22,7 +23,7 @@ await ServiceProcess.run(EnrollConfig.self) { context in
     let responder = SCEPResponder(store: scepStore, issuers: IssuerStore(client: client, logger: context.logger),
                                   ras: SCEPRAStore(), issuance: issuance,
                                   certificates: CertificateRecordStore(client: client, logger: context.logger),
-                                  trustAnchors: holder, metrics: EnrollMetrics(), logger: context.logger)
+                                  trustAnchors: holder, approvals: approvals, metrics: EnrollMetrics(), logger: context.logger)
     SCEPRoutes(responder: responder).add(to: context.router)
     var services: [any Service] = [signer]
     services.append(TrustAnchorReloader(
@@ -33,7 +34,7 @@ await ServiceProcess.run(EnrollConfig.self) { context in
             labels: EnrollmentESTStore(client: client, logger: context.logger),
             profiles: ProfileStore(client: client, logger: context.logger), issuers: IssuerStore(client: client, logger: context.logger),
             certificates: CertificateRecordStore(client: client, logger: context.logger), issuance: issuance, holder: holder,
-            audit: scepStore, metrics: EnrollMetrics(), logger: context.logger)
+            audit: scepStore, approvals: approvals, metrics: EnrollMetrics(), logger: context.logger)
         services.append(try ESTServer.make(
             listen: est.listen, certPath: est.certPath, keyPath: est.keyPath, routes: routes, holder: holder,
             issuerRoots: IssuerRoots(issuers: IssuerStore(client: client, logger: context.logger)), logger: context.logger))

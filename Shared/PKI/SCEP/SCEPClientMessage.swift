@@ -20,6 +20,18 @@ public enum SCEPClientMessage {
                             digest: digest, includeCertificates: [client.certificate]).contentInfoDER()
     }
 
+    /// A CertPoll (GetCertInitial, RFC 8894 §3.3.3) for the request of `transactionID`:
+    /// IssuerAndSubject enveloped to `ra`, signed by the same `client` as the request.
+    public static func certPoll(
+        issuer: DistinguishedName, subject: DistinguishedName, transactionID: String, senderNonce: [UInt8],
+        client: SCEPRAIdentity, ra: Certificate
+    ) throws -> [UInt8] {
+        var serializer = DER.Serializer()
+        try serializer.serialize(SCEPIssuerAndSubject(issuer: issuer, subject: subject))
+        return try pkcsReq(csrDER: serializer.serializedBytes, transactionID: transactionID, senderNonce: senderNonce,
+                           client: client, ra: ra, messageType: .certPoll)
+    }
+
     /// What a CertRep says.
     public struct Reply: Sendable {
         public var status: SCEPPKIStatus

@@ -15,6 +15,7 @@ struct ESTAdminRoutes: Sendable {
         let allow_basic: Bool?
         let allow_mtls: Bool?
         let trust_anchor: String?
+        let require_approval: Bool?
     }
 
     struct LabelJSON: Encodable {
@@ -24,11 +25,13 @@ struct ESTAdminRoutes: Sendable {
         let allow_basic: Bool
         let allow_mtls: Bool
         let trust_anchor: String?
+        let require_approval: Bool
         let path: String
 
         init(_ r: ESTLabelRecord) {
             name = r.name; issuer_id = r.issuerID; profile_id = r.profileID; allow_basic = r.allowBasic
             allow_mtls = r.allowMTLS; trust_anchor = r.trustAnchor; path = "/.well-known/est/\(r.name)"
+            require_approval = r.requireApproval
         }
     }
 
@@ -53,7 +56,7 @@ struct ESTAdminRoutes: Sendable {
             }
             let label = ESTLabelRecord(name: body.name, issuerID: body.issuer_id, profileID: body.profile_id ?? "default",
                                        allowBasic: body.allow_basic ?? true, allowMTLS: body.allow_mtls ?? false,
-                                       trustAnchor: body.trust_anchor)
+                                       trustAnchor: body.trust_anchor, requireApproval: body.require_approval ?? false)
             guard label.allowBasic || label.allowMTLS else {
                 throw APIError(.badRequest, "invalid_request", "a label needs allow_basic or allow_mtls")
             }

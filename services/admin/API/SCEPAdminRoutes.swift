@@ -20,6 +20,7 @@ struct SCEPAdminRoutes: Sendable {
         let allow_one_time_challenges: Bool?
         let validity_days: Int?
         let signed_challenge_trust_anchor: String?
+        let require_approval: Bool?
     }
 
     struct ProfileJSON: Encodable {
@@ -32,6 +33,7 @@ struct SCEPAdminRoutes: Sendable {
         let allow_one_time_challenges: Bool
         let validity_days: Int?
         let signed_challenge_trust_anchor: String?
+        let require_approval: Bool
         let path: String
         let created_at: Date
 
@@ -40,6 +42,7 @@ struct SCEPAdminRoutes: Sendable {
             ra_key_path = r.raKeyPath; has_static_challenge = r.staticChallengeSHA256 != nil
             allow_one_time_challenges = r.allowOneTimeChallenges; validity_days = r.validityDays
             signed_challenge_trust_anchor = r.signedChallengeTrustAnchor
+            require_approval = r.requireApproval
             path = "/scep/\(r.name)"; created_at = r.createdAt
         }
     }
@@ -182,6 +185,6 @@ struct SCEPAdminRoutes: Sendable {
             raCertPath: body.ra_cert_path, raKeyPath: body.ra_key_path,
             staticChallengeSHA256: body.static_challenge.map { Array(SHA256.hash(data: Data($0.utf8))) },
             allowOneTimeChallenges: oneTime, validityDays: body.validity_days,
-            signedChallengeTrustAnchor: body.signed_challenge_trust_anchor)
+            signedChallengeTrustAnchor: body.signed_challenge_trust_anchor, requireApproval: body.require_approval ?? false)
     }
 }

@@ -1,10 +1,12 @@
 import CertctlIssuance
 import CertctlPKI
 import CertctlStore
+import Crypto
 import Foundation
 import HTTPTypes
 import Hummingbird
 import Logging
+import NIOCore
 import NIOSSL
 import SwiftASN1
 import X509
@@ -20,6 +22,7 @@ struct ESTRoutes: Sendable {
     let issuance: IssuanceService
     let holder: TrustAnchorHolder
     let audit: EnrollmentSCEPStore
+    let approvals: EnrollmentRequestStore
     let metrics: EnrollMetrics
     let logger: Logger
 
@@ -57,7 +60,7 @@ struct ESTRoutes: Sendable {
         do {
             guard let label = try await labels.get(name) else { throw Refusal(.notFound, "est_label_not_found", "no EST label \(name)") }
             let response = try await body(label)
-            metrics.count("est", operation, "success")
+            metrics.count("est", operation, response.status == .accepted ? "pending" : "success")
             return response
         } catch let refusal as Refusal {
             metrics.count("est", operation, refusal.code)
@@ -131,6 +134,10 @@ struct ESTRoutes: Sendable {
         }
         var serializer = DER.Serializer()
         try serializer.serialize(csr)
+        if label.requireApproval {
+            return try await held(label, csr: csr, csrDER: serializer.serializedBytes, actor: actor,
+                                  operation: renewal ? "simplereenroll" : "simpleenroll", remote: context.channel.remoteAddress)
+        }
         do {
             let result = try await issuance.issue(IssuanceRequest(
                 csrPEM: PEMDocument(type: "CERTIFICATE REQUEST", derBytes: serializer.serializedBytes).pemString,
@@ -147,9 +154,74 @@ struct ESTRoutes: Sendable {
         }
     }
 
+    /// How long a client is asked to wait before it sends a held request again (RFC 7030 §4.2.3).
+    static let retryAfterSeconds = 60
+
+    /// RFC 7030 §4.2.3 on a label with require_approval: the first request is stored and answered
+    /// 202 + Retry-After; the same CSR from the same actor gets 202 again while it is pending, the
+    /// certificate once approved (while it is valid and not revoked), and a refusal once rejected.
+    private func held(_ label: ESTLabelRecord, csr: CertificateSigningRequest, csrDER: [UInt8], actor: String, operation: String,
+                      remote: SocketAddress?) async throws -> Response {
+        let digest = Array(SHA256.hash(data: csrDER))
+        if let previous = try await approvals.latestEST(endpoint: label.name, csrSHA256: digest, requester: actor) {
+            switch previous.status {
+            case .pending:
+                return Self.accepted(previous)
+            case .issued:
+                if let id = previous.certificateID, let record = try await certificates.get(id), record.status == "issued",
+                   let der = record.certificateDER, (record.notAfter ?? .distantPast) > Date() {
+                    return Self.pkcs7(try CMSSignedData.certsOnly([try Certificate(derEncoded: der)]))
+                }
+                // revoked or expired since: a new request
+            case .rejected:
+                throw Refusal(.forbidden, "est_request_rejected",
+                              "request \(previous.id.uuidString.lowercased()) was rejected by \(previous.decidedBy ?? "an operator"): \(previous.reason ?? "")")
+            case .failed:
+                throw Refusal(.badRequest, "est_request_failed",
+                              "request \(previous.id.uuidString.lowercased()) was approved but issuance failed: \(previous.reason ?? "")")
+            }
+        }
+        do {
+            try await issuance.check(IssuanceRequest(
+                csrPEM: PEMDocument(type: "CERTIFICATE REQUEST", derBytes: csrDER).pemString, issuerID: label.issuerID,
+                profileID: label.profileID, validityDays: nil, requestedBy: actor, source: "est", idempotencyKey: nil))
+        } catch let error as IssuanceError {
+            throw Refusal(.badRequest, "est_issuance_refused_\(error.code)", error.description)
+        }
+        let remoteText = remote.map { "\($0)" }
+        let (stored, created) = try await approvals.create(EnrollmentRequestRecord(
+            protocolName: "est", endpoint: label.name, operation: operation, issuerID: label.issuerID, profileID: label.profileID,
+            validityDays: nil, transactionID: nil, senderNonce: nil, csrDER: csrDER, csrSHA256: digest,
+            subject: csr.subject.description, subjectAltNames: HeldRequests.requestedSANs(csr), requester: actor, requesterCertificateDER: nil,
+            remote: remoteText
+        ), audit: AuditRecord(service: "enroll", actor: actor, action: "enrollment_request.create", outcome: .success,
+                              details: ["protocol": "est", "endpoint": label.name, "operation": operation,
+                                        "subject": csr.subject.description, "remote": remoteText ?? "-"]))
+        if created {
+            logger.notice("EST request held for approval", metadata: [
+                "label": "\(label.name)", "request_id": "\(stored.id.uuidString.lowercased())", "actor": "\(actor)", "subject": "\(csr.subject)",
+            ])
+        }
+        return Self.accepted(stored)
+    }
+
+    static func accepted(_ request: EnrollmentRequestRecord) -> Response {
+        var headers = HTTPFields()
+        headers[.contentType] = "text/plain"
+        headers[.retryAfter] = "\(retryAfterSeconds)"
+        let text = "request \(request.id.uuidString.lowercased()) is waiting for an operator's approval; send the same request again later\n"
+        return Response(status: .accepted, headers: headers, body: .init(byteBuffer: ByteBuffer(string: text)))
+    }
+
     /// §4.4: authenticated like simpleenroll; the CSR names the subject, SANs and key type.
+    /// Not on a label with require_approval: the generated private key would have to be kept until
+    /// an operator decides, and certctl never stores private keys.
     private func serverKeyGen(_ label: ESTLabelRecord, _ request: Request, _ context: ESTRequestContext) async throws -> Response {
         let actor = try await authenticate(request, try await peerCertificate(context), label: label)
+        guard !label.requireApproval else {
+            throw Refusal(.forbidden, "est_serverkeygen_approval_unsupported",
+                          "label \(label.name) requires approval; serverkeygen would have to store the generated private key until an operator decides. Use simpleenroll with your own key")
+        }
         let generated = try ESTServerKeyGen.generate(like: try await readCSR(request))
         var serializer = DER.Serializer()
         try serializer.serialize(generated.csr)

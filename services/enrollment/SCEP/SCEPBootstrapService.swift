@@ -30,11 +30,13 @@ struct SCEPBootstrapService: Service {
                                 targetType: "scep_profile", targetID: bootstrap.name,
                                 details: ["source": "CERTCTL_SCEP_BOOTSTRAP_PROFILE"])
         do {
-            // Until admin has migrated, the table is missing (42P01); until the signer has
-            // registered the issuer, the foreign key fails: wait for both like for an unreachable database.
+            // Until admin has migrated, the table is missing (42P01) or lacks a later migration's column
+            // (42703); until the signer has registered the issuer, the foreign key fails: wait for all of
+            // them like for an unreachable database.
             let created = try await retryWhileDatabaseUnavailable("SCEP bootstrap profile", logger: logger, isRetryable: { error in
                 if case EnrollmentStoreError.missingReference = error { return true }
-                return DatabaseErrorText.isUnreachable(error) || (error as? PSQLError)?.serverInfo?[.sqlState] == "42P01"
+                let state = (error as? PSQLError)?.serverInfo?[.sqlState]
+                return DatabaseErrorText.isUnreachable(error) || state == "42P01" || state == "42703"
             }) {
                 try await store.create(record, audit: audit, ifAbsent: true)
             }

@@ -9,7 +9,8 @@ import SwiftASN1
 import X509
 
 /// The SCEP operations of one request, independent of HTTP: GetCACaps,
-/// GetCACert and PKIOperation (PKCSReq). Every refusal is audited with a
+/// GetCACert and PKIOperation (PKCSReq, RenewalReq, CertPoll for requests held
+/// for approval). Every refusal is audited with a
 /// typed code and answered in SCEP's own form (CertRep FAILURE + failInfo,
 /// or an HTTP error when the message cannot even be read).
 struct SCEPResponder: Sendable {
@@ -20,10 +21,12 @@ struct SCEPResponder: Sendable {
     let certificates: CertificateRecordStore
     /// Connector certificates of signed challenges (trust bundles of purpose scep-signed-challenge).
     let trustAnchors: TrustAnchorHolder
+    let approvals: EnrollmentRequestStore
     let metrics: EnrollMetrics
     let logger: Logger
 
-    /// RFC 8894 §3.5.2. DES3 only where the system libcrypto provides it; no GetCertInitial (PENDING is not built).
+    /// RFC 8894 §3.5.2. DES3 only where the system libcrypto provides it. (CertPoll/GetCertInitial has no
+    /// capability keyword in RFC 8894: a client that gets PENDING may always poll.)
     static let capabilities = ["POSTPKIOperation", "SHA-256", "SHA-512", "AES", "SCEPStandard", "Renewal"]
         + (CMSContentCipher.legacyDESAvailable ? ["DES3"] : [])
 
@@ -76,11 +79,17 @@ struct SCEPResponder: Sendable {
             return .httpError(status: 500, code: error.code, message: "the RA of this profile is not available")
         }
         do {
-            let certificates = try await handle(message, profile: profile, ra: ra, remote: remote)
-            metrics.count("scep", message.messageType == .renewalReq ? "RenewalReq" : "PKCSReq", "success")
+            let outcome: SCEPCertRep.Outcome
+            switch try await handle(message, profile: profile, ra: ra, remote: remote) {
+            case .certificates(let certificates):
+                metrics.count("scep", Self.operation(message.messageType), "success")
+                outcome = .success(certificates: certificates, recipient: message.signerCertificate, cipher: message.contentCipher())
+            case .pending:
+                metrics.count("scep", Self.operation(message.messageType), "pending")
+                outcome = .pending
+            }
             return .message(try SCEPCertRep.build(
-                .success(certificates: certificates, recipient: message.signerCertificate, cipher: message.contentCipher()),
-                transactionID: message.transactionID, recipientNonce: message.senderNonce, digest: message.digest, ra: ra))
+                outcome, transactionID: message.transactionID, recipientNonce: message.senderNonce, digest: message.digest, ra: ra))
         } catch let error as SCEPError {
             await refuse(profile, message, error, remote: remote)
             do {
@@ -91,24 +100,53 @@ struct SCEPResponder: Sendable {
             }
         } catch {
             // Database or signer unreachable: a retryable server error, not a CertRep FAILURE.
-            metrics.count("scep", "PKCSReq", "unavailable")
+            metrics.count("scep", Self.operation(message.messageType), "unavailable")
             logger.error("SCEP request could not be completed", metadata: ["profile": "\(profile.name)", "error": "\(error)"])
             return .httpError(status: 503, code: "scep_unavailable", message: "try again later")
         }
     }
 
-    private func handle(_ message: SCEPPKIMessage, profile: SCEPProfileRecord, ra: SCEPRAIdentity, remote: String) async throws -> [Certificate] {
-        guard message.messageType == .pkcsReq || message.messageType == .renewalReq else {
+    /// What a PKIOperation comes to when it is not refused.
+    enum Answer {
+        case certificates([Certificate])
+        case pending
+    }
+
+    static func operation(_ type: SCEPMessageType?) -> String {
+        switch type {
+        case .pkcsReq?: "PKCSReq"
+        case .renewalReq?: "RenewalReq"
+        case .certPoll?: "CertPoll"
+        default: "PKIOperation"
+        }
+    }
+
+    private func handle(_ message: SCEPPKIMessage, profile: SCEPProfileRecord, ra: SCEPRAIdentity, remote: String) async throws -> Answer {
+        guard message.messageType == .pkcsReq || message.messageType == .renewalReq || message.messageType == .certPoll else {
             throw SCEPError("scep_operation_unsupported", .badRequest,
-                            "messageType \(message.messageType.rawValue) is not supported (PKCSReq and RenewalReq only)")
+                            "messageType \(message.messageType.rawValue) is not supported (PKCSReq, RenewalReq and CertPoll only)")
         }
         // open() verifies the signature with the signer certificate's key: possession of that key is proven.
         let inner = try message.open(with: ra)
+        if message.messageType == .certPoll {
+            let poll = try SCEPIssuerAndSubject.parse(inner)
+            guard let held = try await approvals.latestSCEP(endpoint: profile.name, transactionID: message.transactionID) else {
+                throw SCEPError("scep_poll_unknown_transaction", .badCertID,
+                                "no request with transactionID \(message.transactionID) (subject \(poll.subject)) on this profile")
+            }
+            return try await answer(held, to: message, csr: nil)
+        }
         let csr: CertificateSigningRequest
         do {
             csr = try CertificateSigningRequest(derEncoded: inner)
         } catch {
             throw SCEPError("scep_malformed_csr", .badRequest, "messageData is not a PKCS#10 request: \(error)")
+        }
+        // A request held for approval is answered with its state when its transaction comes again. This comes
+        // before the challenge (consumed by the first message) and the replay check (an identical resend is a replay).
+        if let held = try await approvals.latestSCEP(endpoint: profile.name, transactionID: message.transactionID),
+           try await isResend(message, csr: csr, of: held) {
+            return try await answer(held, to: message, csr: csr)
         }
         if message.messageType == .renewalReq {
             try await checkRenewal(message.signerCertificate, csr: csr, profile: profile)
@@ -117,6 +155,9 @@ struct SCEPResponder: Sendable {
                 throw SCEPError("scep_signer_key_mismatch", .badMessageCheck, "the message is not signed with the CSR's key")
             }
             try await checkChallenge(try csr.challengePassword, csr: csr, profile: profile, transactionID: message.transactionID)
+        }
+        if profile.requireApproval {
+            return try await hold(message, csr: csr, csrDER: inner, profile: profile, remote: remote)
         }
         // A replayed message repeats transactionID *and* senderNonce. certmonger reuses the transactionID
         // (a hash of the key) when it resubmits or renews with the same key, with a fresh nonce: that is a new request.
@@ -143,7 +184,84 @@ struct SCEPResponder: Sendable {
             service: "enroll", actor: "scep:\(profile.name)", action: message.messageType == .renewalReq ? "scep.renew" : "scep.enroll",
             outcome: .success, targetType: "certificate", targetID: result.certificate.id.uuidString.lowercased(),
             details: ["transaction_id": message.transactionID, "remote": remote, "serial": result.certificate.serialHex]))
-        return [try Certificate(derEncoded: result.certificate.certificateDER ?? [])]
+        return .certificates([try Certificate(derEncoded: result.certificate.certificateDER ?? [])])
+    }
+
+    /// Stores a checked request as pending (profile with require_approval). Issuance's own checks run
+    /// now, so an operator is never asked to approve a request the profile would refuse.
+    private func hold(_ message: SCEPPKIMessage, csr: CertificateSigningRequest, csrDER: [UInt8], profile: SCEPProfileRecord,
+                      remote: String) async throws -> Answer {
+        do {
+            try await issuance.check(IssuanceRequest(
+                csrPEM: PEMDocument(type: "CERTIFICATE REQUEST", derBytes: csrDER).pemString, issuerID: profile.issuerID,
+                profileID: profile.profileID, validityDays: profile.validityDays, requestedBy: "scep:\(profile.name)",
+                source: "scep", idempotencyKey: nil))
+        } catch let error as IssuanceError {
+            throw SCEPError("scep_issuance_refused_\(error.code)", .badRequest, error.description)
+        }
+        var serializer = DER.Serializer()
+        try serializer.serialize(message.signerCertificate)
+        let operation = Self.operation(message.messageType)
+        let (held, created) = try await approvals.create(EnrollmentRequestRecord(
+            protocolName: "scep", endpoint: profile.name, operation: operation, issuerID: profile.issuerID,
+            profileID: profile.profileID, validityDays: profile.validityDays, transactionID: message.transactionID,
+            senderNonce: message.senderNonce, csrDER: csrDER, csrSHA256: Array(SHA256.hash(data: csrDER)),
+            subject: csr.subject.description, subjectAltNames: HeldRequests.requestedSANs(csr), requester: "scep:\(profile.name)",
+            requesterCertificateDER: serializer.serializedBytes, remote: remote
+        ), audit: AuditRecord(service: "enroll", actor: "scep:\(profile.name)", action: "enrollment_request.create", outcome: .success,
+                              details: ["protocol": "scep", "endpoint": profile.name, "operation": operation,
+                                        "transaction_id": message.transactionID, "subject": csr.subject.description, "remote": remote]))
+        guard created else { return try await answer(held, to: message, csr: csr) }
+        logger.notice("SCEP request held for approval", metadata: [
+            "profile": "\(profile.name)", "request_id": "\(held.id.uuidString.lowercased())", "transaction_id": "\(message.transactionID)",
+            "subject": "\(csr.subject)",
+        ])
+        return .pending
+    }
+
+    /// Whether a PKCSReq/RenewalReq asks again for `held` rather than for a new certificate: always while it
+    /// is pending (micromdm's scepclient resends the identical message every 30 s; certmonger reuses the
+    /// transactionID), and once decided for the identical message (same senderNonce) or a CSR for the same
+    /// certificate (key, subject, SANs) in the same operation — certmonger's `getcert resubmit` — unless the
+    /// certificate it got has since been revoked or has expired: then it is a new request.
+    private func isResend(_ message: SCEPPKIMessage, csr: CertificateSigningRequest, of held: EnrollmentRequestRecord) async throws -> Bool {
+        if held.status == .pending || held.senderNonce == message.senderNonce { return true }
+        guard held.operation == Self.operation(message.messageType), let heldCSR = try? CertificateSigningRequest(derEncoded: held.csrDER),
+              HeldRequests.sameCertificate(csr, heldCSR) else {
+            return false
+        }
+        guard held.status == .issued else { return true }
+        guard let id = held.certificateID, let record = try await certificates.get(id) else { return false }
+        return record.status == "issued" && (record.notAfter ?? .distantPast) > Date()
+    }
+
+    /// The current state of a held request, for its requester only (same key as the message that created it):
+    /// PENDING, the certificate once approved, FAILURE once rejected or failed.
+    private func answer(_ held: EnrollmentRequestRecord, to message: SCEPPKIMessage, csr: CertificateSigningRequest?) async throws -> Answer {
+        guard let der = held.requesterCertificateDER, let requester = try? Certificate(derEncoded: der),
+              requester.publicKey == message.signerCertificate.publicKey else {
+            throw SCEPError("scep_requester_mismatch", .badMessageCheck,
+                            "transaction \(message.transactionID) belongs to another requester key")
+        }
+        if let csr, held.status == .pending,
+           !((try? CertificateSigningRequest(derEncoded: held.csrDER)).map { HeldRequests.sameCertificate(csr, $0) } ?? false) {
+            throw SCEPError("scep_transaction_conflict", .badRequest,
+                            "another request with transactionID \(message.transactionID) is pending approval")
+        }
+        switch held.status {
+        case .pending:
+            return .pending
+        case .issued:
+            guard let id = held.certificateID, let record = try await certificates.get(id), let certificate = record.certificateDER else {
+                throw SCEPError("scep_request_certificate_missing", .badRequest, "the certificate of request \(held.id.uuidString.lowercased()) cannot be read")
+            }
+            return .certificates([try Certificate(derEncoded: certificate)])
+        case .rejected:
+            throw SCEPError("scep_request_rejected", .badRequest,
+                            "request \(held.id.uuidString.lowercased()) was rejected by \(held.decidedBy ?? "an operator"): \(held.reason ?? "")")
+        case .failed:
+            throw SCEPError("scep_request_failed", .badRequest, "request \(held.id.uuidString.lowercased()) was approved but issuance failed: \(held.reason ?? "")")
+        }
     }
 
     /// RFC 8894 §3.3.1.2: a RenewalReq is signed by a currently valid certificate of this issuer
@@ -239,11 +357,7 @@ struct SCEPResponder: Sendable {
     }
 
     func refuse(_ profile: SCEPProfileRecord, _ message: SCEPPKIMessage?, _ error: SCEPError, remote: String) async {
-        let operation = switch message?.messageType {
-        case .pkcsReq?: "PKCSReq"
-        case .renewalReq?: "RenewalReq"
-        default: "PKIOperation"
-        }
+        let operation = Self.operation(message?.messageType)
         metrics.count("scep", operation, error.code)
         logger.notice("SCEP request refused", metadata: [
             "profile": "\(profile.name)", "code": "\(error.code)", "reason": "\(error.message)",
