@@ -51,9 +51,13 @@ port_is_free() { ! (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
 
 # A free loopback port at random in 20000-59999.
 free_port() {
-    local port tries=0
+    # Below the kernel's ephemeral range: a port picked inside it can be taken by
+    # an outgoing connection (a service dialling Postgres) before the listener binds.
+    local port tries=0 low
+    low=$(cut -f1 /proc/sys/net/ipv4/ip_local_port_range 2>/dev/null || echo 32768)
+    [ "$low" -gt 21024 ] 2>/dev/null || low=32768
     while [ $tries -lt 100 ]; do
-        port=$(( 20000 + (RANDOM * 32768 + RANDOM) % 40000 ))
+        port=$(( 20000 + (RANDOM * 32768 + RANDOM) % (low - 20000) ))
         port_is_free "$port" && { echo "$port"; return 0; }
         tries=$((tries + 1))
     done
