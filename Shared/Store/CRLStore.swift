@@ -182,7 +182,7 @@ public struct CRLGenerationSession {
     /// Postgres hands them over in chunks of up to 1,024 text lines
     /// ("serial revoked_at reason invalidity|-", Unix seconds): one reply row
     /// per chunk instead of per entry is what makes a million entries take
-    /// about a second instead of ten. The chunks come through a cursor, 16 at
+    /// about a second instead of ten. The chunks come through a cursor, 64 at
     /// a time: a plain query's rows all arrive at once (the aggregate finishes
     /// first) and postgres-nio buffered about 50 MB of them ahead of the
     /// encoder for a million entries. `each` gets the serial's hex digits in
@@ -210,7 +210,7 @@ public struct CRLGenerationSession {
             GROUP BY change_seq / 1024
             """), logger: logger)
         while true {
-            let rows = try await connection.query("FETCH FORWARD 16 FROM crl_entries", logger: logger)
+            let rows = try await connection.query("FETCH FORWARD 64 FROM crl_entries", logger: logger)
             var fetched = 0
             for try await chunk in rows.decode(ByteBuffer.self) {
                 fetched += 1
