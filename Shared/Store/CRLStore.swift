@@ -235,7 +235,7 @@ public struct CRLGenerationSession {
     /// of 512 KiB (as hex text), then moves into crl_cache inside Postgres: a
     /// bound parameter would cost two more whole copies of a large CRL in this
     /// process (the bind buffer and the wire message).
-    public func store(generation: Int, der: [UInt8], crlNumber: String, thisUpdate: Date, nextUpdate: Date,
+    public func store(generation: Int, der: ByteBuffer, crlNumber: String, thisUpdate: Date, nextUpdate: Date,
                       durationMilliseconds: Int, revokedCount: Int, coveredChangeSeq: Int64) async throws {
         try await connection.query("CREATE TEMPORARY TABLE crl_upload (der bytea NOT NULL) ON COMMIT DROP", logger: logger)
         try await connection.copyFrom(table: "crl_upload", columns: ["der"], logger: logger) { writer in
@@ -328,11 +328,12 @@ enum CRLUploadText {
     static let pieceBytes = 512 << 10
     private static let digits = Array("0123456789abcdef".utf8)
 
-    static func write(_ bytes: [UInt8], to writer: PostgresCopyFromWriter) async throws {
+    static func write(_ der: ByteBuffer, to writer: PostgresCopyFromWriter) async throws {
         try await writer.write(ByteBuffer(string: "\\\\x"))
-        var start = 0
-        while start < bytes.count {
-            let end = min(start + pieceBytes, bytes.count)
+        let bytes = der.readableBytesView
+        var start = bytes.startIndex
+        while start < bytes.endIndex {
+            let end = min(start + pieceBytes, bytes.endIndex)
             var piece = ByteBufferAllocator().buffer(capacity: (end - start) * 2)
             piece.writeWithUnsafeMutableBytes(minimumWritableBytes: (end - start) * 2) { out in
                 var index = 0

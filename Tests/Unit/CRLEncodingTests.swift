@@ -2,6 +2,7 @@ import CertctlPKI
 import CertctlRuntime
 import Crypto
 import Foundation
+import NIOCore
 import SwiftASN1
 import Testing
 import X509
@@ -54,9 +55,9 @@ struct CRLEncodingTests {
         ]
         for entry in entries { try writer.append(entry) }
         var unsigned = writer.finish()
-        let tbs = Array(unsigned.tbs)
+        let tbs = Array(buffer: unsigned.tbs)
         let signature = try key.signature(for: tbs).derRepresentation
-        let der = unsigned.signed(signatureAlgorithmDER: header.signatureAlgorithmDER, signature: Array(signature))
+        let der = Array(buffer: unsigned.signed(signatureAlgorithmDER: header.signatureAlgorithmDER, signature: Array(signature)))
 
         let fields = try CertificateListFields(derEncoded: der)
         #expect(fields.tbs.revokedCount == entries.count)
@@ -94,7 +95,7 @@ struct CRLEncodingTests {
             try writer.append(RevokedEntry(serialHex: String(i + 1, radix: 16), revokedAt: 1_795_000_000 + Int64(i),
                                            reasonCode: i % 11 == 7 ? nil : i % 11, invalidityDate: nil))
         }
-        let tbs = Array(writer.finish().tbs)
+        let tbs = Array(buffer: writer.finish().tbs)
         let fields = try TBSCertListFields(tbs)
         #expect(fields.revokedCount == count)
         _ = try DER.parse(tbs)
@@ -107,14 +108,14 @@ struct CRLEncodingTests {
         #expect(throws: PKIError.self) { try writer.append(RevokedEntry(serialHex: serial, revokedAt: 0, reasonCode: nil, invalidityDate: nil)) }
         #expect(throws: PKIError.self) { try writer.append(RevokedEntry(serialHex: "1", revokedAt: 0, reasonCode: 7, invalidityDate: nil)) }
         #expect(writer.count == 0)
-        #expect(try TBSCertListFields(Array(writer.finish().tbs)).revokedCount == 0)
+        #expect(try TBSCertListFields(Array(buffer: writer.finish().tbs)).revokedCount == 0)
     }
 
     @Test("the field reader rejects truncated and trailing bytes")
     func malformed() throws {
         var writer = try TBSCertListWriter(header: try Self.sampleHeader(key: P256.Signing.PrivateKey()))
         try writer.append(RevokedEntry(serialHex: "abc", revokedAt: 1_795_000_000, reasonCode: nil, invalidityDate: nil))
-        let tbs = Array(writer.finish().tbs)
+        let tbs = Array(buffer: writer.finish().tbs)
         #expect(throws: PKIError.self) { try TBSCertListFields(Array(tbs.dropLast())) }
         #expect(throws: PKIError.self) { try TBSCertListFields(tbs + [0]) }
         #expect(throws: PKIError.self) { try CertificateListFields(derEncoded: tbs) }

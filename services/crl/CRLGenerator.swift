@@ -173,7 +173,7 @@ struct CRLGenerator: Sendable {
             succeeded: true, error: nil, durationMilliseconds: (ContinuousClock.now - started).wholeMilliseconds,
             revokedCount: revokedCount, crlNumber: start.nextCRLNumber))
         logger.info("CRL phases", metadata: [
-            "issuer_id": "\(issuer.issuerID)", "revoked": "\(revokedCount)", "bytes": "\(der.count)",
+            "issuer_id": "\(issuer.issuerID)", "revoked": "\(revokedCount)", "bytes": "\(der.readableBytes)",
             "read_encode_ms": "\((signStarted - readStarted).wholeMilliseconds)",
             "sign_ms": "\((storeStarted - signStarted).wholeMilliseconds)",
             "store_ms": "\((ContinuousClock.now - storeStarted).wholeMilliseconds)",
@@ -193,7 +193,7 @@ struct CRLGenerator: Sendable {
     private func sign(
         _ unsigned: borrowing UnsignedCRL, issuer: CRLIssuer, timeout: Duration
     ) async throws(CRLGenerationError) -> [UInt8] {
-        let tbs = unsigned.tbs  // shares the writer's storage
+        let tbs = unsigned.tbs  // a view of the writer's storage
         let issuerID = issuer.issuerID, generation = UInt32(issuer.generation)
         var options = CallOptions.defaults
         options.waitForReady = false
@@ -202,18 +202,18 @@ struct CRLGenerator: Sendable {
         options.maxResponseMessageBytes = 1 << 20
         do {
             let response = try await signer.signCRLStream(options: options, requestProducer: { writer in
-                var offset = tbs.startIndex
+                var offset = 0
                 repeat {
-                    let end = min(offset + Self.streamPieceBytes, tbs.endIndex)
+                    let length = min(Self.streamPieceBytes, tbs.readableBytes - offset)
                     var chunk = Certctl_Signer_V1_SignCRLChunk()
-                    if offset == tbs.startIndex {
+                    if offset == 0 {
                         chunk.issuerID = issuerID
                         chunk.issuerGeneration = generation
                     }
-                    chunk.tbsPart = Data(tbs[offset..<end])
+                    chunk.tbsPart = Data(tbs.readableBytesView[(tbs.readerIndex + offset)..<(tbs.readerIndex + offset + length)])
                     try await writer.write(chunk)
-                    offset = end
-                } while offset < tbs.endIndex
+                    offset += length
+                } while offset < tbs.readableBytes
             })
             return Array(response.signature)
         } catch let error as RPCError {

@@ -2,6 +2,7 @@ import CertctlPKI
 import CertctlStore
 import Foundation
 import Logging
+import NIOCore
 import Synchronization
 import X509
 
@@ -102,7 +103,7 @@ final class CRLPublisher: Sendable {
             guard fields.tbs.issuerNameDER == issuer.subjectDER, fields.isSigned(by: certificate, bytes: cached.der),
                   let next = fields.tbs.nextUpdate, next > now
             else { throw PKIError.malformedTBS("issuer, signature or nextUpdate do not match") }
-            return PublishedCRL(issuerID: cached.issuerID, der: cached.der, crlNumber: cached.crlNumber,
+            return PublishedCRL(issuerID: cached.issuerID, der: ByteBuffer(bytes: cached.der), crlNumber: cached.crlNumber,
                                 thisUpdate: fields.tbs.thisUpdate, nextUpdate: next, revokedCount: fields.tbs.revokedCount)
         } catch {
             CRLMetrics.corruptCache()

@@ -15,10 +15,11 @@ struct PublishedCRL: Sendable {
     let nextUpdate: Date
     let revokedCount: Int
 
-    init(issuerID: String, der: [UInt8], crlNumber: String, thisUpdate: Date, nextUpdate: Date, revokedCount: Int) {
+    /// `der`'s readable bytes are the CRL; its storage is kept, not copied.
+    init(issuerID: String, der: ByteBuffer, crlNumber: String, thisUpdate: Date, nextUpdate: Date, revokedCount: Int) {
         self.issuerID = issuerID
-        body = ByteBuffer(bytes: der)
-        etag = "\"" + Hex.string(SHA256.hash(data: der)) + "\""
+        body = der
+        etag = "\"" + Hex.string(SHA256.hash(data: der.readableBytesView)) + "\""
         self.crlNumber = crlNumber
         self.thisUpdate = thisUpdate
         self.nextUpdate = nextUpdate

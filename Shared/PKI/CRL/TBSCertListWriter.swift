@@ -1,3 +1,5 @@
+import NIOCore
+
 /// One certificate as a CRL lists it (RFC 5280 §5.1.2.6, §5.3).
 public struct RevokedEntry: Sendable {
     /// Canonical lowercase hex of the serial (SerialNumber's form).
@@ -43,7 +45,10 @@ public struct CRLHeader: Sendable {
 /// one buffer that keeps room in front for the headers, so the finished
 /// CRL (TBS, then signature) never exists twice in memory.
 public struct TBSCertListWriter {
-    var buffer: [UInt8]
+    /// A NIO ByteBuffer: the finished CRL is served from this same storage, never copied.
+    var buffer: ByteBuffer
+    /// One entry is composed here, then written to `buffer` in one copy.
+    var scratch: [UInt8] = []
     let header: CRLHeader
     let reserve: Int
     public private(set) var count = 0
@@ -63,10 +68,11 @@ public struct TBSCertListWriter {
         self.header = header
         // CertificateList and TBSCertList headers, version, algorithm, issuer, two times, entries header
         reserve = 6 + 6 + 3 + header.signatureAlgorithmDER.count + header.issuerNameDER.count + 17 + 17 + 6
-        buffer = [UInt8](repeating: 0, count: reserve)
         // Capacity for the largest possible entries: the buffer never grows (growing copies it
         // while the old one is still held), and pages a smaller CRL never writes stay unmapped.
-        buffer.reserveCapacity(reserve + expectedEntries * Self.maxEntryBytes + 512)
+        buffer = ByteBufferAllocator().buffer(capacity: reserve + expectedEntries * Self.maxEntryBytes + 512)
+        buffer.writeRepeatingByte(0, count: reserve)
+        scratch.reserveCapacity(Self.maxEntryBytes)
     }
 
     /// SEQUENCE header (2) + INTEGER serial of 20 octets (23) + UTCTime (15) + extensions
@@ -106,33 +112,35 @@ public struct TBSCertListWriter {
         let content = 2 + integerLength + DERTime.encodedSize(revokedAt)
             + (extensionsContent == 0 ? 0 : 2 + extensionsContent)
 
-        buffer.append(DERWriter.sequence)
-        buffer.append(UInt8(content))  // at most 2+21+17+2+38 < 128
-        buffer.append(DERWriter.integer)
-        buffer.append(UInt8(integerLength))
-        if pad == 1 { buffer.append(0) }
+        scratch.removeAll(keepingCapacity: true)
+        scratch.append(DERWriter.sequence)
+        scratch.append(UInt8(content))  // at most 2+21+17+2+38 < 128
+        scratch.append(DERWriter.integer)
+        scratch.append(UInt8(integerLength))
+        if pad == 1 { scratch.append(0) }
         if hex.count % 2 == 1 {
-            buffer.append(UInt8(firstOctet))
+            scratch.append(UInt8(firstOctet))
             index = hex.index(after: index)
         }
         while index != hex.endIndex {
             let next = hex.index(after: index)
-            buffer.append(UInt8(try Self.nibble(hex[index]) << 4 | Self.nibble(hex[next])))
+            scratch.append(UInt8(try Self.nibble(hex[index]) << 4 | Self.nibble(hex[next])))
             index = hex.index(after: next)
         }
-        DERTime.appendTime(revokedAt, to: &buffer)
+        DERTime.appendTime(revokedAt, to: &scratch)
         if extensionsContent > 0 {
-            buffer.append(DERWriter.sequence)
-            buffer.append(UInt8(extensionsContent))
+            scratch.append(DERWriter.sequence)
+            scratch.append(UInt8(extensionsContent))
             if let reason {
-                buffer.append(contentsOf: Self.reasonCodePrefix)
-                buffer.append(UInt8(reason))
+                scratch.append(contentsOf: Self.reasonCodePrefix)
+                scratch.append(UInt8(reason))
             }
             if let invalidity = invalidityDate {
-                buffer.append(contentsOf: Self.invalidityDatePrefix)
-                DERTime.appendGeneralizedTime(invalidity, to: &buffer)
+                scratch.append(contentsOf: Self.invalidityDatePrefix)
+                DERTime.appendGeneralizedTime(invalidity, to: &scratch)
             }
         }
+        buffer.writeBytes(scratch)
         count += 1
     }
 
@@ -147,7 +155,7 @@ public struct TBSCertListWriter {
 
     /// Closes the TBSCertList; the result is signed with `UnsignedCRL.tbs`.
     public mutating func finish() -> UnsignedCRL {
-        let entriesLength = buffer.count - reserve
+        let entriesLength = buffer.writerIndex - reserve
         var extensions: [UInt8] = []
         var aki: [UInt8] = []
         DERWriter.append(0x80, content: header.authorityKeyIdentifier, to: &aki)
@@ -179,9 +187,9 @@ public struct TBSCertListWriter {
         // Take the storage out of self first: with a second reference (a caller's copy of
         // the writer), the in-place edits below would copy the whole CRL.
         var storage = buffer
-        buffer = []
-        storage.replaceSubrange(start..<reserve, with: prefix)
-        storage.append(contentsOf: tail)
+        buffer = ByteBuffer()
+        storage.setBytes(prefix, at: start)
+        storage.writeBytes(tail)
         return UnsignedCRL(buffer: storage, tbsStart: start, revokedCount: count)
     }
 }
@@ -189,15 +197,17 @@ public struct TBSCertListWriter {
 /// A finished TBSCertList waiting for its signature, with room in front of
 /// it for the CertificateList header.
 public struct UnsignedCRL {
-    var buffer: [UInt8]
+    var buffer: ByteBuffer
     let tbsStart: Int
     public let revokedCount: Int
 
-    public var tbs: ArraySlice<UInt8> { buffer[tbsStart...] }
+    /// The DER TBSCertList (a view of the same storage).
+    public var tbs: ByteBuffer { buffer.getSlice(at: tbsStart, length: buffer.writerIndex - tbsStart)! }
 
     /// The DER CertificateList: SEQUENCE { tbsCertList, signatureAlgorithm, BIT STRING signature }.
-    public mutating func signed(signatureAlgorithmDER: [UInt8], signature: [UInt8]) -> [UInt8] {
-        let tbsLength = buffer.count - tbsStart
+    /// The result's readable bytes are the CertificateList, in the writer's storage.
+    public mutating func signed(signatureAlgorithmDER: [UInt8], signature: [UInt8]) -> ByteBuffer {
+        let tbsLength = buffer.writerIndex - tbsStart
         var bitString: [UInt8] = []
         DERWriter.appendHeader(DERWriter.bitString, length: signature.count + 1, to: &bitString)
         bitString.append(0)  // no unused bits
@@ -206,11 +216,11 @@ public struct UnsignedCRL {
         DERWriter.appendHeader(DERWriter.sequence, length: tbsLength + signatureAlgorithmDER.count + bitString.count, to: &header)
         let start = tbsStart - header.count
         var storage = buffer  // as in finish(): edit the only reference, in place
-        buffer = []
-        storage.replaceSubrange(start..<tbsStart, with: header)
-        storage.append(contentsOf: signatureAlgorithmDER)
-        storage.append(contentsOf: bitString)
-        storage.removeSubrange(0..<start)
+        buffer = ByteBuffer()
+        storage.setBytes(header, at: start)
+        storage.writeBytes(signatureAlgorithmDER)
+        storage.writeBytes(bitString)
+        storage.moveReaderIndex(to: start)
         return storage
     }
 }
