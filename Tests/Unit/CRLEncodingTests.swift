@@ -142,3 +142,15 @@ struct CRLEncodingTests {
         #expect(!ETagMatch.ifNoneMatch("\"c\"", matches: "\"b\""))
     }
 }
+
+@Suite("CRL PEM in pieces")
+struct CRLPEMPiecesTests {
+    @Test("the pieces join to PEM.crl and crlLength counts them, for sizes around line and piece boundaries",
+          arguments: [1, 2, 3, 47, 48, 49, 100, 48 * 1024 - 1, 48 * 1024, 48 * 1024 + 5, 3 * 48 * 1024 + 77])
+    func pieces(size: Int) throws {
+        let der = (0..<size).map { UInt8(truncatingIfNeeded: $0 &* 31 &+ 7) }
+        let joined = PEM.crlPieces(der).flatMap { $0 }
+        #expect(String(decoding: joined, as: UTF8.self) == PEM.crl(der))
+        #expect(joined.count == PEM.crlLength(derCount: size))
+    }
+}

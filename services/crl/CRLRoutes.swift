@@ -64,17 +64,24 @@ struct CRLRoutes {
                 return Response(status: .notModified, headers: headers)
             }
             CRLMetrics.request("served")
-            let body: ByteBuffer
             switch format {
             case .der:
                 headers[.contentType] = "application/pkix-crl"
-                body = document.body
+                headers[.contentLength] = "\(document.body.readableBytes)"
+                return Response(status: .ok, headers: headers,
+                                body: request.method == .head ? .init() : .init(byteBuffer: document.body))
             case .pem:
+                // rendered piece by piece while it is sent: a large CRL never exists as one PEM string
+                let length = PEM.crlLength(derCount: document.body.readableBytes)
                 headers[.contentType] = "application/x-pem-file"
-                body = ByteBuffer(string: PEM.crl(Array(buffer: document.body)))
+                headers[.contentLength] = "\(length)"
+                guard request.method != .head else { return Response(status: .ok, headers: headers, body: .init()) }
+                let der = document.body.readableBytesView
+                return Response(status: .ok, headers: headers, body: ResponseBody(contentLength: length) { writer in
+                    for piece in PEM.crlPieces(der) { try await writer.write(ByteBuffer(bytes: piece)) }
+                    try await writer.finish(nil)
+                })
             }
-            headers[.contentLength] = "\(body.readableBytes)"
-            return Response(status: .ok, headers: headers, body: request.method == .head ? .init() : .init(byteBuffer: body))
         }
     }
 
