@@ -6,34 +6,6 @@ import X509
 /// Signed (Intune-style) challenges and subjectAltName-bound one-time
 /// challenges, against the same real stack as SCEPEnrollTests.
 extension SCEPEnrollTests {
-    /// An admin API call with curl; returns the status and the JSON object (if any).
-    func api(_ stack: Stack, _ method: String, _ path: String, _ body: String? = nil) throws -> (status: Int, json: [String: Any]) {
-        let out = FileManager.default.temporaryDirectory.appendingPathComponent("api-\(UUID().uuidString)").path
-        defer { try? FileManager.default.removeItem(atPath: out) }
-        let curl = Process()
-        curl.executableURL = URL(fileURLWithPath: "/usr/bin/curl")
-        curl.arguments = ["-s", "-m", "20", "-o", out, "-w", "%{http_code}", "-X", method, "-H", "Authorization: Bearer \(stack.apiKey)",
-                          "-H", "Content-Type: application/json"] + (body.map { ["-d", $0] } ?? []) + ["http://127.0.0.1:\(stack.adminPort)\(path)"]
-        let pipe = Pipe()
-        curl.standardOutput = pipe
-        try curl.run()
-        let status = Int(String(decoding: pipe.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)) ?? 0
-        curl.waitUntilExit()
-        let data = (try? Data(contentsOf: URL(fileURLWithPath: out))) ?? Data()
-        return (status, (try? JSONSerialization.jsonObject(with: data) as? [String: Any]) ?? [:])
-    }
-
-    /// PKCSReq to profile `profile` (not only the stack's `devices`).
-    func enroll(_ stack: Stack, profile: String, _ device: (identity: SCEPRAIdentity, csrDER: [UInt8]), transactionID: String) throws
-        -> SCEPClientMessage.Reply {
-        let message = try SCEPClientMessage.pkcsReq(csrDER: device.csrDER, transactionID: transactionID,
-                                                    senderNonce: (0..<16).map { _ in UInt8.random(in: 0...255) },
-                                                    client: device.identity, ra: stack.ra.certificate)
-        let reply = try post("http://127.0.0.1:\(stack.enrollPort)/scep/\(profile)?operation=PKIOperation", message)
-        try #require(reply.status == 200, "HTTP \(reply.status): \(String(decoding: reply.body, as: UTF8.self))")
-        return try SCEPClientMessage.readCertRep(reply.body, ra: stack.ra.certificate, client: device.identity)
-    }
-
     /// A connector: P-256 key and self-signed certificate in the stack's directory.
     func connector(_ stack: Stack, _ name: String) throws -> (certPEM: String, keyPEM: String) {
         let dir = stack.ca.directory
@@ -50,18 +22,18 @@ extension SCEPEnrollTests {
             let bundle = stack.ca.directory + "/connectors.pem"
             try first.certPEM.write(toFile: bundle, atomically: true, encoding: .utf8)
             #expect(try api(stack, "POST", "/api/v1/admin/trust-anchors",
-                            #"{"name": "connectors", "purpose": "scep-signed-challenge", "path": "\#(bundle)"}"#).status == 201)
+                            json: #"{"name": "connectors", "purpose": "scep-signed-challenge", "path": "\#(bundle)"}"#).status == 201)
             let reload = try api(stack, "POST", "/api/v1/admin/trust-anchors/connectors/reload")
             #expect(reload.status == 200, "\(reload.json)")
             let profileBody = #"{"name": "mdm", "issuer_id": "iss-local", "ra_cert_path": "\#(stack.raCertPath)", "ra_key_path": "\#(stack.raCertPath.replacingOccurrences(of: ".crt", with: ".key"))", "allow_one_time_challenges": false, "signed_challenge_trust_anchor": "connectors"}"#
-            let created = try api(stack, "POST", "/api/v1/scep/profiles", profileBody)
+            let created = try api(stack, "POST", "/api/v1/scep/profiles", json: profileBody)
             #expect(created.status == 201, "\(created.json)")
             #expect(created.json["signed_challenge_trust_anchor"] as? String == "connectors")
             // An EST client-CA bundle cannot serve as connector bundle.
             let estBundle = stack.ca.directory + "/est.pem"
             try first.certPEM.write(toFile: estBundle, atomically: true, encoding: .utf8)
-            #expect(try api(stack, "POST", "/api/v1/admin/trust-anchors", #"{"name": "est-ca", "purpose": "est-mtls", "path": "\#(estBundle)"}"#).status == 201)
-            let wrongPurpose = try api(stack, "POST", "/api/v1/scep/profiles", profileBody
+            #expect(try api(stack, "POST", "/api/v1/admin/trust-anchors", json: #"{"name": "est-ca", "purpose": "est-mtls", "path": "\#(estBundle)"}"#).status == 201)
+            let wrongPurpose = try api(stack, "POST", "/api/v1/scep/profiles", json: profileBody
                 .replacingOccurrences(of: #""mdm""#, with: #""mdm2""#).replacingOccurrences(of: #""connectors""#, with: #""est-ca""#))
             #expect(wrongPurpose.status == 422 && wrongPurpose.json["error"] as? String == "invalid_reference", "\(wrongPurpose.json)")
 
@@ -120,7 +92,7 @@ extension SCEPEnrollTests {
         try await withStack { stack, children in
             try await ready(stack, children)
             func mint(_ sans: String) throws -> (status: Int, json: [String: Any]) {
-                try api(stack, "POST", "/api/v1/scep/devices/challenges", #"{"ttl_seconds": 600, "expected_sans": \#(sans)}"#)
+                try api(stack, "POST", "/api/v1/scep/devices/challenges", json: #"{"ttl_seconds": 600, "expected_sans": \#(sans)}"#)
             }
             let minted = try mint(#"["dns:Bound-1.example.com"]"#)
             #expect(minted.status == 201)

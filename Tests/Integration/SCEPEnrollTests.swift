@@ -124,26 +124,24 @@ struct SCEPEnrollTests {
     }
 
     func enroll(_ stack: Stack, _ device: (identity: SCEPRAIdentity, csrDER: [UInt8]), transactionID: String) throws -> SCEPClientMessage.Reply {
+        try enroll(stack, profile: "devices", device, transactionID: transactionID)
+    }
+
+    /// PKCSReq to profile `profile` (not only the stack's `devices`).
+    func enroll(_ stack: Stack, profile: String, _ device: (identity: SCEPRAIdentity, csrDER: [UInt8]), transactionID: String) throws
+        -> SCEPClientMessage.Reply {
         let message = try SCEPClientMessage.pkcsReq(csrDER: device.csrDER, transactionID: transactionID,
                                                     senderNonce: (0..<16).map { _ in UInt8.random(in: 0...255) },
                                                     client: device.identity, ra: stack.ra.certificate)
-        let reply = try post(stack.scepURL + "/pkiclient.exe?operation=PKIOperation", message)
+        let reply = try post("http://127.0.0.1:\(stack.enrollPort)/scep/\(profile)/pkiclient.exe?operation=PKIOperation", message)
         try #require(reply.status == 200, "HTTP \(reply.status): \(String(decoding: reply.body, as: UTF8.self))")
         return try SCEPClientMessage.readCertRep(reply.body, ra: stack.ra.certificate, client: device.identity)
     }
 
     func mintChallenge(_ stack: Stack) throws -> String {
-        let curl = Process()
-        curl.executableURL = URL(fileURLWithPath: "/usr/bin/curl")
-        curl.arguments = ["-sf", "-X", "POST", "-H", "Authorization: Bearer \(stack.apiKey)", "-H", "Content-Type: application/json",
-                          "-d", #"{"ttl_seconds": 600}"#, "http://127.0.0.1:\(stack.adminPort)/api/v1/scep/devices/challenges"]
-        let pipe = Pipe()
-        curl.standardOutput = pipe
-        try curl.run()
-        let data = pipe.fileHandleForReading.readDataToEndOfFile()
-        curl.waitUntilExit()
-        let json = try #require(try JSONSerialization.jsonObject(with: data) as? [String: Any], "\(String(decoding: data, as: UTF8.self))")
-        return try #require(json["challenge"] as? String)
+        let minted = try api(stack, "POST", "/api/v1/scep/devices/challenges", json: #"{"ttl_seconds": 600}"#)
+        try #require(minted.status == 201, "\(minted.json)")
+        return try #require(minted.json["challenge"] as? String)
     }
 
     /// The refusals audited so far, for failure messages.

@@ -54,10 +54,14 @@ section "2. micromdm scepclient: PKCSReq with the static and a one-time challeng
 # picks one (as for NDES): pick the RA. It keeps csr.pem/self.pem beside the key,
 # so every enrollment gets its own directory.
 RA_FP=$(openssl x509 -in ra.pem -outform DER | openssl sha256 -r | cut -d' ' -f1)
-scepclient_enroll() { # NAME CHALLENGE -> NAME.crt
+# scepclient_run NAME CHALLENGE URL: becomes scepclient (exec), so `scepclient_run … &` leaves its pid in $!.
+scepclient_run() {
     mkdir -p "$1.d"
-    scepclient -server-url "$SCEP" -private-key "$1.d/key.pem" -certificate "$1.d/cert.pem" -challenge "$2" \
+    exec scepclient -server-url "$3" -private-key "$1.d/key.pem" -certificate "$1.d/cert.pem" -challenge "$2" \
         -ca-fingerprint "$RA_FP" -cn "$1" -organization certctl-interop -ou "run-$RUN" -country DE -keySize 2048 >"$1.log" 2>&1
+}
+scepclient_enroll() { # NAME CHALLENGE [URL, default the profile default] -> NAME.crt, log NAME.log
+    (scepclient_run "$1" "$2" "${3:-$SCEP}")
     cp "$1.d/key.pem" "$1.key"
     [ -s "$1.d/cert.pem" ] && cp "$1.d/cert.pem" "$1.crt"
 }
@@ -151,11 +155,7 @@ signed_token() {
 }
 signed_refusals() { sql -c "SELECT count(*) FROM audit_events WHERE action = 'scep.enroll' AND error_code = 'scep_signed_challenge_$1'"; }
 MDM="${SCEP%/scep/*}/scep/mdm-$RUN"
-mdm_enroll() { # NAME CHALLENGE: scepclient against the signed-challenge profile
-    mkdir -p "$1.d"
-    scepclient -server-url "$MDM" -private-key "$1.d/key.pem" -certificate "$1.d/cert.pem" -challenge "$2" \
-        -ca-fingerprint "$RA_FP" -cn "$1" -organization certctl-interop -keySize 2048 >"$1.log" 2>&1
-}
+mdm_enroll() { scepclient_enroll "$1" "$2" "$MDM"; }  # against the signed-challenge profile
 token=$(signed_token connector.key)
 expect_eq "a P-256 token fits PKCS#9's 255 characters" 1 "$(( ${#token} <= 255 ))"
 check "scepclient enrolls with a connector-signed challenge" mdm_enroll "sig-first-$RUN" "$token"
@@ -215,19 +215,16 @@ wait_pending() { # VAR SUBJECT-FRAGMENT
     printf -v "$1" '%s' "$id"
 }
 
-mkdir -p "mdm-held-$RUN.d"
-scepclient -server-url "$HELD_URL" -private-key "mdm-held-$RUN.d/key.pem" -certificate "mdm-held-$RUN.d/cert.pem" \
-    -challenge "$CERTCTL_SCEP_CHALLENGE" -ca-fingerprint "$RA_FP" -cn "mdm-held-$RUN" -organization certctl-interop \
-    -ou "run-$RUN" -country DE -keySize 2048 >mdm-held.log 2>&1 &
+scepclient_run "mdm-held-$RUN" "$CERTCTL_SCEP_CHALLENGE" "$HELD_URL" &
 MDM_PID=$!
 wait_pending mdm_id "mdm-held-$RUN"
 expect_match "scepclient's request is stored pending" "$UUID_RE" "$mdm_id"
-for _ in $(seq 100); do grep -q PENDING mdm-held.log && break; sleep 0.2; done
-expect_match "scepclient got PENDING and keeps polling" "pkiStatus=PENDING" "$(cat mdm-held.log)"
+for _ in $(seq 100); do grep -q PENDING "mdm-held-$RUN.log" && break; sleep 0.2; done
+expect_match "scepclient got PENDING and keeps polling" "pkiStatus=PENDING" "$(cat "mdm-held-$RUN.log")"
 check "scepclient is still running" kill -0 "$MDM_PID"
 # its resend comes 30 s later: identical message, same senderNonce
-for _ in $(seq 200); do [ "$(grep -c 'pkiStatus=PENDING' mdm-held.log)" -ge 2 ] && break; sleep 0.25; done
-expect_eq "scepclient resent its identical PKCSReq and got PENDING again" 2 "$(grep -c 'pkiStatus=PENDING' mdm-held.log)"
+for _ in $(seq 200); do [ "$(grep -c 'pkiStatus=PENDING' "mdm-held-$RUN.log")" -ge 2 ] && break; sleep 0.25; done
+expect_eq "scepclient resent its identical PKCSReq and got PENDING again" 2 "$(grep -c 'pkiStatus=PENDING' "mdm-held-$RUN.log")"
 expect_eq "the resend did not create a second request" 1 \
     "$(sql -c "SELECT count(*) FROM enrollment_requests WHERE endpoint = '$HELD' AND subject LIKE '%mdm-held-$RUN%'")"
 expect_eq "no certificate before approval" "" "$(cat "mdm-held-$RUN.d/cert.pem" 2>/dev/null || true)"
@@ -305,10 +302,7 @@ expect_eq "certmonger's certificate is the one the approval issued" \
     "$(openssl x509 -in cm-held.crt -noout -serial | cut -d= -f2 | tr 'A-F' 'a-f' | sed 's/^0*//')"
 
 # rejection: scepclient gets FAILURE and stops
-mkdir -p "mdm-rej-$RUN.d"
-scepclient -server-url "$HELD_URL" -private-key "mdm-rej-$RUN.d/key.pem" -certificate "mdm-rej-$RUN.d/cert.pem" \
-    -challenge "$CERTCTL_SCEP_CHALLENGE" -ca-fingerprint "$RA_FP" -cn "mdm-rej-$RUN" -organization certctl-interop \
-    -ou "run-$RUN" -country DE -keySize 2048 >mdm-rej.log 2>&1 &
+scepclient_run "mdm-rej-$RUN" "$CERTCTL_SCEP_CHALLENGE" "$HELD_URL" &
 MDM_PID=$!
 wait_pending rej_id "mdm-rej-$RUN"
 expect_match "the second scepclient request is pending" "$UUID_RE" "$rej_id"
@@ -320,7 +314,7 @@ for _ in $(seq 180); do kill -0 "$MDM_PID" 2>/dev/null || break; sleep 0.25; don
 wait "$MDM_PID" || mdm_rc=$?
 MDM_PID=
 [ "$mdm_rc" != 0 ] && pass "scepclient fails after the rejection (exit $mdm_rc)" || fail "scepclient fails after the rejection" "exit != 0" "0"
-expect_match "it reports FAILURE badRequest" "failInfo: badRequest|BadRequest" "$(cat mdm-rej.log)"
+expect_match "it reports FAILURE badRequest" "failInfo: badRequest|BadRequest" "$(cat "mdm-rej-$RUN.log")"
 expect_eq "no certificate for the rejected request" "" "$(cat "mdm-rej-$RUN.d/cert.pem" 2>/dev/null || true)"
 expect_eq "the rejection is audited" 1 "$(sql -c "SELECT count(*) FROM audit_events WHERE action = 'enrollment_request.reject' AND target_id = '$rej_id'")"
 
