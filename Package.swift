@@ -57,7 +57,7 @@ let package = Package(
         .target(
             name: "CertctlStore",
             dependencies: [
-                "CertctlConfig",
+                "CertctlConfig", "CertctlPKI",
                 .product(name: "PostgresNIO", package: "postgres-nio"),
                 .product(name: "NIOSSL", package: "swift-nio-ssl"),
                 .product(name: "Logging", package: "swift-log"),
@@ -90,6 +90,7 @@ let package = Package(
                 .product(name: "SwiftProtobuf", package: "swift-protobuf"),
                 .product(name: "X509", package: "swift-certificates"),
                 .product(name: "Logging", package: "swift-log"),
+                .product(name: "NIOCore", package: "swift-nio"),
             ],
             path: "Shared/RPC",
             exclude: ["Protos"],
@@ -99,8 +100,6 @@ let package = Package(
             name: "CertctlIssuance",
             dependencies: [
                 "CertctlConfig", "CertctlStore", "CertctlPKI", "CertctlRPC",
-                .product(name: "GRPCCore", package: "grpc-swift-2"),
-                .product(name: "GRPCNIOTransportHTTP2", package: "grpc-swift-nio-transport"),
                 .product(name: "X509", package: "swift-certificates"),
                 .product(name: "SwiftASN1", package: "swift-asn1"),
                 .product(name: "Crypto", package: "swift-crypto"),
@@ -121,89 +120,121 @@ let package = Package(
             swiftSettings: strict
         ),
 
-        // MARK: Executables (thin entry points + that service's handlers)
-        .executableTarget(
-            name: "CertctlSigner",
+        // MARK: Services: each a library with its logic (tested in-process) and a thin executable
+        .target(
+            name: "CertctlSignerCore",
             dependencies: [
                 "CertctlRuntime", "CertctlConfig", "CertctlStore", "CertctlPKI", "CertctlRPC", "CertctlObservability",
-                "CertctlIssuance",
-                .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "X509", package: "swift-certificates"),
                 .product(name: "SwiftASN1", package: "swift-asn1"),
                 .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "_CryptoExtras", package: "swift-crypto"),
                 .product(name: "Metrics", package: "swift-metrics"),
+                .product(name: "GRPCCore", package: "grpc-swift-2"),
+                .product(name: "GRPCNIOTransportHTTP2", package: "grpc-swift-nio-transport"),
             ],
-            path: "services/signer",
+            path: "services/signer/Core",
+            swiftSettings: strict
+        ),
+        .executableTarget(
+            name: "CertctlSigner",
+            dependencies: [
+                "CertctlSignerCore", "CertctlRuntime", "CertctlConfig", "CertctlPKI",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ],
+            path: "services/signer/Main",
+            swiftSettings: strict
+        ),
+        .target(
+            name: "CertctlAdminCore",
+            dependencies: [
+                "CertctlRuntime", "CertctlConfig", "CertctlStore", "CertctlObservability", "CertctlIssuance",
+                "CertctlPKI", "CertctlRPC",
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "HTTPTypes", package: "swift-http-types"),
+                .product(name: "X509", package: "swift-certificates"),
+                .product(name: "Crypto", package: "swift-crypto"),
+            ],
+            path: "services/admin/Core",
+            resources: [.copy("Resources/openapi.yaml")],
             swiftSettings: strict
         ),
         .executableTarget(
             name: "CertctlAdmin",
             dependencies: [
-                "CertctlRuntime", "CertctlConfig", "CertctlStore", "CertctlObservability", "CertctlIssuance",
-                "CertctlPKI", "CertctlRPC",
+                "CertctlAdminCore", "CertctlRuntime", "CertctlConfig", "CertctlStore", "CertctlObservability", "CertctlPKI",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ],
+            path: "services/admin/Main",
+            swiftSettings: strict
+        ),
+        .target(
+            name: "CertctlOCSPCore",
+            dependencies: [
+                "CertctlRuntime", "CertctlConfig", "CertctlStore", "CertctlObservability", "CertctlPKI", "CertctlRPC",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "HTTPTypes", package: "swift-http-types"),
                 .product(name: "X509", package: "swift-certificates"),
+                .product(name: "SwiftASN1", package: "swift-asn1"),
+                .product(name: "Crypto", package: "swift-crypto"),
+                .product(name: "_CryptoExtras", package: "swift-crypto"),
+                .product(name: "Metrics", package: "swift-metrics"),
+                .product(name: "Logging", package: "swift-log"),
             ],
-            path: "services/admin",
-            resources: [.copy("Resources/openapi.yaml")],
+            path: "services/ocsp/Core",
             swiftSettings: strict
         ),
         .executableTarget(
             name: "CertctlOCSP",
+            dependencies: ["CertctlOCSPCore", "CertctlRuntime", "CertctlConfig", "CertctlRPC", "CertctlStore"],
+            path: "services/ocsp/Main",
+            swiftSettings: strict
+        ),
+        .target(
+            name: "CertctlCRLCore",
             dependencies: [
                 "CertctlRuntime", "CertctlConfig", "CertctlStore", "CertctlObservability", "CertctlPKI", "CertctlRPC",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "HTTPTypes", package: "swift-http-types"),
-                .product(name: "GRPCCore", package: "grpc-swift-2"),
                 .product(name: "X509", package: "swift-certificates"),
                 .product(name: "SwiftASN1", package: "swift-asn1"),
                 .product(name: "Crypto", package: "swift-crypto"),
-                .product(name: "_CryptoExtras", package: "swift-crypto"),
                 .product(name: "Metrics", package: "swift-metrics"),
                 .product(name: "Logging", package: "swift-log"),
             ],
-            path: "services/ocsp",
+            path: "services/crl/Core",
             swiftSettings: strict
         ),
         .executableTarget(
             name: "CertctlCRL",
+            dependencies: ["CertctlCRLCore", "CertctlRuntime", "CertctlConfig", "CertctlRPC", "CertctlStore"],
+            path: "services/crl/Main",
+            swiftSettings: strict
+        ),
+        .target(
+            name: "CertctlEnrollCore",
             dependencies: [
                 "CertctlRuntime", "CertctlConfig", "CertctlStore", "CertctlObservability", "CertctlPKI", "CertctlRPC",
+                "CertctlIssuance",
                 .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "HummingbirdTLS", package: "hummingbird"),
                 .product(name: "HTTPTypes", package: "swift-http-types"),
-                .product(name: "GRPCCore", package: "grpc-swift-2"),
                 .product(name: "X509", package: "swift-certificates"),
                 .product(name: "SwiftASN1", package: "swift-asn1"),
                 .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "_CryptoExtras", package: "swift-crypto"),
                 .product(name: "Metrics", package: "swift-metrics"),
                 .product(name: "Logging", package: "swift-log"),
+                .product(name: "NIOSSL", package: "swift-nio-ssl"),
+                .product(name: "NIOCore", package: "swift-nio"),
             ],
-            path: "services/crl",
+            path: "services/enrollment/Core",
             swiftSettings: strict
         ),
         .executableTarget(
             name: "CertctlEnroll",
-            dependencies: [
-                "CertctlRuntime", "CertctlConfig", "CertctlStore", "CertctlObservability", "CertctlPKI", "CertctlRPC",
-                .product(name: "Hummingbird", package: "hummingbird"),
-                .product(name: "HTTPTypes", package: "swift-http-types"),
-                .product(name: "GRPCCore", package: "grpc-swift-2"),
-                .product(name: "X509", package: "swift-certificates"),
-                .product(name: "SwiftASN1", package: "swift-asn1"),
-                .product(name: "Crypto", package: "swift-crypto"),
-                .product(name: "_CryptoExtras", package: "swift-crypto"),
-                .product(name: "Metrics", package: "swift-metrics"),
-                .product(name: "Logging", package: "swift-log"),
-                "CertctlIssuance",
-                .product(name: "NIOSSL", package: "swift-nio-ssl"),
-                .product(name: "NIOCore", package: "swift-nio"),
-                .product(name: "HummingbirdTLS", package: "hummingbird"),
-            ],
-            path: "services/enrollment",
+            dependencies: ["CertctlEnrollCore", "CertctlRuntime", "CertctlConfig", "CertctlIssuance", "CertctlRPC", "CertctlStore"],
+            path: "services/enrollment/Main",
             swiftSettings: strict
         ),
 

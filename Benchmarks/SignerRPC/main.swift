@@ -48,7 +48,7 @@ try await withThrowingTaskGroup(of: Void.self) { group in
 
     // Prepare outside the timed section: reserved rows and their TBS bytes.
     let key = P256.Signing.PrivateKey()
-    var requests: [Certctl_Signer_V1_SignCertificateRequest] = []
+    var requests: [LeafSigningRequest] = []
     let now = Date(timeIntervalSince1970: Date().timeIntervalSince1970.rounded(.down))
     for index in 0..<count {
         let serial = SerialNumber.random()
@@ -65,20 +65,13 @@ try await withThrowingTaskGroup(of: Void.self) { group in
             subjectAlternativeNames: [.dnsName("bench-\(index).example.com")], extendedKeyUsages: [.serverAuth, .clientAuth],
             ocspURL: "http://127.0.0.1/.well-known/pki/ocsp/iss-local", crlURL: "http://127.0.0.1/.well-known/pki/crl/iss-local",
             caIssuersURL: "http://127.0.0.1/.well-known/pki/ca/iss-local.crt"), issuer: issuerCertificate)
-        var message = Certctl_Signer_V1_SignCertificateRequest()
-        message.issuerID = issuer.id
-        message.issuerGeneration = UInt32(issuer.generation)
-        message.tbsCertificate = Data(tbs)
-        message.purpose = .leaf
-        message.profileID = "default"
-        message.requestedBy = "bench"
-        message.certificateID = id.uuidString.lowercased()
-        requests.append(message)
+        requests.append(LeafSigningRequest(issuerID: issuer.id, issuerGeneration: issuer.generation, tbs: tbs,
+                                           profileID: "default", certificateID: id, requestedBy: "bench"))
     }
     // Warm the connection.
-    _ = try await connection.signer.getIssuer(Certctl_Signer_V1_GetIssuerRequest.with { $0.issuerID = issuer.id })
+    let signer = connection.signing
+    _ = try await signer.activeIssuer(issuer.id)
 
-    let signer = connection.signer
     let batch = requests
     let started = ContinuousClock.now
     try await withThrowingTaskGroup(of: Void.self) { workers in
@@ -86,7 +79,7 @@ try await withThrowingTaskGroup(of: Void.self) { group in
             workers.addTask {
                 var index = worker
                 while index < batch.count {
-                    _ = try await signer.signCertificate(batch[index])
+                    _ = try await signer.signLeaf(batch[index], timeout: .seconds(30))
                     index += concurrency
                 }
             }

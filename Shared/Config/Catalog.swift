@@ -42,7 +42,7 @@ public enum Catalog {
     public static let adminListen = ConfigVariable<ListenAddress>(
         "CERTCTL_ADMIN_LISTEN", default: "127.0.0.1:8080", services: [.admin],
         expected: "host:port such as 0.0.0.0:8080",
-        meaning: "Admin REST API, web GUI, health and metrics.",
+        meaning: "Admin REST API, health and metrics.",
         parse: { ListenAddress(parsing: $0) })
 
     public static let ocspListen = ConfigVariable<ListenAddress>(

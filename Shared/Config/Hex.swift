@@ -32,10 +32,3 @@ public enum Hex {
         string((0..<octets).map { _ in UInt8.random(in: 0...255) })
     }
 }
-
-extension Duration {
-    /// Whole milliseconds, for logs and `duration_ms` columns.
-    public var wholeMilliseconds: Int {
-        Int(components.seconds * 1000 + components.attoseconds / 1_000_000_000_000_000)
-    }
-}

@@ -4,8 +4,6 @@ import CertctlRPC
 import CertctlStore
 import Crypto
 import Foundation
-import GRPCCore
-import GRPCNIOTransportHTTP2
 import Logging
 import SwiftASN1
 import X509
@@ -60,17 +58,17 @@ public struct IssuanceService: Sendable {
     let issuers: IssuerStore
     let profiles: ProfileStore
     let certificates: CertificateRecordStore
-    let signer: SignerRPC.Client<HTTP2ClientTransport.Posix>
+    let signer: any SigningClient
     let urls: PublicationURLs
     let logger: Logger
     /// Clock-skew allowance: notBefore is set this far in the past.
     static let backdate: TimeInterval = 300
 
-    public init(database: Database, signer: SignerConnection, urls: PublicationURLs, logger: Logger) {
+    public init(database: Database, signer: any SigningClient, urls: PublicationURLs, logger: Logger) {
         issuers = IssuerStore(client: database.client, logger: logger)
         profiles = ProfileStore(client: database.client, logger: logger)
         certificates = CertificateRecordStore(client: database.client, logger: logger)
-        self.signer = signer.signer
+        self.signer = signer
         self.urls = urls
         self.logger = logger
     }
@@ -144,7 +142,7 @@ public struct IssuanceService: Sendable {
         let notBefore = max(now.addingTimeInterval(-Self.backdate), issuerCertificate.notValidBefore)
         // Never beyond the CA's own notAfter.
         let notAfter = min(now.addingTimeInterval(Double(days) * 86_400), issuerCertificate.notValidAfter)
-        let sanTexts = sans.map(Self.describe)
+        let sanTexts = sans.map(GeneralNameText.describe)
         let fingerprint = Self.fingerprint(request, days: days)
 
         for _ in 0..<3 {
@@ -183,30 +181,20 @@ public struct IssuanceService: Sendable {
 
     /// Returns the signed certificate's DER (which the signer has already stored).
     private func sign(tbs: [UInt8], id: UUID, issuer: IssuerRecord, profileID: String, requestedBy: String) async throws -> [UInt8] {
-        var message = Certctl_Signer_V1_SignCertificateRequest()
-        message.issuerID = issuer.id
-        message.issuerGeneration = UInt32(issuer.generation)
-        message.tbsCertificate = Data(tbs)
-        message.purpose = .leaf
-        message.profileID = profileID
-        message.requestedBy = requestedBy
-        message.certificateID = id.uuidString.lowercased()
-        var options = CallOptions.defaults
-        options.timeout = .seconds(10)
-        options.waitForReady = true  // ride out a signer restart within the timeout
         do {
-            return Array(try await signer.signCertificate(message, options: options).certificate)
-        } catch let error as RPCError where error.code == .failedPrecondition || error.code == .permissionDenied {
-            let refusal = SignerRefusal.parse(error)
-            try? await certificates.markFailed(id: id, reason: "\(refusal.code): \(refusal.message)")
-            throw IssuanceError.signerRefused(code: refusal.code, message: refusal.message)
-        } catch {
+            return try await signer.signLeaf(LeafSigningRequest(
+                issuerID: issuer.id, issuerGeneration: issuer.generation, tbs: tbs, profileID: profileID,
+                certificateID: id, requestedBy: requestedBy), timeout: .seconds(10))
+        } catch .refused(let code, let message) {
+            try? await certificates.markFailed(id: id, reason: "\(code): \(message)")
+            throw IssuanceError.signerRefused(code: code, message: message)
+        } catch .unavailable(let text) {
             // Unknown whether it was signed: the row stays pending; the signer
             // completes it if it did sign, otherwise the reaper marks it failed.
             logger.error("signer RPC failed; reservation left pending", metadata: [
-                "certificate_id": "\(id)", "error": "\(error)",
+                "certificate_id": "\(id)", "error": "\(text)",
             ])
-            throw IssuanceError.signerUnavailable("the signer could not be reached: \(error)")
+            throw IssuanceError.signerUnavailable("the signer could not be reached: \(text)")
         }
     }
 
@@ -221,43 +209,5 @@ public struct IssuanceService: Sendable {
         let text = [request.csrPEM.trimmingCharacters(in: .whitespacesAndNewlines), request.issuerID, request.profileID, "\(days)"]
             .joined(separator: "\u{0}")
         return Hex.string(SHA256.hash(data: Data(text.utf8)))
-    }
-
-    public static func describe(_ name: GeneralName) -> String {
-        switch name {
-        case .dnsName(let dns): return "DNS:\(dns)"
-        case .ipAddress(let bytes): return "IP:\(IPAddressText.format(Array(bytes.bytes)) ?? "?")"
-        case .rfc822Name(let email): return "email:\(email)"
-        case .uniformResourceIdentifier(let uri): return "URI:\(uri)"
-        default: return "\(name)"
-        }
-    }
-}
-
-extension ProfileRecord {
-    /// The profile as policy; nil if a stored value is unknown to this build.
-    public var policy: CertificateProfile? {
-        let keys = allowedKeyAlgorithms.compactMap(KeyAlgorithm.init(rawValue:))
-        let usages = extendedKeyUsages.compactMap(CertificateProfile.Usage.init(rawValue:))
-        let sanTypes = allowedSANTypes.compactMap(CertificateProfile.SANType.init(rawValue:))
-        guard keys.count == allowedKeyAlgorithms.count, usages.count == extendedKeyUsages.count,
-              sanTypes.count == allowedSANTypes.count else { return nil }
-        return CertificateProfile(id: id, description: description, allowedKeyAlgorithms: keys,
-                                  maxValidityDays: maxValidityDays, extendedKeyUsages: usages,
-                                  allowedSANTypes: sanTypes, sanPatterns: sanPatterns, allowCA: allowCA)
-    }
-}
-
-extension CertificateSigningRequest {
-    /// The requested subjectAltNames as IssuanceService.describe writes them ("DNS:host", "IP:10.0.0.1").
-    public var subjectAlternativeNameTexts: Set<String> {
-        Set((try? attributes.extensionRequest?.extensions.subjectAlternativeNames)?.map(IssuanceService.describe) ?? [])
-    }
-}
-
-extension Certificate {
-    /// The certificate's subjectAltNames as IssuanceService.describe writes them.
-    public var subjectAlternativeNameTexts: Set<String> {
-        Set((try? extensions.subjectAlternativeNames)?.map(IssuanceService.describe) ?? [])
     }
 }

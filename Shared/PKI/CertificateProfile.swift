@@ -51,6 +51,20 @@ public struct CertificateProfile: Sendable, Equatable, Codable {
         self.allowCA = allowCA
     }
 
+    /// A profile from its stored text values; nil if one is unknown to this build.
+    public init?(
+        id: String, description: String, allowedKeyAlgorithmNames: [String], maxValidityDays: Int,
+        extendedKeyUsageNames: [String], allowedSANTypeNames: [String], sanPatterns: [String], allowCA: Bool
+    ) {
+        let keys = allowedKeyAlgorithmNames.compactMap(KeyAlgorithm.init(rawValue:))
+        let usages = extendedKeyUsageNames.compactMap(Usage.init(rawValue:))
+        let sanTypes = allowedSANTypeNames.compactMap(SANType.init(rawValue:))
+        guard keys.count == allowedKeyAlgorithmNames.count, usages.count == extendedKeyUsageNames.count,
+              sanTypes.count == allowedSANTypeNames.count else { return nil }
+        self.init(id: id, description: description, allowedKeyAlgorithms: keys, maxValidityDays: maxValidityDays,
+                  extendedKeyUsages: usages, allowedSANTypes: sanTypes, sanPatterns: sanPatterns, allowCA: allowCA)
+    }
+
     /// Checks a public key; returns its algorithm.
     public func checkKey(_ key: Certificate.PublicKey) throws(ProfileViolation) -> KeyAlgorithm {
         guard let algorithm = KeyAlgorithm(key) else {

@@ -7,30 +7,36 @@ import Logging
 import Prometheus
 import ServiceLifecycle
 
-/// What a service's builder gets to assemble itself.
-public struct ServiceContext<Config: ServiceConfig> {
+/// What a service's builder gets to assemble itself. `Context` is the
+/// request context of its HTTP routes (the OCSP tier's keeps the client's address).
+public struct ServiceContext<Config: ServiceConfig, Context: RequestContext> {
     public let config: Config
     public let database: Database
     public let readiness: ReadinessMonitor
     public let registry: PrometheusCollectorRegistry
     public let logger: Logger
     /// The HTTP router: request metrics and health routes are already on it.
-    public let router: Router<BasicRequestContext>
+    public let router: Router<Context>
     public var service: ServiceName { Config.service }
+
+    public init(config: Config, database: Database, readiness: ReadinessMonitor, registry: PrometheusCollectorRegistry,
+                logger: Logger, router: Router<Context>) {
+        self.config = config
+        self.database = database
+        self.readiness = readiness
+        self.registry = registry
+        self.logger = logger
+        self.router = router
+    }
 }
 
 /// What a service adds to the common skeleton besides its routes:
 /// background services (loops, listeners) that run until shutdown.
 public struct ServiceParts: Sendable {
     public var services: [any Service]
-    /// Replaces the default HTTP application on `httpListen`, for a service
-    /// whose routes need another request context (the OCSP tier needs the
-    /// client's address); it must add `HealthRoutes` itself.
-    public var http: (any Service)?
 
-    public init(services: [any Service] = [], http: (any Service)? = nil) {
+    public init(services: [any Service] = []) {
         self.services = services
-        self.http = http
     }
 }
 
@@ -41,8 +47,18 @@ public enum ServiceProcess {
     public static func run<Config: ServiceConfig>(
         _ configType: Config.Type,
         environment: [String: String] = ProcessInfo.processInfo.environment,
-        build: @Sendable (ServiceContext<Config>) async throws -> ServiceParts
+        build: @Sendable (ServiceContext<Config, BasicRequestContext>) async throws -> ServiceParts
     ) async -> Never {
+        await run(configType, requestContext: BasicRequestContext.self, environment: environment, build: build)
+    }
+
+    /// As `run`, for routes that need their own request context.
+    public static func run<Config: ServiceConfig, Context: RequestContext>(
+        _ configType: Config.Type,
+        requestContext: Context.Type,
+        environment: [String: String] = ProcessInfo.processInfo.environment,
+        build: @Sendable (ServiceContext<Config, Context>) async throws -> ServiceParts
+    ) async -> Never where Context.Source == ApplicationRequestContextSource {
         let config = loadOrExit(configType, environment: environment)
         let name = Config.service.executable
         LoggingSetup.bootstrap(level: config.common.logLevel, format: config.common.logFormat == .json ? .json : .text)
@@ -57,7 +73,7 @@ public enum ServiceProcess {
         }
         let database = Database(url: config.common.database, maximumConnections: config.common.databasePoolSize, logger: logger)
         let readiness = ReadinessMonitor(database: database, migrator: Migrator(migrations: migrations), logger: logger)
-        let router = Router()
+        let router = Router(context: Context.self)
         router.middlewares.add(MetricsMiddleware())
         HealthRoutes.add(to: router, service: Config.service.rawValue, readiness: readiness, registry: registry)
         let context = ServiceContext(
@@ -77,7 +93,7 @@ public enum ServiceProcess {
             let group = ServiceGroup(configuration: .init(
                 services: [.init(service: database), .init(service: readiness)]
                     + parts.services.map { .init(service: $0) }
-                    + [.init(service: parts.http ?? app)],
+                    + [.init(service: app)],
                 gracefulShutdownSignals: [.sigterm, .sigint],
                 logger: logger))
             try await group.run()

@@ -1,3 +1,4 @@
+import CertctlConfig
 import Crypto
 import Foundation
 import Logging
@@ -86,16 +87,9 @@ extension APIKeyStore {
             WHERE key_hash = \(ByteBuffer(bytes: hash)) AND revoked_at IS NULL AND (expires_at IS NULL OR expires_at > now())
             """, logger: logger)
         for try await (id, actor, role, stored) in rows.decode((UUID, String, String, ByteBuffer).self) {
-            guard Self.constantTimeEqual(Array(buffer: stored), hash), let role = APIRole(rawValue: role) else { return nil }
+            guard ConstantTime.equal(Array(buffer: stored), hash), let role = APIRole(rawValue: role) else { return nil }
             return Principal(actor: actor, role: role, keyID: id)
         }
         return nil
-    }
-
-    static func constantTimeEqual(_ a: [UInt8], _ b: [UInt8]) -> Bool {
-        guard a.count == b.count else { return false }
-        var difference: UInt8 = 0
-        for index in a.indices { difference |= a[index] ^ b[index] }
-        return difference == 0
     }
 }

@@ -1,3 +1,4 @@
+import CertctlPKI
 import Foundation
 import Logging
 import PostgresNIO
@@ -106,5 +107,14 @@ public struct ProfileStore: Sendable {
                 createdAt: created, updatedAt: updated))
         }
         return result
+    }
+}
+
+extension ProfileRecord {
+    /// The profile as policy; nil if a stored value is unknown to this build.
+    public var policy: CertificateProfile? {
+        CertificateProfile(id: id, description: description, allowedKeyAlgorithmNames: allowedKeyAlgorithms,
+                           maxValidityDays: maxValidityDays, extendedKeyUsageNames: extendedKeyUsages,
+                           allowedSANTypeNames: allowedSANTypes, sanPatterns: sanPatterns, allowCA: allowCA)
     }
 }

@@ -61,7 +61,7 @@ struct SignerRPCTests {
         try await withThrowingTaskGroup(of: T?.self) { group in
             group.addTask { try await connection.run(); return nil }
             defer { connection.close() }
-            return try await body(connection.signer)
+            return try await body(connection.rpc)
         }
     }
 
@@ -105,7 +105,7 @@ struct SignerRPCTests {
             try await body()
             return nil
         } catch let error as RPCError {
-            return (error.code, SignerRefusal.parse(error).code)
+            return (error.code, (RefusalTrailer.read(error) ?? "none"))
         } catch {
             return nil
         }
@@ -221,7 +221,7 @@ struct SignerRPCTests {
                             Array(response.signature), for: Array(message.tbsCertList), signatureAlgorithm: .ecdsaWithSHA256))
                         outcomes.append(nil)
                     } catch let error as RPCError {
-                        outcomes.append(SignerRefusal.parse(error).code)
+                        outcomes.append((RefusalTrailer.read(error) ?? "none"))
                     }
                 }
                 return outcomes
@@ -252,7 +252,7 @@ struct SignerRPCTests {
                     #expect(issuer.publicKey.isValidSignature(Array(response.signature), for: tbs, signatureAlgorithm: .ecdsaWithSHA256))
                     return nil
                 } catch let error as RPCError {
-                    return SignerRefusal.parse(error).code
+                    return (RefusalTrailer.read(error) ?? "none")
                 }
             }
             let results: [String?] = try await call(crl) { signer in

@@ -4,8 +4,6 @@ import CertctlRPC
 import CertctlStore
 import Crypto
 import Foundation
-import GRPCCore
-import GRPCNIOTransportHTTP2
 import Logging
 import Metrics
 import SwiftASN1
@@ -52,14 +50,14 @@ actor ResponderManager {
     private var inFlight: [Slot: Task<OCSPResponderIdentity, any Error>] = [:]
     let directory: String
     let store: OCSPResponderStore
-    let signer: SignerRPC.Client<HTTP2ClientTransport.Posix>
+    let signer: any SigningClient
     let validity: Duration
     let grace: Duration
     let logger: Logger
     /// How long a checked identity is trusted before the key file and row are looked at again.
     static let recheckInterval: Duration = .seconds(1)
 
-    init(directory: String, store: OCSPResponderStore, signer: SignerRPC.Client<HTTP2ClientTransport.Posix>,
+    init(directory: String, store: OCSPResponderStore, signer: any SigningClient,
          validity: Duration, grace: Duration, logger: Logger) {
         self.directory = directory
         self.store = store
@@ -154,23 +152,14 @@ actor ResponderManager {
             serial: SerialNumber.random(), publicKey: key.publicKey,
             subject: try OCSPResponderCertificate.subject(issuerID: issuer.issuerID, generation: issuer.generation, keyID: keyID),
             issuer: issuer.certificate, notBefore: notBefore, notAfter: notAfter)
-        var message = Certctl_Signer_V1_SignCertificateRequest()
-        message.issuerID = issuer.issuerID
-        message.issuerGeneration = UInt32(issuer.generation)
-        message.tbsCertificate = Data(tbs)
-        message.purpose = .ocspResponder
-        message.requestedBy = "certctl-ocsp"
-        var options = CallOptions.defaults
-        options.timeout = .seconds(10)
-        options.waitForReady = true
         let der: [UInt8]
         do {
-            der = Array(try await signer.signCertificate(message, options: options).certificate)
-        } catch let error as RPCError where error.code == .failedPrecondition || error.code == .permissionDenied {
-            let refusal = SignerRefusal.parse(error)
-            throw ResponderError.signerRefused(refusal.code, refusal.message)
-        } catch {
-            throw ResponderError.signerUnavailable("\(error)")
+            der = try await signer.signOCSPResponder(
+                issuerID: issuer.issuerID, generation: issuer.generation, tbs: tbs, timeout: .seconds(10))
+        } catch .refused(let code, let message) {
+            throw ResponderError.signerRefused(code, message)
+        } catch .unavailable(let text) {
+            throw ResponderError.signerUnavailable(text)
         }
         let certificate = try Certificate(derEncoded: der)
         guard issuer.certificate.publicKey.isValidSignature(certificate.signature, for: certificate) else {

@@ -1,4 +1,3 @@
-import CertctlIssuance
 import CertctlPKI
 import CertctlRPC
 import CertctlStore
@@ -174,7 +173,7 @@ struct SignerRPCService: SignerRPC.SimpleServiceProtocol {
     ) async throws -> Certctl_Signer_V1_GetIssuerResponse {
         _ = try await authorise("GetIssuer", context: context)
         guard let (generation, ca) = keyring.activeCA(request.issuerID) else {
-            throw RPCError(code: .notFound, message: "issuer_not_found: \(request.issuerID)")
+            throw RefusalTrailer.error(.notFound, code: "issuer_not_found", message: "this signer holds no active key for issuer \(request.issuerID)")
         }
         var response = Certctl_Signer_V1_GetIssuerResponse()
         response.issuerID = request.issuerID
@@ -193,7 +192,7 @@ struct SignerRPCService: SignerRPC.SimpleServiceProtocol {
             logger.warning("refused RPC: caller not authorised", metadata: ["operation": "\(operation)", "caller": "\(caller)"])
             await audit(AuditRecord(service: "signer", actor: "\(caller)", action: "signer.\(operation)", outcome: .denied,
                                     errorCode: "permission_denied", details: ["peer": context.remotePeer]))
-            throw SignerRefusal.error(.permissionDenied, "permission_denied", "\(caller) may not call \(operation)")
+            throw RefusalTrailer.error(.permissionDenied, code: "permission_denied", message: "\(caller) may not call \(operation)")
         }
         return caller
     }
@@ -208,7 +207,7 @@ struct SignerRPCService: SignerRPC.SimpleServiceProtocol {
         await audit(AuditRecord(service: "signer", actor: "\(caller)", action: "signer.\(operation)", outcome: .failure,
                                 targetType: operation == "SignCRL" ? "issuer" : "certificate", targetID: target,
                                 errorCode: refusal.code, details: details.merging(["detail": refusal.description]) { a, _ in a }))
-        return SignerRefusal.error(.failedPrecondition, refusal.code, refusal.description)
+        return RefusalTrailer.error(.failedPrecondition, code: refusal.code, message: refusal.description)
     }
 
     private func audit(_ record: AuditRecord) async {

@@ -4,8 +4,6 @@ import CertctlPKI
 import CertctlRPC
 import CertctlStore
 import Foundation
-import GRPCCore
-import GRPCNIOTransportHTTP2
 import Logging
 import X509
 
@@ -50,7 +48,7 @@ enum CRLGenerationError: Error, CustomStringConvertible {
 /// This process never holds a CA key.
 struct CRLGenerator: Sendable {
     let store: CRLStore
-    let signer: SignerRPC.Client<HTTP2ClientTransport.Posix>
+    let signer: any SigningClient
     let validity: Duration
     /// A scheduled run skips an issuer whose cached CRL is younger than this
     /// and covers every revocation (another replica just made it).
@@ -185,47 +183,17 @@ struct CRLGenerator: Sendable {
                                        thisUpdate: thisDate, nextUpdate: nextDate, revokedCount: revokedCount))
     }
 
-    /// Piece size of SignCRLStream: small next to a large CRL, large enough that framing costs nothing.
-    static let streamPieceBytes = 1 << 20
-
-    /// Has the signer sign the TBSCertList, sent in 1 MiB pieces (SignCRLStream): only one
-    /// piece at a time is copied into a message, never the whole CRL.
+    /// Has the signer sign the TBSCertList (a view of the writer's storage, sent in pieces, never copied whole).
     private func sign(
         _ unsigned: borrowing UnsignedCRL, issuer: CRLIssuer, timeout: Duration
     ) async throws(CRLGenerationError) -> [UInt8] {
-        let tbs = unsigned.tbs  // a view of the writer's storage
-        let issuerID = issuer.issuerID, generation = UInt32(issuer.generation)
-        var options = CallOptions.defaults
-        options.waitForReady = false
-        options.timeout = timeout
-        options.maxRequestMessageBytes = Self.streamPieceBytes + 4096
-        options.maxResponseMessageBytes = 1 << 20
         do {
-            let response = try await signer.signCRLStream(options: options, requestProducer: { writer in
-                var offset = 0
-                repeat {
-                    let length = min(Self.streamPieceBytes, tbs.readableBytes - offset)
-                    var chunk = Certctl_Signer_V1_SignCRLChunk()
-                    if offset == 0 {
-                        chunk.issuerID = issuerID
-                        chunk.issuerGeneration = generation
-                    }
-                    chunk.tbsPart = Data(tbs.readableBytesView[(tbs.readerIndex + offset)..<(tbs.readerIndex + offset + length)])
-                    try await writer.write(chunk)
-                    offset += length
-                } while offset < tbs.readableBytes
-            })
-            return Array(response.signature)
-        } catch let error as RPCError {
-            switch error.code {
-            case .failedPrecondition, .permissionDenied, .invalidArgument:
-                let refusal = SignerRefusal.parse(error)
-                throw .signerRefused("\(refusal.code): \(refusal.message)")
-            default:
-                throw .signerUnavailable("\(error.code): \(error.message)")
-            }
+            return try await signer.signCRL(issuerID: issuer.issuerID, generation: issuer.generation, tbs: unsigned.tbs, timeout: timeout)
         } catch {
-            throw .signerUnavailable("\(error)")
+            switch error {
+            case .refused(let code, let message): throw .signerRefused("\(code): \(message)")
+            case .unavailable(let text): throw .signerUnavailable(text)
+            }
         }
     }
 
@@ -235,9 +203,4 @@ struct CRLGenerator: Sendable {
         if let error = error as? CRLStoreError { return .unknownIssuer(error.description) }
         return .database(DatabaseErrorText.describe(error))
     }
-
-}
-
-extension Duration {
-    var seconds: Double { Double(components.seconds) + Double(components.attoseconds) / 1e18 }
 }

@@ -2,32 +2,15 @@ import CertctlConfig
 import CertctlIssuance
 import CertctlRPC
 import CertctlRuntime
+import Hummingbird
 import CertctlStore
 import Logging
 import ServiceLifecycle
 
-/// Marks reservations whose signing never completed as `failed`.
-struct PendingReaper: Service {
-    let certificates: CertificateRecordStore
-    let timeout: Duration
-    let logger: Logger
-
-    func run() async throws {
-        while !Task.isCancelledOrShuttingDown {
-            do {
-                let failed = try await certificates.failStalePending(olderThan: timeout)
-                if failed > 0 { logger.warning("marked stale pending certificates failed", metadata: ["count": "\(failed)"]) }
-            } catch {
-                logger.debug("pending reaper could not run", metadata: ["error": "\(DatabaseErrorText.describe(error))"])
-            }
-            try? await cancelWhenGracefulShutdown { try await Task.sleep(for: .seconds(30)) }
-        }
-    }
-}
-
+/// The REST API under /api/v1 and the services it needs.
 enum AdminAPI {
     /// Builds the REST API on `context.router` and returns the services it needs running.
-    static func install(_ context: ServiceContext<AdminConfig>) throws -> [any Service] {
+    static func install(_ context: ServiceContext<AdminConfig, BasicRequestContext>) throws -> [any Service] {
         let config = context.config
         let client = context.database.client
         let logger = context.logger
@@ -37,7 +20,7 @@ enum AdminAPI {
         let support = APISupport(keys: APIKeyStore(client: client, logger: logger))
         let certificates = CertificateRecordStore(client: client, logger: logger)
         let issuers = IssuerStore(client: client, logger: logger)
-        let issuance = IssuanceService(database: context.database, signer: connection, urls: urls, logger: logger)
+        let issuance = IssuanceService(database: context.database, signer: connection.signing, urls: urls, logger: logger)
         CertificateRoutes(
             support: support,
             issuance: issuance,

@@ -10,14 +10,18 @@ public typealias SignerRPC = Certctl_Signer_V1_Signer
 /// signer is reachable wait for it or fail with `unavailable`.
 public final class SignerConnection: Sendable {
     public let client: GRPCClient<HTTP2ClientTransport.Posix>
-    public let signer: SignerRPC.Client<HTTP2ClientTransport.Posix>
+    /// The raw generated client (tests that play a hostile caller use it).
+    public let rpc: SignerRPC.Client<HTTP2ClientTransport.Posix>
+    /// What services call.
+    public let signing: GRPCSigningClient
 
     public init(address: ListenAddress, tls: RPCTLSFiles) throws {
         let transport = try HTTP2ClientTransport.Posix(
             target: .ipv4(address: address.host, port: address.port),
             transportSecurity: tls.clientSecurity)
         client = GRPCClient(transport: transport)
-        signer = SignerRPC.Client(wrapping: client)
+        rpc = SignerRPC.Client(wrapping: client)
+        signing = GRPCSigningClient(rpc)
     }
 
     public func run() async throws {

@@ -1,5 +1,6 @@
 import CertctlConfig
 import CertctlRuntime
+import Hummingbird
 import CertctlStore
 import Logging
 import ServiceLifecycle
@@ -12,7 +13,7 @@ struct AdminBootstrap: Service {
     let database: Database
     let logger: Logger
 
-    init(context: ServiceContext<AdminConfig>) {
+    init(context: ServiceContext<AdminConfig, BasicRequestContext>) {
         config = context.config
         database = context.database
         logger = context.logger

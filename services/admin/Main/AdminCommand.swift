@@ -1,4 +1,5 @@
 import ArgumentParser
+import CertctlAdminCore
 import CertctlConfig
 import CertctlObservability
 import CertctlRuntime
@@ -10,7 +11,7 @@ import Logging
 struct AdminCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "certctl-admin",
-        abstract: "certctl admin service: REST API, web GUI and database migrations.",
+        abstract: "certctl admin service: REST API and database migrations.",
         subcommands: [Serve.self, Migrate.self, ConfigReference.self, SignSCEPChallenge.self],
         defaultSubcommand: Serve.self)
 }
@@ -20,9 +21,7 @@ struct Serve: AsyncParsableCommand {
     static let configuration = CommandConfiguration(abstract: "Serve the admin API (default).")
 
     func run() async throws {
-        await ServiceProcess.run(AdminConfig.self) { context in
-            ServiceParts(services: [AdminBootstrap(context: context)] + (try AdminAPI.install(context)))
-        }
+        await ServiceProcess.run(AdminConfig.self) { try AdminService.assemble($0) }
     }
 }
 

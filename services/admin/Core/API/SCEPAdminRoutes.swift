@@ -133,7 +133,7 @@ struct SCEPAdminRoutes: Sendable {
         }
     }
 
-    /// "DNS:host", "IP:addr", "email:addr", "URI:uri" in the form IssuanceService.describe writes
+    /// "DNS:host", "IP:addr", "email:addr", "URI:uri" in the form GeneralNameText.describe writes
     /// for a CSR's names (IP addresses re-formatted, DNS names lower-cased), so equal sets compare equal.
     static func normalizedSANs(_ names: [String]) throws -> [String] {
         guard (1...100).contains(names.count) else {

@@ -20,7 +20,7 @@ extension SCEPResponder {
             return try await checkSignedChallenge(password, csr: csr, profile: profile, anchor: anchor, transactionID: transactionID)
         }
         let digest = Array(SHA256.hash(data: Data(password.utf8)))
-        if let expected = profile.staticChallengeSHA256, Self.constantTimeEqual(expected, digest) { return }
+        if let expected = profile.staticChallengeSHA256, ConstantTime.equal(expected, digest) { return }
         guard profile.allowOneTimeChallenges else {
             throw SCEPError("scep_challenge_invalid", .badRequest, "the challenge password is wrong")
         }
@@ -71,12 +71,5 @@ extension SCEPResponder {
                                                  expiresAt: challenge.notAfter, transactionID: transactionID) else {
             throw SCEPError("scep_signed_challenge_reused", .badRequest, "signed challenge \(challenge.id) was already used")
         }
-    }
-
-    static func constantTimeEqual(_ a: [UInt8], _ b: [UInt8]) -> Bool {
-        guard a.count == b.count else { return false }
-        var difference: UInt8 = 0
-        for index in a.indices { difference |= a[index] ^ b[index] }
-        return difference == 0
     }
 }

@@ -1,13 +1,14 @@
 import CertctlIssuance
+import CertctlPKI
 import X509
 
 /// Shared by SCEP and EST for requests held for approval.
 enum HeldRequests {
-    /// The CSR's requested subjectAltNames as IssuanceService.describe writes them, for the operator's listing.
+    /// The CSR's requested subjectAltNames as GeneralNameText.describe writes them, for the operator's listing.
     static func requestedSANs(_ csr: CertificateSigningRequest) -> [String] {
         guard let request = try? csr.attributes.extensionRequest,
               let names = try? request.extensions.subjectAlternativeNames else { return [] }
-        return names.map(IssuanceService.describe)
+        return names.map(GeneralNameText.describe)
     }
 
     /// Whether two CSRs ask for the same certificate: same key, subject and subjectAltNames. Other

@@ -1,0 +1,51 @@
+import CertctlConfig
+import CertctlIssuance
+import CertctlRPC
+import CertctlRuntime
+import CertctlStore
+import Hummingbird
+import ServiceLifecycle
+
+/// Assembles certctl-enroll: SCEP on the plain HTTP listener, EST on its own
+/// TLS listener (when configured), trust bundles and their reloader.
+package enum EnrollService {
+    package static func assemble(_ context: ServiceContext<EnrollConfig, BasicRequestContext>) throws -> ServiceParts {
+        context.logger.info("enrollment settings", metadata: [
+            "config_encryption_key": "\(context.config.configEncryptionKey == nil ? "unset" : "set")",
+        ])
+        let signer = try SignerConnectionService.connect(to: context.config.signerAddress, identity: context.config.rpcIdentity)
+        let client = context.database.client
+        let scepStore = EnrollmentSCEPStore(client: client, logger: context.logger)
+        let approvals = EnrollmentRequestStore(client: client, logger: context.logger)
+        // Issued certificates point at OCSP/CRL URLs stored with the issuer by admin; enrollment reuses admin's defaults.
+        let issuance = IssuanceService(database: context.database, signer: signer.connection.signing,
+                                       urls: PublicationURLs(ocspBase: context.config.ocspBaseURL, crlBase: context.config.crlBaseURL),
+                                       logger: context.logger)
+        // Trust bundles (EST mTLS, SCEP signed-challenge connectors): loaded at start, reloaded on SIGHUP and on the admin API's NOTIFY.
+        let holder = TrustAnchorHolder()
+        let responder = SCEPResponder(store: scepStore, issuers: IssuerStore(client: client, logger: context.logger),
+                                      ras: SCEPRAStore(), issuance: issuance,
+                                      certificates: CertificateRecordStore(client: client, logger: context.logger),
+                                      trustAnchors: holder, approvals: approvals, metrics: EnrollMetrics(), logger: context.logger)
+        SCEPRoutes(responder: responder).add(to: context.router)
+        var services: [any Service] = [signer]
+        services.append(TrustAnchorReloader(
+            holder: holder, store: TrustAnchorStore(client: client, logger: context.logger), databaseURL: context.database.url,
+            replica: TrustAnchorReloader.replicaName(), logger: context.logger))
+        if let est = context.config.est {
+            let routes = ESTRoutes(
+                labels: EnrollmentESTStore(client: client, logger: context.logger),
+                profiles: ProfileStore(client: client, logger: context.logger), issuers: IssuerStore(client: client, logger: context.logger),
+                certificates: CertificateRecordStore(client: client, logger: context.logger), issuance: issuance, holder: holder,
+                audit: scepStore, approvals: approvals, metrics: EnrollMetrics(), logger: context.logger)
+            services.append(try ESTServer.make(
+                listen: est.listen, certPath: est.certPath, keyPath: est.keyPath, routes: routes, holder: holder,
+                issuerRoots: IssuerRoots(issuers: IssuerStore(client: client, logger: context.logger)), logger: context.logger))
+        }
+        if let bootstrap = context.config.scepBootstrap {
+            try SCEPBootstrapService.checkFiles(bootstrap)
+            services.append(SCEPBootstrapService(bootstrap: bootstrap, store: scepStore, logger: context.logger))
+        }
+        return ServiceParts(services: services)
+    }
+}

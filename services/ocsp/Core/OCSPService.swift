@@ -1,0 +1,44 @@
+import CertctlConfig
+import CertctlRPC
+import CertctlRuntime
+import CertctlStore
+
+/// Assembles certctl-ocsp: the responder core, its routes and the loops that
+/// keep its caches current (NOTIFY listener, revocation poller, refresh).
+package enum OCSPService {
+    package static func assemble(_ context: ServiceContext<OCSPConfig, OCSPRequestContext>) throws -> ServiceParts {
+        let config = context.config
+        try PrivateFile.ensurePrivateDirectory(config.responderKeyDirectory, variable: Catalog.ocspResponderKeyDir.name)
+        context.logger.info("OCSP settings", metadata: [
+            "responder_key_dir": "\(config.responderKeyDirectory)",
+            "rate_limit_per_ip_min": "\(config.rateLimitPerIPMinute)",
+            "response_validity": "\(GoDuration.format(config.responseValidity))",
+            "refresh_margin": "\(GoDuration.format(config.refreshMargin))",
+            "trusted_proxies": "\(config.trustedProxies.joined(separator: ","))",
+        ])
+        let signer = try SignerConnectionService.connect(to: config.signerAddress, identity: config.rpcIdentity)
+        let client = context.database.client
+        let store = OCSPStore(client: client, logger: context.logger)
+        let responders = ResponderManager(
+            directory: config.responderKeyDirectory, store: OCSPResponderStore(client: client, logger: context.logger),
+            signer: signer.connection.signing, validity: config.responderValidity, grace: config.responderRotationGrace,
+            logger: context.logger)
+        let core = OCSPResponderCore(
+            directory: IssuerDirectory(store: store), responders: responders, store: store,
+            cache: ResponseCache(capacity: config.cacheMaxEntries), validity: config.responseValidity,
+            margin: config.refreshMargin, logger: context.logger)
+
+        // cached answers stay valid until their nextUpdate: keep taking traffic while Postgres is away
+        context.readiness.servesFromCacheWhileDatabaseIsDown()
+        OCSPRoutes(core: core, limiter: RateLimiter(limitPerMinute: config.rateLimitPerIPMinute),
+                   clients: ClientAddress(trusted: IPMatcher(config.trustedProxies))).add(to: context.router)
+        let refreshInterval = min(config.refreshMargin / 4, .seconds(60))
+        return ServiceParts(services: [
+            signer,
+            RevocationListener(url: config.common.database, core: core, readiness: context.readiness, logger: context.logger),
+            RevocationPoller(core: core, interval: .seconds(1), logger: context.logger),
+            RefreshLoop(core: core, interval: refreshInterval, batch: 500, logger: context.logger),
+            CacheGauge(cache: core.cache),
+        ])
+    }
+}

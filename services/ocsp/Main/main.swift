@@ -1,0 +1,6 @@
+import CertctlConfig
+import CertctlOCSPCore
+import CertctlRuntime
+
+// certctl-ocsp: the horizontally scaled OCSP responder tier.
+await ServiceProcess.run(OCSPConfig.self, requestContext: OCSPRequestContext.self) { try OCSPService.assemble($0) }
