@@ -255,10 +255,12 @@ let package = Package(
         .testTarget(
             name: "CertctlUnitTests",
             dependencies: [
-                "CertctlConfig", "CertctlObservability", "CertctlStore", "CertctlPKI", "CertctlRuntime",
+                "CertctlConfig", "CertctlObservability", "CertctlStore", "CertctlPKI", "CertctlRuntime", "CertctlRPC",
+                "CertctlSignerCore", "CertctlOCSPCore", "CertctlEnrollCore", "CertctlCRLCore",
                 .product(name: "X509", package: "swift-certificates"),
                 .product(name: "SwiftASN1", package: "swift-asn1"),
                 .product(name: "Crypto", package: "swift-crypto"),
+                .product(name: "_CryptoExtras", package: "swift-crypto"),
                 .product(name: "NIOCore", package: "swift-nio"),
             ],
             path: "Tests/Unit",
@@ -267,7 +269,10 @@ let package = Package(
         .testTarget(
             name: "CertctlIntegrationTests",
             dependencies: [
-                "CertctlConfig", "CertctlStore", "CertctlRuntime", "CertctlPKI", "CertctlRPC",
+                "CertctlConfig", "CertctlStore", "CertctlRuntime", "CertctlPKI", "CertctlRPC", "CertctlIssuance",
+                "CertctlSignerCore", "CertctlAdminCore", "CertctlOCSPCore", "CertctlCRLCore", "CertctlEnrollCore",
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "HummingbirdTesting", package: "hummingbird"),
                 .product(name: "PostgresNIO", package: "postgres-nio"),
                 .product(name: "GRPCCore", package: "grpc-swift-2"),
                 .product(name: "GRPCNIOTransportHTTP2", package: "grpc-swift-nio-transport"),
