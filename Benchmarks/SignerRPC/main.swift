@@ -55,7 +55,10 @@ try await withThrowingTaskGroup(of: Void.self) { group in
         let hex = SerialNumber.canonicalHex(ofDERInteger: serial)!
         guard case .reserved(let id, _) = try await certificates.reserve(CertificateReservation(
             issuerID: issuer.id, issuerGeneration: issuer.generation, serialHex: hex, profileID: "default",
-            subject: "CN=bench-\(index).example.com", subjectAltNames: ["DNS:bench-\(index).example.com"],
+            subject: "CN=bench-\(index).example.com",
+            subjectDER: try ReservationFields.subjectDER(try SubjectName.parse("CN=bench-\(index).example.com")),
+            spkiSHA256: try ReservationFields.spkiSHA256(Certificate.PublicKey(key.publicKey)),
+            subjectAltNames: ["DNS:bench-\(index).example.com"],
             notBefore: now, notAfter: now.addingTimeInterval(86_400 * 30), csrDER: [], requestedBy: "bench",
             source: "internal", idempotencyKey: nil, requestFingerprint: nil))
         else { fatalError("reservation failed") }

@@ -77,6 +77,12 @@ public enum Catalog {
         meaning: "CA private key of `iss-local`. Read only by certctl-signer; refused if group/others can read it.",
         parse: nonEmptyPath)
 
+    public static let signerCRLMaxValidity = ConfigVariable<Duration>(
+        "CERTCTL_SIGNER_CRL_MAX_VALIDITY", default: "168h", services: [.signer],
+        expected: "a duration between 1m and 720h such as 168h (at least CERTCTL_CRL_VALIDITY)",
+        meaning: "The signer refuses a CRL whose nextUpdate is more than this after its thisUpdate, so a compromised certctl-crl cannot get a long-lived CRL signed that hides later revocations.",
+        parse: { GoDuration.parse($0).flatMap { $0 >= .seconds(60) && $0 <= .seconds(720 * 3600) ? $0 : nil } })
+
     // MARK: Internal RPC (gRPC over mutual TLS)
 
     public static let signerRPCListen = ConfigVariable<ListenAddress>(
@@ -296,7 +302,7 @@ public enum Catalog {
     public static let all: [ConfigVariableInfo] = [
         databaseURL.info, databasePoolSize.info, logLevel.info, logFormat.info,
         signerHealthListen.info, adminListen.info, ocspListen.info, crlListen.info, enrollListen.info,
-        caCertPath.info, caKeyPath.info,
+        caCertPath.info, caKeyPath.info, signerCRLMaxValidity.info,
         signerRPCListen.info, signerAddress.info, rpcTLSCert.info, rpcTLSKey.info, rpcTLSCA.info,
         autoMigrate.info, apiKey.info, ocspBaseURL.info, crlBaseURL.info, pendingIssuanceTimeout.info,
         certExportRateLimitPerActorHour.info, configEncryptionKey.info,

@@ -53,6 +53,7 @@ public struct SignerConfig: ServiceConfig {
     public var rpcIdentity: RPCIdentityPaths
     public var caCertPath: String
     public var caKeyPath: String
+    public var crlMaxValidity: Duration
 
     public init(_ env: Environment) throws(ConfigError) {
         common = try CommonConfig(env)
@@ -61,6 +62,7 @@ public struct SignerConfig: ServiceConfig {
         rpcIdentity = try RPCIdentityPaths(env)
         caCertPath = try env.read(Catalog.caCertPath)
         caKeyPath = try env.read(Catalog.caKeyPath)
+        crlMaxValidity = try env.read(Catalog.signerCRLMaxValidity)
     }
 }
 

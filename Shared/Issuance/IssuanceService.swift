@@ -150,7 +150,8 @@ public struct IssuanceService: Sendable {
             guard let serialHex = SerialNumber.canonicalHex(ofDERInteger: serial) else { continue }
             let outcome = try await certificates.reserve(CertificateReservation(
                 issuerID: issuer.id, issuerGeneration: issuer.generation, serialHex: serialHex, profileID: profile.id,
-                subject: csr.subject.description, subjectAltNames: sanTexts, notBefore: notBefore, notAfter: notAfter,
+                subject: csr.subject.description, subjectDER: try ReservationFields.subjectDER(csr.subject),
+                spkiSHA256: try ReservationFields.spkiSHA256(csr.publicKey), subjectAltNames: sanTexts, notBefore: notBefore, notAfter: notAfter,
                 csrDER: try Self.der(csr), requestedBy: request.requestedBy, source: request.source,
                 idempotencyKey: request.idempotencyKey, requestFingerprint: fingerprint))
             switch outcome {

@@ -3,9 +3,9 @@ import X509
 /// Who is calling over internal RPC, read from the caller's mTLS certificate.
 ///
 /// Service certificates come from the internal service-identity CA (separate
-/// from the product CA). A service's identity is the URI SAN
-/// `urn:certctl:service:<name>` (or, failing that, the subject CN
-/// `certctl-<name>`).
+/// from the product CA). A service's identity is its URI SAN
+/// `urn:certctl:service:<name>` and nothing else: a subject CN never counts,
+/// and a certificate with two such URIs is nobody.
 public enum ServiceIdentity: Sendable, Equatable, CustomStringConvertible {
     case service(String)
     case unknown(String)
@@ -14,24 +14,19 @@ public enum ServiceIdentity: Sendable, Equatable, CustomStringConvertible {
 
     public init(certificate: Certificate?) {
         guard let certificate else { self = .unknown("no client certificate"); return }
-        if let sans = try? certificate.extensions.subjectAlternativeNames {
-            for name in sans {
-                if case .uniformResourceIdentifier(let uri) = name, uri.hasPrefix(Self.uriPrefix) {
-                    self = .service(String(uri.dropFirst(Self.uriPrefix.count)))
-                    return
-                }
-            }
+        guard let sans = try? certificate.extensions.subjectAlternativeNames else {
+            self = .unknown(certificate.subject.description)
+            return
         }
-        for rdn in certificate.subject {
-            for attribute in rdn where attribute.type == .RDNAttributeType.commonName {
-                let cn = String(describing: attribute.value)
-                if cn.hasPrefix("certctl-") {
-                    self = .service(String(cn.dropFirst("certctl-".count)))
-                    return
-                }
-            }
+        let names = sans.compactMap { name -> String? in
+            guard case .uniformResourceIdentifier(let uri) = name, uri.hasPrefix(Self.uriPrefix) else { return nil }
+            return String(uri.dropFirst(Self.uriPrefix.count))
         }
-        self = .unknown(certificate.subject.description)
+        guard names.count == 1, let name = names.first, !name.isEmpty else {
+            self = .unknown(certificate.subject.description)
+            return
+        }
+        self = .service(name)
     }
 
     public var name: String? {

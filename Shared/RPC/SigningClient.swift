@@ -49,8 +49,9 @@ public protocol SigningClient: Sendable {
     func signOCSPResponder(issuerID: String, generation: Int, tbs: [UInt8], timeout: Duration)
         async throws(SigningClientError) -> [UInt8]
     /// The signature over a TBSCertList (sent in pieces, never copied whole); the caller finishes the CRL.
-    /// Fails at once while the signer is unreachable.
-    func signCRL(issuerID: String, generation: Int, tbs: ByteBuffer, timeout: Duration)
+    /// `coveredChangeSeq`: the revocation log change its entries were read up to. Fails at once while the
+    /// signer is unreachable.
+    func signCRL(issuerID: String, generation: Int, tbs: ByteBuffer, coveredChangeSeq: Int64, timeout: Duration)
         async throws(SigningClientError) -> [UInt8]
     /// The active generation and DER certificate of `issuerID`.
     func activeIssuer(_ issuerID: String) async throws(SigningClientError) -> (generation: Int, certificateDER: [UInt8])
@@ -96,7 +97,7 @@ public struct GRPCSigningClient: SigningClient {
     }
 
     public func signCRL(
-        issuerID: String, generation: Int, tbs: ByteBuffer, timeout: Duration
+        issuerID: String, generation: Int, tbs: ByteBuffer, coveredChangeSeq: Int64, timeout: Duration
     ) async throws(SigningClientError) -> [UInt8] {
         try await call(timeout: timeout, waitForReady: false) { options in
             var options = options
@@ -110,6 +111,7 @@ public struct GRPCSigningClient: SigningClient {
                     if offset == 0 {
                         chunk.issuerID = issuerID
                         chunk.issuerGeneration = UInt32(generation)
+                        chunk.coveredChangeSeq = coveredChangeSeq
                     }
                     chunk.tbsPart = Data(tbs.readableBytesView[(tbs.readerIndex + offset)..<(tbs.readerIndex + offset + length)])
                     try await writer.write(chunk)

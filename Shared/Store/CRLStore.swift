@@ -148,6 +148,9 @@ public struct CRLGenerationSession {
         public var cachedChangeSeq: Int64?
         public var cachedThisUpdate: Date?
         public var cachedGeneration: Int?
+        /// thisUpdate of the last CRL the signer signed for the issuer (issuers.last_crl_this_update):
+        /// entries of certificates that expired before it were on a CRL once more and are left out.
+        public var lastSignedThisUpdate: Date?
         /// At most this many entries go on the next CRL: the cached CRL's count plus one per
         /// revocation change since, or (no cache row) the issuer's revocation rows.
         public var expectedEntriesUpperBound: Int
@@ -157,7 +160,7 @@ public struct CRLGenerationSession {
         let rows = try await connection.query("""
             SELECT (GREATEST(i.last_crl_number, COALESCE(c.crl_number, 0)) + 1)::text,
                    COALESCE((SELECT max(change_seq) FROM certificate_revocations WHERE issuer_id = i.id), 0),
-                   c.covered_change_seq, c.this_update, c.issuer_generation,
+                   c.covered_change_seq, c.this_update, c.issuer_generation, i.last_crl_this_update,
                    CASE WHEN c.revoked_count IS NULL
                         THEN (SELECT count(*) FROM certificate_revocations WHERE issuer_id = i.id)
                         ELSE c.revoked_count + GREATEST(0, (SELECT count(*) FROM certificate_revocations
@@ -167,17 +170,20 @@ public struct CRLGenerationSession {
                 AND c.issuer_generation = (SELECT generation FROM issuer_generations WHERE issuer_id = i.id AND status = 'active')
             WHERE i.id = \(issuerID)
             """, logger: logger)
-        for try await (number, latest, covered, thisUpdate, generation, revoked)
-            in rows.decode((String, Int64, Int64?, Date?, Int?, Int).self) {
+        for try await (number, latest, covered, thisUpdate, generation, lastSigned, revoked)
+            in rows.decode((String, Int64, Int64?, Date?, Int?, Date?, Int).self) {
             return Start(nextCRLNumber: number, latestChangeSeq: latest, cachedChangeSeq: covered,
-                         cachedThisUpdate: thisUpdate, cachedGeneration: generation, expectedEntriesUpperBound: revoked)
+                         cachedThisUpdate: thisUpdate, cachedGeneration: generation, lastSignedThisUpdate: lastSigned,
+                         expectedEntriesUpperBound: revoked)
         }
         throw CRLStoreError.unknownIssuer(issuerID)
     }
 
     /// Streams the entries that belong on the CRL: revoked, not released from
-    /// hold, and not expired before `expiredBefore` (RFC 5280 practice: an
-    /// entry stays on one more CRL after its certificate expires).
+    /// hold, not expired before `expiredBefore` (RFC 5280 practice: an entry
+    /// stays on one more CRL after its certificate expires) and changed at or
+    /// before `cut`, in ascending serial text order — exactly the set and order
+    /// the signer digests from its own read before it signs.
     ///
     /// Postgres hands them over in chunks of up to 1,024 text lines
     /// ("serial revoked_at reason invalidity|-", Unix seconds): one reply row
@@ -188,7 +194,7 @@ public struct CRLGenerationSession {
     /// encoder for a million entries. `each` gets the serial's hex digits in
     /// place (valid only during the call). Runs inside the generation's transaction.
     public func revocations(
-        expiredBefore: Date?,
+        expiredBefore: Date?, cut: Int64,
         _ each: (UnsafeBufferPointer<UInt8>, _ revokedAt: Int64, _ reasonCode: Int, _ invalidityDate: Int64?) throws -> Void
     ) async throws {
         // DECLARE takes no bind parameters: the issuer id is a checked domain value
@@ -203,11 +209,14 @@ public struct CRLGenerationSession {
         try await connection.query("SET LOCAL cursor_tuple_fraction = 1.0", logger: logger)
         try await connection.query(PostgresQuery(unsafeSQL: """
             DECLARE crl_entries NO SCROLL CURSOR FOR
-            SELECT string_agg(serial_hex || ' ' || floor(date_part('epoch', revoked_at))::bigint || ' ' || reason_code
-                              || ' ' || COALESCE(floor(date_part('epoch', invalidity_date))::bigint::text, '-'), E'\n')
-            FROM certificate_revocations
-            WHERE issuer_id = '\(issuerID)' AND hold_released_at IS NULL \(expiry)
-            GROUP BY change_seq / 1024
+            SELECT string_agg(line, E'\n' ORDER BY serial_hex COLLATE "C")
+            FROM (SELECT serial_hex,
+                         serial_hex || ' ' || floor(date_part('epoch', revoked_at))::bigint || ' ' || reason_code
+                         || ' ' || COALESCE(floor(date_part('epoch', invalidity_date))::bigint::text, '-') AS line,
+                         (row_number() OVER (ORDER BY serial_hex COLLATE "C") - 1) / 1024 AS chunk
+                  FROM certificate_revocations
+                  WHERE issuer_id = '\(issuerID)' AND hold_released_at IS NULL AND change_seq <= \(cut) \(expiry)) entries
+            GROUP BY chunk ORDER BY chunk
             """), logger: logger)
         while true {
             let rows = try await connection.query("FETCH FORWARD 64 FROM crl_entries", logger: logger)

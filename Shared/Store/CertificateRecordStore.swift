@@ -56,6 +56,9 @@ public struct CertificateReservation: Sendable {
     public var serialHex: String
     public var profileID: String
     public var subject: String
+    /// The subject Name's DER and the SHA-256 of the SubjectPublicKeyInfo DER: the signer compares the TBS with them.
+    public var subjectDER: [UInt8]
+    public var spkiSHA256: [UInt8]
     public var subjectAltNames: [String]
     public var notBefore: Date
     public var notAfter: Date
@@ -67,6 +70,7 @@ public struct CertificateReservation: Sendable {
 
     public init(
         issuerID: String, issuerGeneration: Int, serialHex: String, profileID: String, subject: String,
+        subjectDER: [UInt8], spkiSHA256: [UInt8],
         subjectAltNames: [String], notBefore: Date, notAfter: Date, csrDER: [UInt8], requestedBy: String,
         source: String, idempotencyKey: String?, requestFingerprint: String?
     ) {
@@ -75,6 +79,8 @@ public struct CertificateReservation: Sendable {
         self.serialHex = serialHex
         self.profileID = profileID
         self.subject = subject
+        self.subjectDER = subjectDER
+        self.spkiSHA256 = spkiSHA256
         self.subjectAltNames = subjectAltNames
         self.notBefore = notBefore
         self.notAfter = notAfter
@@ -119,10 +125,11 @@ public struct CertificateRecordStore: Sendable {
     public func reserve(_ reservation: CertificateReservation) async throws -> ReservationOutcome {
         let r = reservation
         let rows = try await client.query("""
-            INSERT INTO certificates (issuer_id, issuer_generation, serial_hex, status, profile_id, subject,
-                subject_alt_names, not_before, not_after, csr_der, requested_by, request_source, idempotency_key,
+            INSERT INTO certificates (issuer_id, issuer_generation, serial_hex, status, profile_id, subject, subject_der,
+                spki_sha256, subject_alt_names, not_before, not_after, csr_der, requested_by, request_source, idempotency_key,
                 request_fingerprint)
             VALUES (\(r.issuerID), \(r.issuerGeneration), \(r.serialHex), 'pending', \(r.profileID), \(r.subject),
+                \(ByteBuffer(bytes: r.subjectDER)), \(ByteBuffer(bytes: r.spkiSHA256)),
                 \(r.subjectAltNames), \(r.notBefore), \(r.notAfter), \(ByteBuffer(bytes: r.csrDER)), \(r.requestedBy),
                 \(r.source), \(r.idempotencyKey), \(r.requestFingerprint))
             ON CONFLICT DO NOTHING
@@ -137,59 +144,6 @@ public struct CertificateRecordStore: Sendable {
             for try await (id, same) in existing.decode((UUID, Bool).self) { return .idempotent(existing: id, sameRequest: same) }
         }
         return .serialTaken
-    }
-
-    /// The signer's check-and-store: only a `pending` row with this issuer and
-    /// serial may receive a certificate. Returns false when there is no such row.
-    public func completeIssuance(
-        id: UUID, issuerID: String, serialHex: String, certificateDER: [UInt8], audit: AuditRecord
-    ) async throws -> Bool {
-        // One statement, so one round trip and atomic: the audit row exists
-        // exactly when the certificate row changed.
-        let details = String(decoding: try JSONEncoder().encode(audit.details), as: UTF8.self)
-        let rows = try await client.query("""
-            WITH stored AS (
-                UPDATE certificates SET status = 'issued', certificate_der = \(ByteBuffer(bytes: certificateDER)),
-                    updated_at = now()
-                WHERE id = \(id) AND issuer_id = \(issuerID) AND serial_hex = \(serialHex) AND status = 'pending'
-                RETURNING id
-            )
-            INSERT INTO audit_events (service, actor, action, outcome, target_type, target_id, error_code, details)
-            SELECT \(audit.service), \(audit.actor), \(audit.action), \(audit.outcome.rawValue), \(audit.targetType),
-                   \(audit.targetID), \(audit.errorCode), \(details)::jsonb
-            FROM stored
-            RETURNING id
-            """, logger: logger)
-        for try await _ in rows.decode(Int64.self) { return true }
-        return false
-    }
-
-    /// What the signer needs before signing a leaf, in one round trip: the
-    /// profile (nil if unknown), whether the issuer allows sub-CAs, and
-    /// whether the pending reservation exists.
-    public func signingContext(
-        id: UUID, issuerID: String, serialHex: String, profileID: String
-    ) async throws -> (profile: ProfileRecord?, issuerAllowsSubCA: Bool, pending: Bool) {
-        let rows = try await client.query("""
-            SELECT p.id, p.description, p.allowed_key_algorithms, p.max_validity_days, p.extended_key_usages,
-                   p.allowed_san_types, p.san_patterns, p.allow_ca, p.created_at, p.updated_at,
-                   COALESCE((SELECT allow_sub_ca FROM issuers WHERE id = \(issuerID)), false),
-                   EXISTS (SELECT 1 FROM certificates WHERE id = \(id) AND issuer_id = \(issuerID)
-                           AND serial_hex = \(serialHex) AND status = 'pending')
-            FROM (SELECT 1) AS one LEFT JOIN profiles p ON p.id = \(profileID)
-            """, logger: logger)
-        for try await (pid, description, keys, days, ekus, sanTypes, patterns, allowCA, created, updated, allowSubCA, pending)
-            in rows.decode((String?, String?, [String]?, Int?, [String]?, [String]?, [String]?, Bool?, Date?, Date?, Bool, Bool).self) {
-            var profile: ProfileRecord?
-            if let pid, let description, let keys, let days, let ekus, let sanTypes, let patterns, let allowCA, let created, let updated {
-                profile = ProfileRecord(
-                    id: pid, description: description, allowedKeyAlgorithms: keys, maxValidityDays: days,
-                    extendedKeyUsages: ekus, allowedSANTypes: sanTypes, sanPatterns: patterns, allowCA: allowCA,
-                    createdAt: created, updatedAt: updated)
-            }
-            return (profile, allowSubCA, pending)
-        }
-        return (nil, false, false)
     }
 
     public func markFailed(id: UUID, reason: String) async throws {

@@ -255,6 +255,18 @@ struct TestCA {
         return ServiceIdentities(directory: directory)
     }
 
+    /// An identity `name` from the identity CA with subject CN certctl-admin but no URI SAN.
+    @discardableResult
+    static func cnOnlyIdentity(_ identities: ServiceIdentities, name: String) throws -> String {
+        let dir = identities.directory
+        try run("/usr/bin/openssl", ["req", "-new", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes",
+                                     "-keyout", "\(dir)/\(name).key", "-out", "\(dir)/\(name).csr", "-subj", "/O=certctl/CN=certctl-admin"])
+        try run("/usr/bin/openssl", ["x509", "-req", "-in", "\(dir)/\(name).csr", "-CA", "\(dir)/ca.crt", "-CAkey", "\(dir)/ca.key",
+                                     "-CAcreateserial", "-days", "2", "-out", "\(dir)/\(name).crt"])
+        chmod("\(dir)/\(name).key", 0o600)
+        return "\(dir)/\(name).crt"
+    }
+
     static func run(_ executable: String, _ arguments: [String]) throws {
         let process = Process()
         process.executableURL = URL(fileURLWithPath: executable)

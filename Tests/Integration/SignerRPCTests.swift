@@ -1,4 +1,5 @@
 import CertctlConfig
+import NIOCore
 import CertctlPKI
 import CertctlRPC
 import CertctlStore
@@ -36,7 +37,7 @@ struct SignerRPCTests {
         try await TestEnvironment.withFreshDatabase(migrated: true) { url in
             let ca = try TestCA.create()
             defer { ca.remove() }
-            let identities = try TestCA.identities(in: ca.directory + "/rpc", for: ["signer", "admin", "crl", "intruder"])
+            let identities = try TestCA.identities(in: ca.directory + "/rpc", for: ["signer", "admin", "crl", "enroll", "intruder"])
             let rpcPort = freePort()
             let healthPort = freePort()
             var environment = [
@@ -65,14 +66,23 @@ struct SignerRPCTests {
         }
     }
 
-    func leafTBS(_ issuer: Certificate, serial: [UInt8] = SerialNumber.random(), hostname: String = "app.example.com") throws -> [UInt8] {
-        let key = P256Key()
-        return try TBSCertificateBuilder.leaf(LeafCertificateContent(
-            serial: serial, subject: try SubjectName.parse("CN=\(hostname)"), publicKey: key.publicKey,
-            notBefore: issuer.notValidBefore, notAfter: min(Date().addingTimeInterval(86_400 * 20), issuer.notValidAfter),
-            subjectAlternativeNames: [.dnsName(hostname)], extendedKeyUsages: [.serverAuth],
-            ocspURL: "http://ocsp.test/.well-known/pki/ocsp/iss-local", crlURL: "http://crl.test/.well-known/pki/crl/iss-local",
-            caIssuersURL: "http://crl.test/.well-known/pki/ca/iss-local.crt"), issuer: issuer)
+    /// A leaf request: its TBS and what a reservation records of it.
+    struct LeafRequest {
+        var serial = SerialNumber.random()
+        var hostname = "app.example.com"
+        var key = P256Key()
+        var sans: [GeneralName]? = nil
+        /// Fixed when the request is made, so the TBS and its reservation agree.
+        var notAfter = Date(timeIntervalSince1970: (Date().timeIntervalSince1970 + 86_400 * 20).rounded(.down))
+
+        func tbs(_ issuer: Certificate) throws -> [UInt8] {
+            try TBSCertificateBuilder.leaf(LeafCertificateContent(
+                serial: serial, subject: try SubjectName.parse("CN=\(hostname)"), publicKey: key.publicKey,
+                notBefore: issuer.notValidBefore, notAfter: min(notAfter, issuer.notValidAfter),
+                subjectAlternativeNames: sans ?? [.dnsName(hostname)], extendedKeyUsages: [.serverAuth],
+                ocspURL: "http://ocsp.test/.well-known/pki/ocsp/iss-local", crlURL: "http://crl.test/.well-known/pki/crl/iss-local",
+                caIssuersURL: "http://crl.test/.well-known/pki/ca/iss-local.crt"), issuer: issuer)
+        }
     }
 
     func request(_ tbs: [UInt8], certificateID: UUID = UUID(), purpose: Certctl_Signer_V1_CertificatePurpose = .leaf)
@@ -89,14 +99,22 @@ struct SignerRPCTests {
         return message
     }
 
-    /// Reserves a pending row as the issuance core would.
-    func reserve(_ url: DatabaseURL, serial: [UInt8]) async throws -> UUID {
-        let hex = try #require(SerialNumber.canonicalHex(ofDERInteger: serial))
+    /// Reserves a pending row for `leaf` as the issuance core would (as database role `role`, if given).
+    func reserve(_ h: Harness, _ leaf: LeafRequest, profile: String = "default", role: String? = nil) async throws -> UUID {
+        let tbs = try TBSCertificateParser.parse(try leaf.tbs(h.issuer)).certificate
+        let hex = try #require(SerialNumber.canonicalHex(ofDERInteger: leaf.serial[...]))
+        let subject = try ReservationFields.subjectDER(tbs.subject), spki = try ReservationFields.spkiSHA256(tbs.publicKey)
+        let sans = tbs.subjectAlternativeNameTexts.map { "'\($0)'" }.joined(separator: ",")
         let id = UUID()
-        try await TestEnvironment.execute("""
-            INSERT INTO certificates (id, issuer_id, issuer_generation, serial_hex, status, profile_id, requested_by)
-            VALUES ('\(id.uuidString.lowercased())', 'iss-local', 1, '\(hex)', 'pending', 'default', 'tests')
-            """, url)
+        let insert = """
+            INSERT INTO certificates (id, issuer_id, issuer_generation, serial_hex, status, profile_id, subject, subject_der,
+                spki_sha256, subject_alt_names, not_before, not_after, requested_by)
+            VALUES ('\(id.uuidString.lowercased())', 'iss-local', 1, '\(hex)', 'pending', '\(profile)', '\(tbs.subject)',
+                '\\x\(Hex.string(subject))', '\\x\(Hex.string(spki))', ARRAY[\(sans)]::text[],
+                to_timestamp(\(Int(tbs.notValidBefore.timeIntervalSince1970))), to_timestamp(\(Int(tbs.notValidAfter.timeIntervalSince1970))),
+                'tests')
+            """
+        try await TestEnvironment.execute((role.map { ["SET ROLE \($0)"] } ?? []) + [insert], h.url)
         return id
     }
 
@@ -114,12 +132,12 @@ struct SignerRPCTests {
     @Test("a caller whose identity may not use a method gets PERMISSION_DENIED, and the refusal is audited")
     func unauthorisedCaller() async throws {
         try await withSigner { h in
-            let tbs = try leafTBS(h.issuer)
-            let message = request(tbs)
+            let message = request(try LeafRequest().tbs(h.issuer))
             // crl may sign CRLs, not certificates
             let crl = try h.connection("crl")
             let denied = await refusal { _ = try await call(crl) { try await $0.signCertificate(message) } }
             #expect(denied?.code == .permissionDenied)
+            #expect(denied?.refusal == "permission_denied")
             #expect(try await TestEnvironment.scalar("""
                 SELECT count(*) FROM audit_events WHERE service = 'signer' AND outcome = 'denied'
                 AND actor = 'certctl-crl' AND error_code = 'permission_denied'
@@ -130,6 +148,10 @@ struct SignerRPCTests {
             #expect(unknown?.code == .permissionDenied)
             #expect(try await TestEnvironment.scalar(
                 "SELECT count(*) FROM audit_events WHERE outcome = 'denied' AND actor = 'certctl-intruder'", h.url) == 1)
+            // the right CA, CN certctl-admin, but no URI SAN: nobody (the CN never names a service)
+            let cnOnly = try TestCA.cnOnlyIdentity(h.identities, name: "admin-cn")
+            let anonymous = await refusal { _ = try await call(try h.connection("admin-cn")) { try await $0.signCertificate(message) } }
+            #expect(anonymous?.code == .permissionDenied, "\(cnOnly)")
             // a client certificate from another CA never completes the TLS handshake
             let strangers = try TestCA.identities(in: h.ca.directory + "/strangers", for: ["admin"])
             let stranger = try h.connection("admin", identities: ServiceIdentities(directory: strangers.directory))
@@ -144,146 +166,222 @@ struct SignerRPCTests {
         }
     }
 
-    @Test("the signer signs only a checked TBS for a pending reservation, and stores the result")
+    @Test("the signer signs a leaf only for a pending reservation it matches; stores it with an audit row naming the verified caller")
     func checksBeforeSigning() async throws {
         try await withSigner { h in
             let admin = try h.connection("admin")
-            let url = h.url
             try await call(admin) { signer in
                 // no reservation row → refused
-                let orphan = await refusal { _ = try await signer.signCertificate(request(try leafTBS(h.issuer))) }
+                let orphan = await refusal { _ = try await signer.signCertificate(request(try LeafRequest().tbs(h.issuer))) }
                 #expect(orphan?.refusal == "no_reservation")
 
-                // another CA's name and key id → refused
-                let other = try TestCA.create()
-                defer { other.remove() }
-                let otherIssuer = try Certificate(pemEncoded: String(contentsOfFile: other.certPath, encoding: .utf8))
-                let serial1 = SerialNumber.random()
-                let wrongIssuer = await refusal {
-                    _ = try await signer.signCertificate(request(try leafTBS(otherIssuer, serial: serial1),
-                                                                 certificateID: try await reserve(url, serial: serial1)))
-                }
-                #expect(wrongIssuer?.refusal == "issuer_mismatch")
-
                 // a serial with less than 64 bits → refused
-                let short: [UInt8] = [0x01, 0x02, 0x03, 0x04, 0x05, 0x06, 0x07, 0x08]
-                let weak = await refusal {
-                    _ = try await signer.signCertificate(request(try leafTBS(h.issuer, serial: short),
-                                                                 certificateID: try await reserve(url, serial: short)))
+                var weak = LeafRequest()
+                weak.serial = [0x01, 0x02, 0x03, 0x04, 0x05, 0x06, 0x07, 0x08]
+                let weakID = try await reserve(h, weak)
+                #expect(await refusal { _ = try await signer.signCertificate(request(try weak.tbs(h.issuer), certificateID: weakID)) }?
+                    .refusal == "serial_invalid")
+
+                // an oversized message is refused before it is parsed
+                let huge = await refusal {
+                    _ = try await signer.signCertificate(request([UInt8](repeating: 0x30, count: 20_000), certificateID: UUID()))
                 }
-                #expect(weak?.refusal == "serial_invalid")
+                #expect(huge?.refusal == "message_too_large")
 
-                // a SAN type the profile does not allow (the default profile allows DNS and IP only)
-                let serial2 = SerialNumber.random()
-                let id2 = try await reserve(url, serial: serial2)
-                let emailTBS = try TBSCertificateBuilder.leaf(LeafCertificateContent(
-                    serial: serial2, subject: try SubjectName.parse("CN=x"), publicKey: P256Key().publicKey,
-                    notBefore: h.issuer.notValidBefore, notAfter: Date().addingTimeInterval(86_400),
-                    subjectAlternativeNames: [.rfc822Name("a@example.com")], extendedKeyUsages: [.serverAuth],
-                    ocspURL: "http://o", crlURL: "http://c", caIssuersURL: "http://i"), issuer: h.issuer)
-                let san = await refusal { _ = try await signer.signCertificate(request(emailTBS, certificateID: id2)) }
-                #expect(san?.refusal == "san_not_allowed")
-
-                // a good request: signed, verifies under the CA, stored as issued
-                let serial3 = SerialNumber.random()
-                let id3 = try await reserve(url, serial: serial3)
-                let response = try await signer.signCertificate(request(try leafTBS(h.issuer, serial: serial3), certificateID: id3))
+                // a good request: signed, verifies under the CA, stored as issued, audited under certctl-admin
+                let good = LeafRequest()
+                let id = try await reserve(h, good)
+                let response = try await signer.signCertificate(request(try good.tbs(h.issuer), certificateID: id))
                 let certificate = try Certificate(derEncoded: Array(response.certificate))
                 #expect(h.issuer.publicKey.isValidSignature(certificate.signature, for: certificate))
                 #expect(try await TestEnvironment.scalar(
-                    "SELECT count(*) FROM certificates WHERE id = '\(id3.uuidString.lowercased())' AND status = 'issued' AND certificate_der IS NOT NULL",
-                    url) == 1)
+                    "SELECT count(*) FROM certificates WHERE id = '\(id.uuidString.lowercased())' AND status = 'issued' AND certificate_der IS NOT NULL",
+                    h.url) == 1)
+                #expect(try await TestEnvironment.scalar("""
+                    SELECT count(*) FROM audit_events WHERE action = 'certificate.issue' AND actor = 'certctl-admin'
+                    AND details->>'requested_by' = 'tests' AND target_id = '\(id.uuidString.lowercased())'
+                    """, h.url) == 1)
                 // the same reservation cannot be signed twice
-                let again = await refusal { _ = try await signer.signCertificate(request(try leafTBS(h.issuer, serial: serial3), certificateID: id3)) }
+                let again = await refusal { _ = try await signer.signCertificate(request(try good.tbs(h.issuer), certificateID: id)) }
                 #expect(again?.refusal == "no_reservation")
             }
             #expect(try await TestEnvironment.scalar(
-                "SELECT count(*) FROM audit_events WHERE service = 'signer' AND outcome = 'failure'", url) == 5)
+                "SELECT count(*) FROM audit_events WHERE service = 'signer' AND outcome = 'failure'", h.url) == 4)
             #expect(try await TestEnvironment.scalar(
-                "SELECT count(*) FROM certificates WHERE status = 'issued'", url) == 1, "refusals signed nothing")
+                "SELECT count(*) FROM certificates WHERE status = 'issued'", h.url) == 1, "refusals signed nothing")
         }
     }
 
-    @Test("CRL numbers must strictly increase per issuer, across calls")
-    func crlNumbersIncrease() async throws {
+    @Test("attack: the enroll identity cannot get a leaf signed whose subject, SANs or key differ from the reserved request, nor use a profile no enrollment endpoint uses")
+    func compromisedEnroll() async throws {
         try await withSigner { h in
-            let crl = try h.connection("crl")
-            let issuer = h.issuer
-            let results: [String?] = try await call(crl) { signer in
-                var outcomes: [String?] = []
-                for number in [5, 5, 4, 6] {
-                    var message = Certctl_Signer_V1_SignCRLRequest()
-                    message.issuerID = "iss-local"
-                    message.tbsCertList = Data(try Self.tbsCertList(issuer: issuer, number: number))
-                    do {
-                        let response = try await signer.signCRL(message)
-                        #expect(issuer.publicKey.isValidSignature(
-                            Array(response.signature), for: Array(message.tbsCertList), signatureAlgorithm: .ecdsaWithSHA256))
-                        outcomes.append(nil)
-                    } catch let error as RPCError {
-                        outcomes.append((RefusalTrailer.read(error) ?? "none"))
-                    }
+            let enroll = try h.connection("enroll")
+            // an EST label makes profile 'default' an enrollment profile for iss-local; 'internal' is used by none
+            try await TestEnvironment.execute(["""
+                INSERT INTO profiles (id, allowed_key_algorithms, max_validity_days, extended_key_usages, allowed_san_types)
+                VALUES ('internal', '{ecdsa-p256}', 90, '{serverAuth}', '{dns}')
+                """, "INSERT INTO est_labels (name, issuer_id, profile_id) VALUES ('devices', 'iss-local', 'default')"], h.url)
+            try await call(enroll) { signer in
+                let reserved = LeafRequest(hostname: "device-1.example.com")
+                let id = try await reserve(h, reserved)
+                var attacks: [(String, LeafRequest)] = []
+                var other = reserved
+                other.hostname = "bank.example.com"
+                other.sans = [.dnsName("device-1.example.com")]
+                attacks.append(("another subject", other))
+                other = reserved
+                other.sans = [.dnsName("device-1.example.com"), .dnsName("login.example.com")]
+                attacks.append(("an extra SAN", other))
+                other = reserved
+                other.key = P256Key()
+                attacks.append(("another public key", other))
+                other = reserved
+                other.notAfter = Date().addingTimeInterval(86_400 * 40)
+                attacks.append(("another validity", other))
+                for (what, attack) in attacks {
+                    let refused = await refusal { _ = try await signer.signCertificate(request(try attack.tbs(h.issuer), certificateID: id)) }
+                    #expect(refused?.refusal == "reservation_mismatch", "\(what)")
                 }
-                return outcomes
+                // the reserved request itself is signed
+                _ = try await signer.signCertificate(request(try reserved.tbs(h.issuer), certificateID: id))
+
+                let internalRequest = LeafRequest(hostname: "db.internal.example.com")
+                let internalID = try await reserve(h, internalRequest, profile: "internal")
+                var message = request(try internalRequest.tbs(h.issuer), certificateID: internalID)
+                message.profileID = "internal"
+                #expect(await refusal { _ = try await signer.signCertificate(message) }?.refusal == "profile_not_allowed_for_caller")
             }
-            #expect(results == [nil, "crl_number_not_increasing", "crl_number_not_increasing", nil])
-            #expect(try await TestEnvironment.scalar("SELECT last_crl_number::int FROM issuers WHERE id = 'iss-local'", h.url) == 6)
+            #expect(try await TestEnvironment.scalar("SELECT count(*) FROM certificates WHERE status = 'issued'", h.url) == 1)
+            #expect(try await TestEnvironment.scalar("""
+                SELECT count(*) FROM audit_events WHERE actor = 'certctl-enroll' AND outcome = 'failure'
+                AND error_code IN ('reservation_mismatch', 'profile_not_allowed_for_caller')
+                """, h.url) == 5)
         }
     }
 
-    @Test("SignCRLStream: a TBSCertList in pieces of any size is signed like SignCRL; a non-increasing number, another issuer's generation and garbage are refused")
+    /// Streams `tbs` in pieces of `piece` bytes; nil when signed (and the signature verifies), else the refusal code.
+    @Sendable static func stream(
+        _ tbs: [UInt8], piece: Int, generation: UInt32 = 0, cut: Int64 = 0, issuer: Certificate,
+        _ signer: SignerRPC.Client<HTTP2ClientTransportPosix>
+    ) async throws -> String? {
+        do {
+            let response = try await signer.signCRLStream(requestProducer: { writer in
+                var offset = 0
+                repeat {
+                    var chunk = Certctl_Signer_V1_SignCRLChunk()
+                    if offset == 0 { chunk.issuerID = "iss-local"; chunk.issuerGeneration = generation; chunk.coveredChangeSeq = cut }
+                    chunk.tbsPart = Data(tbs[offset..<min(offset + piece, tbs.count)])
+                    try await writer.write(chunk)
+                    offset += piece
+                } while offset < tbs.count
+            })
+            #expect(issuer.publicKey.isValidSignature(Array(response.signature), for: tbs, signatureAlgorithm: .ecdsaWithSHA256))
+            return nil
+        } catch let error as RPCError {
+            return RefusalTrailer.read(error) ?? "none: \(error)"
+        }
+    }
+
+    @Test("SignCRLStream: pieces of any size sign the same; the number must grow by a small step; another generation and garbage are refused; each signature is audited with number, count and digest")
     func crlStream() async throws {
         try await withSigner { h in
             let crl = try h.connection("crl")
             let issuer = h.issuer
-            @Sendable func stream(_ tbs: [UInt8], piece: Int, generation: UInt32 = 0,
-                        _ signer: SignerRPC.Client<HTTP2ClientTransportPosix>) async throws -> String? {
-                do {
-                    let response = try await signer.signCRLStream(requestProducer: { writer in
-                        var offset = 0
-                        repeat {
-                            var chunk = Certctl_Signer_V1_SignCRLChunk()
-                            if offset == 0 { chunk.issuerID = "iss-local"; chunk.issuerGeneration = generation }
-                            chunk.tbsPart = Data(tbs[offset..<min(offset + piece, tbs.count)])
-                            try await writer.write(chunk)
-                            offset += piece
-                        } while offset < tbs.count
-                    })
-                    #expect(issuer.publicKey.isValidSignature(Array(response.signature), for: tbs, signatureAlgorithm: .ecdsaWithSHA256))
-                    return nil
-                } catch let error as RPCError {
-                    return (RefusalTrailer.read(error) ?? "none")
-                }
-            }
             let results: [String?] = try await call(crl) { signer in
-                [try await stream(try Self.tbsCertList(issuer: issuer, number: 7), piece: 1, signer),
-                 try await stream(try Self.tbsCertList(issuer: issuer, number: 8), piece: 1 << 20, signer),
-                 try await stream(try Self.tbsCertList(issuer: issuer, number: 8), piece: 13, signer),
-                 try await stream(try Self.tbsCertList(issuer: issuer, number: 9), piece: 13, generation: 9, signer),
-                 try await stream([0x30, 0x03, 0x02, 0x01, 0x01], piece: 2, signer)]
+                [try await Self.stream(try Self.tbsCertList(issuer: issuer, number: 7), piece: 1, issuer: issuer, signer),
+                 try await Self.stream(try Self.tbsCertList(issuer: issuer, number: 8), piece: 1 << 20, issuer: issuer, signer),
+                 try await Self.stream(try Self.tbsCertList(issuer: issuer, number: 8), piece: 13, issuer: issuer, signer),
+                 try await Self.stream(try Self.tbsCertList(issuer: issuer, number: 5), piece: 13, issuer: issuer, signer),
+                 try await Self.stream(try Self.tbsCertList(issuer: issuer, number: 9), piece: 13, generation: 9, issuer: issuer, signer),
+                 try await Self.stream([0x30, 0x03, 0x02, 0x01, 0x01], piece: 2, issuer: issuer, signer),
+                 try await Self.stream(try Self.tbsCertList(issuer: issuer, number: 8 + 101), piece: 4096, issuer: issuer, signer),
+                 try await Self.stream(try Self.tbsCertList(issuer: issuer, number: 8 + 100), piece: 4096, issuer: issuer, signer)]
             }
-            #expect(results == [nil, nil, "crl_number_not_increasing", "issuer_mismatch", "malformed_tbs"])
-            #expect(try await TestEnvironment.scalar("SELECT last_crl_number::int FROM issuers WHERE id = 'iss-local'", h.url) == 8)
+            #expect(results == [nil, nil, "crl_number_not_increasing", "crl_number_not_increasing", "issuer_mismatch", "malformed_tbs",
+                                "crl_number_step_too_large", nil])
+            #expect(try await TestEnvironment.scalar("SELECT last_crl_number::int FROM issuers WHERE id = 'iss-local'", h.url) == 108)
+            #expect(try await TestEnvironment.scalar("""
+                SELECT count(*) FROM audit_events WHERE action = 'crl.sign' AND actor = 'certctl-crl' AND outcome = 'success'
+                AND details->>'entries' = '0' AND length(details->>'entries_sha256') = 64
+                """, h.url) == 3)
         }
     }
 
-    /// A minimal v2 TBSCertList with a CRL Number, signed with ecdsa-with-SHA256.
-    static func tbsCertList(issuer: Certificate, number: Int) throws -> [UInt8] {
-        var numberDER = DER.Serializer()
-        try numberDER.serialize(number)
-        var serializer = DER.Serializer()
-        try serializer.appendConstructedNode(identifier: .sequence) { tbs in
-            try tbs.serialize(1)
-            tbs.serializeRawBytes([0x30, 0x0a, 0x06, 0x08, 0x2a, 0x86, 0x48, 0xce, 0x3d, 0x04, 0x03, 0x02])
-            try tbs.serialize(issuer.subject)
-            try tbs.serialize(try UTCTime(year: 2026, month: 11, day: 30, hours: 0, minutes: 0, seconds: 0))
-            try tbs.appendConstructedNode(identifier: ASN1Identifier(tagWithNumber: 0, tagClass: .contextSpecific)) { wrapper in
-                try wrapper.appendConstructedNode(identifier: .sequence) { extensions in
-                    try extensions.serialize(Certificate.Extension(oid: [2, 5, 29, 20], critical: false, value: numberDER.serializedBytes[...]))
-                }
+    @Test("attack: the crl identity cannot get signed an empty CRL that hides revocations, a CRL valid for ten years, a CRL numbered 2^158, or a CRL with a revocation added")
+    func compromisedCRL() async throws {
+        try await withSigner { h in
+            let crl = try h.connection("crl")
+            let issuer = h.issuer
+            // two revoked certificates, recorded ten minutes ago
+            var entries: [RevokedEntry] = []
+            for hostname in ["a.example.com", "b.example.com"] {
+                let leaf = LeafRequest(hostname: hostname)
+                let id = try await reserve(h, leaf)
+                let hex = try #require(SerialNumber.canonicalHex(ofDERInteger: leaf.serial[...]))
+                try await TestEnvironment.execute([
+                    "UPDATE certificates SET status = 'revoked', certificate_der = '\\x00' WHERE id = '\(id.uuidString.lowercased())'",
+                    """
+                    INSERT INTO certificate_revocations (certificate_id, issuer_id, serial_hex, reason_code, revoked_at, revoked_by)
+                    VALUES ('\(id.uuidString.lowercased())', 'iss-local', '\(hex)', 1, to_timestamp(1795000000), 'tests')
+                    """,
+                    // recorded ten minutes ago (the trigger stamps changed_at on UPDATE; set it afterwards without one)
+                    "ALTER TABLE certificate_revocations DISABLE TRIGGER certificate_revocations_changed",
+                    "UPDATE certificate_revocations SET changed_at = now() - interval '10 minutes'",
+                    "ALTER TABLE certificate_revocations ENABLE TRIGGER certificate_revocations_changed",
+                ], h.url)
+                entries.append(RevokedEntry(serialHex: hex, revokedAt: 1_795_000_000, reasonCode: 1, invalidityDate: nil))
             }
+            let sorted = entries.sorted { Array($0.serialHex.utf8).lexicographicallyPrecedes(Array($1.serialHex.utf8)) }
+            let cut = Int64(try #require(try await TestEnvironment.scalar("SELECT max(change_seq) FROM certificate_revocations", h.url)))
+            let now = Int64(Date().timeIntervalSince1970)
+            let results: [String?] = try await call(crl) { signer in
+                let decoy = RevokedEntry(serialHex: "1234567890abcdef1234", revokedAt: 1_795_000_000, reasonCode: 1, invalidityDate: nil)
+                return [
+                    // empty, with the true cut: hides both revocations
+                    try await Self.stream(try Self.tbsCertList(issuer: issuer, number: 1), piece: 4096, cut: cut, issuer: issuer, signer),
+                    // empty, claiming to have read nothing (cut 0): the revocations are older than the allowed staleness
+                    try await Self.stream(try Self.tbsCertList(issuer: issuer, number: 1), piece: 4096, cut: 0, issuer: issuer, signer),
+                    // a cut beyond the log
+                    try await Self.stream(try Self.tbsCertList(issuer: issuer, number: 1, entries: sorted), piece: 4096, cut: cut + 1000,
+                                          issuer: issuer, signer),
+                    // one revocation replaced by a good certificate's serial
+                    try await Self.stream(try Self.tbsCertList(issuer: issuer, number: 1, entries: [sorted[0], decoy].sorted {
+                        Array($0.serialHex.utf8).lexicographicallyPrecedes(Array($1.serialHex.utf8)) }), piece: 4096, cut: cut, issuer: issuer, signer),
+                    // the right entries, but nextUpdate ten years ahead
+                    try await Self.stream(try Self.tbsCertList(issuer: issuer, number: 1, entries: sorted, validity: 10 * 365 * 86_400),
+                                          piece: 4096, cut: cut, issuer: issuer, signer),
+                    // the right entries, thisUpdate a day old
+                    try await Self.stream(try Self.tbsCertList(issuer: issuer, number: 1, entries: sorted, thisUpdate: now - 86_400),
+                                          piece: 4096, cut: cut, issuer: issuer, signer),
+                    // the right entries, number 2^158: no later CRL could ever be signed
+                    try await Self.stream(try Self.tbsCertList(issuer: issuer, numberBytes: [0x40] + Array(repeating: 0, count: 19), entries: sorted),
+                                          piece: 4096, cut: cut, issuer: issuer, signer),
+                    // the true CRL is signed
+                    try await Self.stream(try Self.tbsCertList(issuer: issuer, number: 1, entries: sorted), piece: 4096, cut: cut,
+                                          issuer: issuer, signer),
+                ]
+            }
+            #expect(results == ["crl_contents_mismatch", "crl_contents_mismatch", "crl_contents_mismatch", "crl_contents_mismatch",
+                                "crl_time_invalid", "crl_time_invalid", "crl_number_step_too_large", nil])
+            #expect(try await TestEnvironment.scalar("SELECT last_crl_number::int FROM issuers WHERE id = 'iss-local'", h.url) == 1)
+            #expect(try await TestEnvironment.scalar("""
+                SELECT count(*) FROM audit_events WHERE actor = 'certctl-crl' AND action = 'signer.SignCRL' AND outcome = 'failure'
+                """, h.url) == 7)
         }
-        return serializer.serializedBytes
+    }
+
+    /// A v2 TBSCertList as certctl-crl writes it (AKI, CRL Number), signed with ecdsa-with-SHA256.
+    static func tbsCertList(
+        issuer: Certificate, number: Int = 1, numberBytes: [UInt8]? = nil, entries: [RevokedEntry] = [],
+        thisUpdate: Int64 = Int64(Date().timeIntervalSince1970), validity: Int64 = 4 * 3600
+    ) throws -> [UInt8] {
+        var writer = try TBSCertListWriter(header: CRLHeader(
+            signatureAlgorithmDER: try SignatureAlgorithmIdentifier.der(.ecdsaWithSHA256),
+            issuerNameDER: try ReservationFields.subjectDER(issuer.subject), thisUpdate: thisUpdate, nextUpdate: thisUpdate + validity,
+            crlNumber: numberBytes ?? DERWriter.magnitude(decimal: "\(number)")!,
+            authorityKeyIdentifier: Array(try TBSCertificateBuilder.issuerKeyIdentifier(issuer))))
+        for entry in entries { try writer.append(entry) }
+        return Array(buffer: writer.finish().tbs)
     }
 }
 

@@ -41,19 +41,6 @@ public enum Certctl_Signer_V1_Signer: Sendable {
                 type: .unary
             )
         }
-        /// Namespace for "SignCRL" metadata.
-        public enum SignCRL: Sendable {
-            /// Request type for "SignCRL".
-            public typealias Input = Certctl_Signer_V1_SignCRLRequest
-            /// Response type for "SignCRL".
-            public typealias Output = Certctl_Signer_V1_SignCRLResponse
-            /// Descriptor for "SignCRL".
-            public static let descriptor = GRPCCore.MethodDescriptor(
-                service: GRPCCore.ServiceDescriptor(fullyQualifiedService: "certctl.signer.v1.Signer"),
-                method: "SignCRL",
-                type: .unary
-            )
-        }
         /// Namespace for "SignCRLStream" metadata.
         public enum SignCRLStream: Sendable {
             /// Request type for "SignCRLStream".
@@ -83,7 +70,6 @@ public enum Certctl_Signer_V1_Signer: Sendable {
         /// Descriptors for all methods in the "certctl.signer.v1.Signer" service.
         public static let descriptors: [GRPCCore.MethodDescriptor] = [
             SignCertificate.descriptor,
-            SignCRL.descriptor,
             SignCRLStream.descriptor,
             GetIssuer.descriptor
         ]
@@ -131,32 +117,15 @@ extension Certctl_Signer_V1_Signer {
             context: GRPCCore.ServerContext
         ) async throws -> GRPCCore.StreamingServerResponse<Certctl_Signer_V1_SignCertificateResponse>
 
-        /// Handle the "SignCRL" method.
-        ///
-        /// > Source IDL Documentation:
-        /// >
-        /// > Sign a TBSCertList (caller: crl). The CRL number must exceed the last
-        /// > one the signer signed for this issuer.
-        ///
-        /// - Parameters:
-        ///   - request: A streaming request of `Certctl_Signer_V1_SignCRLRequest` messages.
-        ///   - context: Context providing information about the RPC.
-        /// - Throws: Any error which occurred during the processing of the request. Thrown errors
-        ///     of type `RPCError` are mapped to appropriate statuses. All other errors are converted
-        ///     to an internal error.
-        /// - Returns: A streaming response of `Certctl_Signer_V1_SignCRLResponse` messages.
-        func signCRL(
-            request: GRPCCore.StreamingServerRequest<Certctl_Signer_V1_SignCRLRequest>,
-            context: GRPCCore.ServerContext
-        ) async throws -> GRPCCore.StreamingServerResponse<Certctl_Signer_V1_SignCRLResponse>
-
         /// Handle the "SignCRLStream" method.
         ///
         /// > Source IDL Documentation:
         /// >
-        /// > SignCRL with the TBSCertList sent in pieces (caller: crl): a CRL of tens
-        /// > of megabytes then never sits in one message (and its serialised copies)
-        /// > beside the buffer it was written in. The same checks and refusals.
+        /// > Sign a TBSCertList sent in pieces (caller: crl): a CRL of tens of
+        /// > megabytes never sits in one message beside the buffer it was written in.
+        /// > The signer checks its times, that its number exceeds the last one signed
+        /// > by a small step, and that its entries are exactly what the revocation log
+        /// > says up to covered_change_seq (docs/signer.md).
         ///
         /// - Parameters:
         ///   - request: A streaming request of `Certctl_Signer_V1_SignCRLChunk` messages.
@@ -216,32 +185,15 @@ extension Certctl_Signer_V1_Signer {
             context: GRPCCore.ServerContext
         ) async throws -> GRPCCore.ServerResponse<Certctl_Signer_V1_SignCertificateResponse>
 
-        /// Handle the "SignCRL" method.
-        ///
-        /// > Source IDL Documentation:
-        /// >
-        /// > Sign a TBSCertList (caller: crl). The CRL number must exceed the last
-        /// > one the signer signed for this issuer.
-        ///
-        /// - Parameters:
-        ///   - request: A request containing a single `Certctl_Signer_V1_SignCRLRequest` message.
-        ///   - context: Context providing information about the RPC.
-        /// - Throws: Any error which occurred during the processing of the request. Thrown errors
-        ///     of type `RPCError` are mapped to appropriate statuses. All other errors are converted
-        ///     to an internal error.
-        /// - Returns: A response containing a single `Certctl_Signer_V1_SignCRLResponse` message.
-        func signCRL(
-            request: GRPCCore.ServerRequest<Certctl_Signer_V1_SignCRLRequest>,
-            context: GRPCCore.ServerContext
-        ) async throws -> GRPCCore.ServerResponse<Certctl_Signer_V1_SignCRLResponse>
-
         /// Handle the "SignCRLStream" method.
         ///
         /// > Source IDL Documentation:
         /// >
-        /// > SignCRL with the TBSCertList sent in pieces (caller: crl): a CRL of tens
-        /// > of megabytes then never sits in one message (and its serialised copies)
-        /// > beside the buffer it was written in. The same checks and refusals.
+        /// > Sign a TBSCertList sent in pieces (caller: crl): a CRL of tens of
+        /// > megabytes never sits in one message beside the buffer it was written in.
+        /// > The signer checks its times, that its number exceeds the last one signed
+        /// > by a small step, and that its entries are exactly what the revocation log
+        /// > says up to covered_change_seq (docs/signer.md).
         ///
         /// - Parameters:
         ///   - request: A streaming request of `Certctl_Signer_V1_SignCRLChunk` messages.
@@ -299,32 +251,15 @@ extension Certctl_Signer_V1_Signer {
             context: GRPCCore.ServerContext
         ) async throws -> Certctl_Signer_V1_SignCertificateResponse
 
-        /// Handle the "SignCRL" method.
-        ///
-        /// > Source IDL Documentation:
-        /// >
-        /// > Sign a TBSCertList (caller: crl). The CRL number must exceed the last
-        /// > one the signer signed for this issuer.
-        ///
-        /// - Parameters:
-        ///   - request: A `Certctl_Signer_V1_SignCRLRequest` message.
-        ///   - context: Context providing information about the RPC.
-        /// - Throws: Any error which occurred during the processing of the request. Thrown errors
-        ///     of type `RPCError` are mapped to appropriate statuses. All other errors are converted
-        ///     to an internal error.
-        /// - Returns: A `Certctl_Signer_V1_SignCRLResponse` to respond with.
-        func signCRL(
-            request: Certctl_Signer_V1_SignCRLRequest,
-            context: GRPCCore.ServerContext
-        ) async throws -> Certctl_Signer_V1_SignCRLResponse
-
         /// Handle the "SignCRLStream" method.
         ///
         /// > Source IDL Documentation:
         /// >
-        /// > SignCRL with the TBSCertList sent in pieces (caller: crl): a CRL of tens
-        /// > of megabytes then never sits in one message (and its serialised copies)
-        /// > beside the buffer it was written in. The same checks and refusals.
+        /// > Sign a TBSCertList sent in pieces (caller: crl): a CRL of tens of
+        /// > megabytes never sits in one message beside the buffer it was written in.
+        /// > The signer checks its times, that its number exceeds the last one signed
+        /// > by a small step, and that its entries are exactly what the revocation log
+        /// > says up to covered_change_seq (docs/signer.md).
         ///
         /// - Parameters:
         ///   - request: A stream of `Certctl_Signer_V1_SignCRLChunk` messages.
@@ -374,17 +309,6 @@ extension Certctl_Signer_V1_Signer.StreamingServiceProtocol {
             }
         )
         router.registerHandler(
-            forMethod: Certctl_Signer_V1_Signer.Method.SignCRL.descriptor,
-            deserializer: GRPCProtobuf.ProtobufDeserializer<Certctl_Signer_V1_SignCRLRequest>(),
-            serializer: GRPCProtobuf.ProtobufSerializer<Certctl_Signer_V1_SignCRLResponse>(),
-            handler: { request, context in
-                try await self.signCRL(
-                    request: request,
-                    context: context
-                )
-            }
-        )
-        router.registerHandler(
             forMethod: Certctl_Signer_V1_Signer.Method.SignCRLStream.descriptor,
             deserializer: GRPCProtobuf.ProtobufDeserializer<Certctl_Signer_V1_SignCRLChunk>(),
             serializer: GRPCProtobuf.ProtobufSerializer<Certctl_Signer_V1_SignCRLResponse>(),
@@ -423,17 +347,6 @@ extension Certctl_Signer_V1_Signer.ServiceProtocol {
         return GRPCCore.StreamingServerResponse(single: response)
     }
 
-    public func signCRL(
-        request: GRPCCore.StreamingServerRequest<Certctl_Signer_V1_SignCRLRequest>,
-        context: GRPCCore.ServerContext
-    ) async throws -> GRPCCore.StreamingServerResponse<Certctl_Signer_V1_SignCRLResponse> {
-        let response = try await self.signCRL(
-            request: GRPCCore.ServerRequest(stream: request),
-            context: context
-        )
-        return GRPCCore.StreamingServerResponse(single: response)
-    }
-
     public func signCRLStream(
         request: GRPCCore.StreamingServerRequest<Certctl_Signer_V1_SignCRLChunk>,
         context: GRPCCore.ServerContext
@@ -466,19 +379,6 @@ extension Certctl_Signer_V1_Signer.SimpleServiceProtocol {
     ) async throws -> GRPCCore.ServerResponse<Certctl_Signer_V1_SignCertificateResponse> {
         return GRPCCore.ServerResponse<Certctl_Signer_V1_SignCertificateResponse>(
             message: try await self.signCertificate(
-                request: request.message,
-                context: context
-            ),
-            metadata: [:]
-        )
-    }
-
-    public func signCRL(
-        request: GRPCCore.ServerRequest<Certctl_Signer_V1_SignCRLRequest>,
-        context: GRPCCore.ServerContext
-    ) async throws -> GRPCCore.ServerResponse<Certctl_Signer_V1_SignCRLResponse> {
-        return GRPCCore.ServerResponse<Certctl_Signer_V1_SignCRLResponse>(
-            message: try await self.signCRL(
                 request: request.message,
                 context: context
             ),
@@ -546,37 +446,15 @@ extension Certctl_Signer_V1_Signer {
             onResponse handleResponse: @Sendable @escaping (GRPCCore.ClientResponse<Certctl_Signer_V1_SignCertificateResponse>) async throws -> Result
         ) async throws -> Result where Result: Sendable
 
-        /// Call the "SignCRL" method.
-        ///
-        /// > Source IDL Documentation:
-        /// >
-        /// > Sign a TBSCertList (caller: crl). The CRL number must exceed the last
-        /// > one the signer signed for this issuer.
-        ///
-        /// - Parameters:
-        ///   - request: A request containing a single `Certctl_Signer_V1_SignCRLRequest` message.
-        ///   - serializer: A serializer for `Certctl_Signer_V1_SignCRLRequest` messages.
-        ///   - deserializer: A deserializer for `Certctl_Signer_V1_SignCRLResponse` messages.
-        ///   - options: Options to apply to this RPC.
-        ///   - handleResponse: A closure which handles the response and returns its result to
-        ///       the caller. Returning from the closure will cancel the RPC if it hasn't
-        ///       already finished.
-        /// - Returns: The result of `handleResponse`.
-        func signCRL<Result>(
-            request: GRPCCore.ClientRequest<Certctl_Signer_V1_SignCRLRequest>,
-            serializer: some GRPCCore.MessageSerializer<Certctl_Signer_V1_SignCRLRequest>,
-            deserializer: some GRPCCore.MessageDeserializer<Certctl_Signer_V1_SignCRLResponse>,
-            options: GRPCCore.CallOptions,
-            onResponse handleResponse: @Sendable @escaping (GRPCCore.ClientResponse<Certctl_Signer_V1_SignCRLResponse>) async throws -> Result
-        ) async throws -> Result where Result: Sendable
-
         /// Call the "SignCRLStream" method.
         ///
         /// > Source IDL Documentation:
         /// >
-        /// > SignCRL with the TBSCertList sent in pieces (caller: crl): a CRL of tens
-        /// > of megabytes then never sits in one message (and its serialised copies)
-        /// > beside the buffer it was written in. The same checks and refusals.
+        /// > Sign a TBSCertList sent in pieces (caller: crl): a CRL of tens of
+        /// > megabytes never sits in one message beside the buffer it was written in.
+        /// > The signer checks its times, that its number exceeds the last one signed
+        /// > by a small step, and that its entries are exactly what the revocation log
+        /// > says up to covered_change_seq (docs/signer.md).
         ///
         /// - Parameters:
         ///   - request: A streaming request producing `Certctl_Signer_V1_SignCRLChunk` messages.
@@ -670,48 +548,15 @@ extension Certctl_Signer_V1_Signer {
             )
         }
 
-        /// Call the "SignCRL" method.
-        ///
-        /// > Source IDL Documentation:
-        /// >
-        /// > Sign a TBSCertList (caller: crl). The CRL number must exceed the last
-        /// > one the signer signed for this issuer.
-        ///
-        /// - Parameters:
-        ///   - request: A request containing a single `Certctl_Signer_V1_SignCRLRequest` message.
-        ///   - serializer: A serializer for `Certctl_Signer_V1_SignCRLRequest` messages.
-        ///   - deserializer: A deserializer for `Certctl_Signer_V1_SignCRLResponse` messages.
-        ///   - options: Options to apply to this RPC.
-        ///   - handleResponse: A closure which handles the response and returns its result to
-        ///       the caller. Returning from the closure will cancel the RPC if it hasn't
-        ///       already finished.
-        /// - Returns: The result of `handleResponse`.
-        public func signCRL<Result>(
-            request: GRPCCore.ClientRequest<Certctl_Signer_V1_SignCRLRequest>,
-            serializer: some GRPCCore.MessageSerializer<Certctl_Signer_V1_SignCRLRequest>,
-            deserializer: some GRPCCore.MessageDeserializer<Certctl_Signer_V1_SignCRLResponse>,
-            options: GRPCCore.CallOptions = .defaults,
-            onResponse handleResponse: @Sendable @escaping (GRPCCore.ClientResponse<Certctl_Signer_V1_SignCRLResponse>) async throws -> Result = { response in
-                try response.message
-            }
-        ) async throws -> Result where Result: Sendable {
-            try await self.client.unary(
-                request: request,
-                descriptor: Certctl_Signer_V1_Signer.Method.SignCRL.descriptor,
-                serializer: serializer,
-                deserializer: deserializer,
-                options: options,
-                onResponse: handleResponse
-            )
-        }
-
         /// Call the "SignCRLStream" method.
         ///
         /// > Source IDL Documentation:
         /// >
-        /// > SignCRL with the TBSCertList sent in pieces (caller: crl): a CRL of tens
-        /// > of megabytes then never sits in one message (and its serialised copies)
-        /// > beside the buffer it was written in. The same checks and refusals.
+        /// > Sign a TBSCertList sent in pieces (caller: crl): a CRL of tens of
+        /// > megabytes never sits in one message beside the buffer it was written in.
+        /// > The signer checks its times, that its number exceeds the last one signed
+        /// > by a small step, and that its entries are exactly what the revocation log
+        /// > says up to covered_change_seq (docs/signer.md).
         ///
         /// - Parameters:
         ///   - request: A streaming request producing `Certctl_Signer_V1_SignCRLChunk` messages.
@@ -810,43 +655,15 @@ extension Certctl_Signer_V1_Signer.ClientProtocol {
         )
     }
 
-    /// Call the "SignCRL" method.
-    ///
-    /// > Source IDL Documentation:
-    /// >
-    /// > Sign a TBSCertList (caller: crl). The CRL number must exceed the last
-    /// > one the signer signed for this issuer.
-    ///
-    /// - Parameters:
-    ///   - request: A request containing a single `Certctl_Signer_V1_SignCRLRequest` message.
-    ///   - options: Options to apply to this RPC.
-    ///   - handleResponse: A closure which handles the response and returns its result to
-    ///       the caller. Returning from the closure will cancel the RPC if it hasn't
-    ///       already finished.
-    /// - Returns: The result of `handleResponse`.
-    public func signCRL<Result>(
-        request: GRPCCore.ClientRequest<Certctl_Signer_V1_SignCRLRequest>,
-        options: GRPCCore.CallOptions = .defaults,
-        onResponse handleResponse: @Sendable @escaping (GRPCCore.ClientResponse<Certctl_Signer_V1_SignCRLResponse>) async throws -> Result = { response in
-            try response.message
-        }
-    ) async throws -> Result where Result: Sendable {
-        try await self.signCRL(
-            request: request,
-            serializer: GRPCProtobuf.ProtobufSerializer<Certctl_Signer_V1_SignCRLRequest>(),
-            deserializer: GRPCProtobuf.ProtobufDeserializer<Certctl_Signer_V1_SignCRLResponse>(),
-            options: options,
-            onResponse: handleResponse
-        )
-    }
-
     /// Call the "SignCRLStream" method.
     ///
     /// > Source IDL Documentation:
     /// >
-    /// > SignCRL with the TBSCertList sent in pieces (caller: crl): a CRL of tens
-    /// > of megabytes then never sits in one message (and its serialised copies)
-    /// > beside the buffer it was written in. The same checks and refusals.
+    /// > Sign a TBSCertList sent in pieces (caller: crl): a CRL of tens of
+    /// > megabytes never sits in one message beside the buffer it was written in.
+    /// > The signer checks its times, that its number exceeds the last one signed
+    /// > by a small step, and that its entries are exactly what the revocation log
+    /// > says up to covered_change_seq (docs/signer.md).
     ///
     /// - Parameters:
     ///   - request: A streaming request producing `Certctl_Signer_V1_SignCRLChunk` messages.
@@ -938,47 +755,15 @@ extension Certctl_Signer_V1_Signer.ClientProtocol {
         )
     }
 
-    /// Call the "SignCRL" method.
-    ///
-    /// > Source IDL Documentation:
-    /// >
-    /// > Sign a TBSCertList (caller: crl). The CRL number must exceed the last
-    /// > one the signer signed for this issuer.
-    ///
-    /// - Parameters:
-    ///   - message: request message to send.
-    ///   - metadata: Additional metadata to send, defaults to empty.
-    ///   - options: Options to apply to this RPC, defaults to `.defaults`.
-    ///   - handleResponse: A closure which handles the response and returns its result to
-    ///       the caller. Returning from the closure will cancel the RPC if it hasn't
-    ///       already finished.
-    /// - Returns: The result of `handleResponse`.
-    public func signCRL<Result>(
-        _ message: Certctl_Signer_V1_SignCRLRequest,
-        metadata: GRPCCore.Metadata = [:],
-        options: GRPCCore.CallOptions = .defaults,
-        onResponse handleResponse: @Sendable @escaping (GRPCCore.ClientResponse<Certctl_Signer_V1_SignCRLResponse>) async throws -> Result = { response in
-            try response.message
-        }
-    ) async throws -> Result where Result: Sendable {
-        let request = GRPCCore.ClientRequest<Certctl_Signer_V1_SignCRLRequest>(
-            message: message,
-            metadata: metadata
-        )
-        return try await self.signCRL(
-            request: request,
-            options: options,
-            onResponse: handleResponse
-        )
-    }
-
     /// Call the "SignCRLStream" method.
     ///
     /// > Source IDL Documentation:
     /// >
-    /// > SignCRL with the TBSCertList sent in pieces (caller: crl): a CRL of tens
-    /// > of megabytes then never sits in one message (and its serialised copies)
-    /// > beside the buffer it was written in. The same checks and refusals.
+    /// > Sign a TBSCertList sent in pieces (caller: crl): a CRL of tens of
+    /// > megabytes never sits in one message beside the buffer it was written in.
+    /// > The signer checks its times, that its number exceeds the last one signed
+    /// > by a small step, and that its entries are exactly what the revocation log
+    /// > says up to covered_change_seq (docs/signer.md).
     ///
     /// - Parameters:
     ///   - metadata: Additional metadata to send, defaults to empty.

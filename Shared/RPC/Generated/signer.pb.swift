@@ -116,23 +116,6 @@ public nonisolated struct Certctl_Signer_V1_SignCertificateResponse: Sendable {
   public init() {}
 }
 
-public nonisolated struct Certctl_Signer_V1_SignCRLRequest: Sendable {
-  // SwiftProtobuf.Message conformance is added in an extension below. See the
-  // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
-  // methods supported on all messages.
-
-  public var issuerID: String = String()
-
-  public var issuerGeneration: UInt32 = 0
-
-  /// DER TBSCertList.
-  public var tbsCertList: Data = Data()
-
-  public var unknownFields = SwiftProtobuf.UnknownStorage()
-
-  public init() {}
-}
-
 public nonisolated struct Certctl_Signer_V1_SignCRLChunk: Sendable {
   // SwiftProtobuf.Message conformance is added in an extension below. See the
   // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
@@ -145,6 +128,10 @@ public nonisolated struct Certctl_Signer_V1_SignCRLChunk: Sendable {
 
   /// The next consecutive bytes of the DER TBSCertList.
   public var tbsPart: Data = Data()
+
+  /// First chunk: the highest certificate_revocations.change_seq the CRL's
+  /// entries reflect (its read of the revocation log).
+  public var coveredChangeSeq: Int64 = 0
 
   public var unknownFields = SwiftProtobuf.UnknownStorage()
 
@@ -295,49 +282,9 @@ nonisolated extension Certctl_Signer_V1_SignCertificateResponse: SwiftProtobuf.M
   }
 }
 
-nonisolated extension Certctl_Signer_V1_SignCRLRequest: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
-  public static let protoMessageName: String = _protobuf_package + ".SignCRLRequest"
-  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{3}issuer_id\0\u{3}issuer_generation\0\u{3}tbs_cert_list\0")
-
-  public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
-    while let fieldNumber = try decoder.nextFieldNumber() {
-      // The use of inline closures is to circumvent an issue where the compiler
-      // allocates stack space for every case branch when no optimizations are
-      // enabled. https://github.com/apple/swift-protobuf/issues/1034
-      switch fieldNumber {
-      case 1: try { try decoder.decodeSingularStringField(value: &self.issuerID) }()
-      case 2: try { try decoder.decodeSingularUInt32Field(value: &self.issuerGeneration) }()
-      case 3: try { try decoder.decodeSingularBytesField(value: &self.tbsCertList) }()
-      default: break
-      }
-    }
-  }
-
-  public func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
-    if !self.issuerID.isEmpty {
-      try visitor.visitSingularStringField(value: self.issuerID, fieldNumber: 1)
-    }
-    if self.issuerGeneration != 0 {
-      try visitor.visitSingularUInt32Field(value: self.issuerGeneration, fieldNumber: 2)
-    }
-    if !self.tbsCertList.isEmpty {
-      try visitor.visitSingularBytesField(value: self.tbsCertList, fieldNumber: 3)
-    }
-    try unknownFields.traverse(visitor: &visitor)
-  }
-
-  public static func ==(lhs: Certctl_Signer_V1_SignCRLRequest, rhs: Certctl_Signer_V1_SignCRLRequest) -> Bool {
-    if lhs.issuerID != rhs.issuerID {return false}
-    if lhs.issuerGeneration != rhs.issuerGeneration {return false}
-    if lhs.tbsCertList != rhs.tbsCertList {return false}
-    if lhs.unknownFields != rhs.unknownFields {return false}
-    return true
-  }
-}
-
 nonisolated extension Certctl_Signer_V1_SignCRLChunk: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
   public static let protoMessageName: String = _protobuf_package + ".SignCRLChunk"
-  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{3}issuer_id\0\u{3}issuer_generation\0\u{3}tbs_part\0")
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{3}issuer_id\0\u{3}issuer_generation\0\u{3}tbs_part\0\u{3}covered_change_seq\0")
 
   public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
     while let fieldNumber = try decoder.nextFieldNumber() {
@@ -348,6 +295,7 @@ nonisolated extension Certctl_Signer_V1_SignCRLChunk: SwiftProtobuf.Message, Swi
       case 1: try { try decoder.decodeSingularStringField(value: &self.issuerID) }()
       case 2: try { try decoder.decodeSingularUInt32Field(value: &self.issuerGeneration) }()
       case 3: try { try decoder.decodeSingularBytesField(value: &self.tbsPart) }()
+      case 4: try { try decoder.decodeSingularInt64Field(value: &self.coveredChangeSeq) }()
       default: break
       }
     }
@@ -363,6 +311,9 @@ nonisolated extension Certctl_Signer_V1_SignCRLChunk: SwiftProtobuf.Message, Swi
     if !self.tbsPart.isEmpty {
       try visitor.visitSingularBytesField(value: self.tbsPart, fieldNumber: 3)
     }
+    if self.coveredChangeSeq != 0 {
+      try visitor.visitSingularInt64Field(value: self.coveredChangeSeq, fieldNumber: 4)
+    }
     try unknownFields.traverse(visitor: &visitor)
   }
 
@@ -370,6 +321,7 @@ nonisolated extension Certctl_Signer_V1_SignCRLChunk: SwiftProtobuf.Message, Swi
     if lhs.issuerID != rhs.issuerID {return false}
     if lhs.issuerGeneration != rhs.issuerGeneration {return false}
     if lhs.tbsPart != rhs.tbsPart {return false}
+    if lhs.coveredChangeSeq != rhs.coveredChangeSeq {return false}
     if lhs.unknownFields != rhs.unknownFields {return false}
     return true
   }

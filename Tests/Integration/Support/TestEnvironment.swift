@@ -81,6 +81,13 @@ enum TestEnvironment {
         _ = try await withConnection(url) { try await $0.query(PostgresQuery(unsafeSQL: sql), logger: logger) }
     }
 
+    /// Runs statements in order on one connection (so a `SET ROLE` applies to those after it).
+    static func execute(_ statements: [String], _ url: DatabaseURL) async throws {
+        try await withConnection(url) { connection in
+            for sql in statements { _ = try await connection.query(PostgresQuery(unsafeSQL: sql), logger: logger) }
+        }
+    }
+
     /// The single integer result of `sql`.
     static func scalar(_ sql: String, _ url: DatabaseURL) async throws -> Int? {
         try await withConnection(url) { connection in

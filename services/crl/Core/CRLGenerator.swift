@@ -105,23 +105,56 @@ struct CRLGenerator: Sendable {
         startedAt: Date
     ) async throws -> Outcome {
         let start = try await session.start()
-        let sameGeneration = start.cachedGeneration == issuer.generation
-        let covered = sameGeneration && (start.cachedChangeSeq ?? -1) >= start.latestChangeSeq
+        guard Self.needsNewCRL(start, generation: issuer.generation, trigger: trigger, freshFor: freshFor, now: Date()) else {
+            return .upToDate
+        }
+        var phases = CRLPhases(memory: logger.logLevel <= .debug)
+        var encoded = try await encode(issuer, start: start, session: session)
+        phases.mark("read_encode")
+        // never wait for an unreachable signer while holding the issuer's lock (live requests queue
+        // behind it); the loop retries a failed generation a few seconds later
+        let signature = try await sign(encoded.unsigned, issuer: issuer, cut: start.latestChangeSeq,
+                                       timeout: trigger == .request ? .seconds(10) : signerTimeout)
+        phases.mark("sign")
+        let revokedCount = encoded.unsigned.revokedCount
+        let der = encoded.unsigned.signed(signatureAlgorithmDER: encoded.algorithm, signature: signature)
+        phases.mark("finish")
+        let crl = PublishedCRL(issuerID: issuer.issuerID, der: der, crlNumber: start.nextCRLNumber,
+                               thisUpdate: encoded.thisUpdate, nextUpdate: encoded.nextUpdate, revokedCount: revokedCount)
+        try await store(crl, issuer: issuer, start: start, session: session, trigger: trigger, started: started, startedAt: startedAt)
+        phases.mark("store")
+        logger.info("CRL phases", metadata: phases.metadata(issuerID: issuer.issuerID, revoked: revokedCount, bytes: der.readableBytes))
+        return .generated(crl)
+    }
+
+    /// Whether a generation must build: a request always does; a revocation or resync only when the cached
+    /// CRL misses a change; a scheduled run also when the cached CRL is older than `freshFor`.
+    static func needsNewCRL(_ start: CRLGenerationSession.Start, generation: Int, trigger: CRLTrigger, freshFor: Duration, now: Date) -> Bool {
+        let covered = start.cachedGeneration == generation && (start.cachedChangeSeq ?? -1) >= start.latestChangeSeq
         switch trigger {
         case .revocation, .resync:
-            if covered { return .upToDate }
+            return !covered
         case .startup, .schedule:
-            if covered, let cachedAt = start.cachedThisUpdate, Date().timeIntervalSince(cachedAt) < freshFor.seconds {
-                return .upToDate
-            }
+            guard covered, let cachedAt = start.cachedThisUpdate else { return true }
+            return now.timeIntervalSince(cachedAt) >= freshFor.seconds
         case .request:
-            break
+            return true
         }
+    }
 
-        let certificate: Certificate
+    /// The TBSCertList, unsigned, with what signing and storing it need.
+    struct Encoded: ~Copyable {
+        var unsigned: UnsignedCRL
+        let algorithm: [UInt8]
+        let thisUpdate: Date
+        let nextUpdate: Date
+    }
+
+    /// Streams the revocations (up to the start's change, in serial order, as the signer expects) into a TBSCertList.
+    private func encode(_ issuer: CRLIssuer, start: CRLGenerationSession.Start, session: CRLGenerationSession) async throws -> Encoded {
         let algorithm: [UInt8]
         do {
-            certificate = try Certificate(derEncoded: issuer.certificateDER)
+            let certificate = try Certificate(derEncoded: issuer.certificateDER)
             guard let key = KeyAlgorithm(certificate.publicKey) else {
                 throw CRLGenerationError.unsupportedIssuer(KeyAlgorithm.describeUnsupported(certificate.publicKey))
             }
@@ -141,54 +174,38 @@ struct CRLGenerator: Sendable {
             signatureAlgorithmDER: algorithm, issuerNameDER: issuer.subjectDER, thisUpdate: thisUpdate, nextUpdate: nextUpdate,
             crlNumber: number, authorityKeyIdentifier: issuer.subjectKeyID),
             expectedEntries: start.expectedEntriesUpperBound)
-        // entries of certificates that expired before the previous CRL were on it once more: drop them now
-        let expiredBefore = sameGeneration ? start.cachedThisUpdate : nil
-        let readStarted = ContinuousClock.now
-        let memoryStart = ProcessMemory.text
-        try await session.revocations(expiredBefore: expiredBefore) { serial, revokedAt, reason, invalidity in
+        // entries of certificates that expired before the last signed CRL were on it once more: drop them now
+        try await session.revocations(expiredBefore: start.lastSignedThisUpdate, cut: start.latestChangeSeq) {
+            serial, revokedAt, reason, invalidity in
             try writer.append(serialHex: serial, revokedAt: revokedAt, reasonCode: reason, invalidityDate: invalidity)
         }
-        let memoryRead = ProcessMemory.text
-        var unsigned = writer.finish()
-        let signStarted = ContinuousClock.now
-        let memoryEncoded = ProcessMemory.text
-        // never wait for an unreachable signer while holding the issuer's lock (live requests queue
-        // behind it); the loop retries a failed generation a few seconds later
-        let signature = try await sign(unsigned, issuer: issuer, timeout: trigger == .request ? .seconds(10) : signerTimeout)
-        let revokedCount = unsigned.revokedCount
-        let memorySigned = ProcessMemory.text
-        let der = unsigned.signed(signatureAlgorithmDER: algorithm, signature: signature)
-        let memoryFinished = ProcessMemory.text
-        let storeStarted = ContinuousClock.now
-        let thisDate = Date(timeIntervalSince1970: TimeInterval(thisUpdate))
-        let nextDate = Date(timeIntervalSince1970: TimeInterval(nextUpdate))
+        return Encoded(unsigned: writer.finish(), algorithm: algorithm,
+                       thisUpdate: Date(timeIntervalSince1970: TimeInterval(thisUpdate)),
+                       nextUpdate: Date(timeIntervalSince1970: TimeInterval(nextUpdate)))
+    }
+
+    /// crl_cache and the success event, in the generation's transaction.
+    private func store(
+        _ crl: PublishedCRL, issuer: CRLIssuer, start: CRLGenerationSession.Start, session: CRLGenerationSession,
+        trigger: CRLTrigger, started: ContinuousClock.Instant, startedAt: Date
+    ) async throws {
         try await session.store(
-            generation: issuer.generation, der: der, crlNumber: start.nextCRLNumber, thisUpdate: thisDate, nextUpdate: nextDate,
-            durationMilliseconds: (ContinuousClock.now - started).wholeMilliseconds, revokedCount: revokedCount,
-            coveredChangeSeq: start.latestChangeSeq)
+            generation: issuer.generation, der: crl.body, crlNumber: crl.crlNumber, thisUpdate: crl.thisUpdate,
+            nextUpdate: crl.nextUpdate, durationMilliseconds: (ContinuousClock.now - started).wholeMilliseconds,
+            revokedCount: crl.revokedCount, coveredChangeSeq: start.latestChangeSeq)
         try await session.record(CRLGenerationEvent(
             issuerID: issuer.issuerID, generation: issuer.generation, trigger: trigger.rawValue, startedAt: startedAt,
             succeeded: true, error: nil, durationMilliseconds: (ContinuousClock.now - started).wholeMilliseconds,
-            revokedCount: revokedCount, crlNumber: start.nextCRLNumber))
-        logger.info("CRL phases", metadata: [
-            "issuer_id": "\(issuer.issuerID)", "revoked": "\(revokedCount)", "bytes": "\(der.readableBytes)",
-            "read_encode_ms": "\((signStarted - readStarted).wholeMilliseconds)",
-            "sign_ms": "\((storeStarted - signStarted).wholeMilliseconds)",
-            "store_ms": "\((ContinuousClock.now - storeStarted).wholeMilliseconds)",
-            // resident/peak MiB after each phase: where a large CRL's memory goes
-            "rss_mib_start": "\(memoryStart)", "rss_mib_read": "\(memoryRead)", "rss_mib_encoded": "\(memoryEncoded)", "rss_mib_signed": "\(memorySigned)",
-            "rss_mib_finished": "\(memoryFinished)", "rss_mib_stored": "\(ProcessMemory.text)",
-        ])
-        return .generated(PublishedCRL(issuerID: issuer.issuerID, der: der, crlNumber: start.nextCRLNumber,
-                                       thisUpdate: thisDate, nextUpdate: nextDate, revokedCount: revokedCount))
+            revokedCount: crl.revokedCount, crlNumber: crl.crlNumber))
     }
 
     /// Has the signer sign the TBSCertList (a view of the writer's storage, sent in pieces, never copied whole).
     private func sign(
-        _ unsigned: borrowing UnsignedCRL, issuer: CRLIssuer, timeout: Duration
+        _ unsigned: borrowing UnsignedCRL, issuer: CRLIssuer, cut: Int64, timeout: Duration
     ) async throws(CRLGenerationError) -> [UInt8] {
         do {
-            return try await signer.signCRL(issuerID: issuer.issuerID, generation: issuer.generation, tbs: unsigned.tbs, timeout: timeout)
+            return try await signer.signCRL(issuerID: issuer.issuerID, generation: issuer.generation, tbs: unsigned.tbs,
+                                            coveredChangeSeq: cut, timeout: timeout)
         } catch {
             switch error {
             case .refused(let code, let message): throw .signerRefused("\(code): \(message)")

@@ -7,21 +7,31 @@ import X509
 /// A CA certificate and its private key, loaded and checked. This file is the
 /// only place in certctl that reads a CA private key, and only
 /// certctl-signer links it.
-struct LoadedCA: Sendable {
-    let certificate: Certificate
-    let certificateDER: [UInt8]
-    let privateKey: Certificate.PrivateKey
-    let algorithm: KeyAlgorithm
-    let certificatePath: String
-    let keyPath: String
+package struct LoadedCA: Sendable {
+    package let certificate: Certificate
+    package let certificateDER: [UInt8]
+    package let privateKey: Certificate.PrivateKey
+    package let algorithm: KeyAlgorithm
+    package let certificatePath: String
+    package let keyPath: String
+
+    package init(certificate: Certificate, certificateDER: [UInt8], privateKey: Certificate.PrivateKey, algorithm: KeyAlgorithm,
+                 certificatePath: String, keyPath: String) {
+        self.certificate = certificate
+        self.certificateDER = certificateDER
+        self.privateKey = privateKey
+        self.algorithm = algorithm
+        self.certificatePath = certificatePath
+        self.keyPath = keyPath
+    }
 }
 
-enum CAKeyLoader {
+package enum CAKeyLoader {
     /// Loads `certificatePath` and `keyPath`; refuses (naming the file) a key
     /// readable by group/others, a key that does not match the certificate,
     /// an expired or not-yet-valid CA, a certificate that is not a CA, or an
     /// unsupported algorithm. `variable` names the setting for the message.
-    static func load(
+    package static func load(
         certificatePath: String, keyPath: String,
         certificateVariable: String = Catalog.caCertPath.name, keyVariable: String = Catalog.caKeyPath.name,
         now: Date = Date()

@@ -30,9 +30,8 @@ struct SignerRPCServer: Service {
             try await IssuerKeyring.assemble(defaultCA: defaultCA, store: issuers, logger: logger)
         }
         let service = SignerRPCService(
-            keyring: keyring, signer: FileKeySigner(keys: keyring.keys), issuers: issuers,
-            certificates: CertificateRecordStore(client: database.client, logger: logger),
-            database: database, logger: logger)
+            keyring: keyring, signer: FileKeySigner(keys: keyring.keys), store: SignerStore(client: database.client, logger: logger),
+            database: database, crlRules: CRLRules(maxValidity: config.crlMaxValidity), logger: logger)
         let tls = RPCTLSFiles(config.rpcIdentity)
         let server = GRPCServer(
             transport: HTTP2ServerTransport.Posix(
@@ -53,12 +52,13 @@ struct SignerRPCServer: Service {
 }
 
 extension SignerRPCServer {
-    /// CRLs with many entries arrive as one message (about 40 bytes per
-    /// entry); gRPC's default 4 MiB cap would refuse them. Only callers with
-    /// a service identity reach this listener.
+    /// No message is larger than one SignCRLStream piece (1 MiB) plus its
+    /// framing: a caller cannot make the signer buffer more per message before
+    /// its method refuses it (a TBSCertificate is capped at 16 KiB, a whole
+    /// streamed CRL at 256 MiB, both for authorised callers only).
     static let transportConfig: HTTP2ServerTransport.Posix.Config = {
         var config = HTTP2ServerTransport.Posix.Config.defaults
-        config.rpc.maxRequestPayloadSize = 256 << 20
+        config.rpc.maxRequestPayloadSize = GRPCSigningClient.crlPieceBytes + (64 << 10)
         return config
     }()
 }

@@ -9,6 +9,7 @@ package enum SignerService {
         let config = context.config
         let ca = try CAKeyLoader.load(certificatePath: config.caCertPath, keyPath: config.caKeyPath)
         try config.rpcIdentity.checkFiles()
+        try ServiceIdentityCA.checkSeparate(from: ca, identityCAPath: config.rpcIdentity.caPath)
         context.readiness.close(SignerRPCServer.gate)
         return ServiceParts(services: [
             SignerRPCServer(defaultCA: ca, config: config, database: context.database,
