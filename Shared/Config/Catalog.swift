@@ -9,9 +9,15 @@ public enum Catalog {
     public static let databaseURL = ConfigVariable<DatabaseURL>(
         "CERTCTL_DATABASE_URL", required: true, services: ServiceName.allCases,
         expected: "a postgres:// URL such as postgres://certctl@127.0.0.1:5432/certctl?sslmode=disable",
-        meaning: "Postgres connection URL (falls back to `DATABASE_URL`). `sslmode` may be disable, prefer or require.",
+        meaning: "Postgres connection URL (falls back to `DATABASE_URL`). `sslmode` may be disable, prefer or require (require, verify-ca and verify-full all verify the server's certificate and name); `sslrootcert=/path` names the CA to verify it with. Each service connects as its own role (docs/security.md).",
         fallbackNames: ["DATABASE_URL"],
         parse: { DatabaseURL(parsing: $0) })
+
+    public static let databasePasswordFile = ConfigVariable<String>(
+        "CERTCTL_DATABASE_PASSWORD_FILE", services: ServiceName.allCases,
+        expected: "a path to a file (mode 0600) holding the database password",
+        meaning: "The database password, read from a file (a container secret) instead of the URL; it replaces a password in `CERTCTL_DATABASE_URL`. Trailing newlines are ignored.",
+        parse: nonEmptyPath)
 
     public static let databasePoolSize = ConfigVariable<Int>(
         "CERTCTL_DATABASE_POOL_SIZE", default: "10", services: ServiceName.allCases,
@@ -300,7 +306,7 @@ public enum Catalog {
 
     /// Every variable, for the documentation guard and `config-reference`.
     public static let all: [ConfigVariableInfo] = [
-        databaseURL.info, databasePoolSize.info, logLevel.info, logFormat.info,
+        databaseURL.info, databasePasswordFile.info, databasePoolSize.info, logLevel.info, logFormat.info,
         signerHealthListen.info, adminListen.info, ocspListen.info, crlListen.info, enrollListen.info,
         caCertPath.info, caKeyPath.info, signerCRLMaxValidity.info,
         signerRPCListen.info, signerAddress.info, rpcTLSCert.info, rpcTLSKey.info, rpcTLSCA.info,

@@ -14,6 +14,9 @@ public struct DatabaseURL: Equatable, Sendable {
     public var tlsMode: TLSMode
     /// Unix-socket directory, from `?host=/path` (libpq convention).
     public var socketDirectory: String?
+    /// PEM CA certificates to verify the server with, from `?sslrootcert=/path` (libpq
+    /// convention); without it TLS verifies against the system's trust store.
+    public var rootCertificatePath: String?
 
     public init?(parsing text: String) {
         guard let components = URLComponents(string: text),
@@ -24,6 +27,7 @@ public struct DatabaseURL: Equatable, Sendable {
             uniquingKeysWith: { _, last in last })
         let host = components.host ?? ""
         socketDirectory = query["host"].flatMap { $0.hasPrefix("/") ? $0 : nil }
+        rootCertificatePath = query["sslrootcert"].flatMap { $0.hasPrefix("/") ? $0 : nil }
         guard !host.isEmpty || socketDirectory != nil else { return nil }
         self.host = host.isEmpty ? "localhost" : host
         port = components.port ?? 5432

@@ -1,3 +1,4 @@
+import Foundation
 import Logging
 
 /// Settings every executable reads.
@@ -9,6 +10,17 @@ public struct CommonConfig: Sendable {
 
     public init(_ env: Environment) throws(ConfigError) {
         database = try env.read(Catalog.databaseURL)
+        if let path = try env.readOptional(Catalog.databasePasswordFile) {
+            try PrivateFile.checkOwnerOnly(path, variable: Catalog.databasePasswordFile.name)
+            guard let text = try? String(contentsOfFile: path, encoding: .utf8),
+                  case let password = text.trimmingCharacters(in: .newlines), !password.isEmpty else {
+                throw ConfigError(variable: Catalog.databasePasswordFile.name, value: path, expected: "a file holding a non-empty password")
+            }
+            database.password = password
+        }
+        if let path = database.rootCertificatePath {
+            try PrivateFile.checkReadable(path, variable: Catalog.databaseURL.name)
+        }
         databasePoolSize = try env.read(Catalog.databasePoolSize)
         logLevel = try env.read(Catalog.logLevel)
         logFormat = try env.read(Catalog.logFormat)

@@ -102,8 +102,9 @@ public enum ServiceProcess {
         } catch let error as ConfigError {
             exitWith("\(name): \(error)", code: ConfigError.exitCode)
         } catch {
-            logger.critical("exiting on error", metadata: ["error": "\(error)"])
-            exitWith("\(name): \(error)", code: 1)
+            let text = DatabaseErrorText.describe(error)
+            logger.critical("exiting on error", metadata: ["error": "\(text)"])
+            exitWith("\(name): \(text)", code: 1)
         }
     }
 

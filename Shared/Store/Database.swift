@@ -26,7 +26,7 @@ public final class Database: Service, Sendable {
 
     /// A configuration for a single connection outside the pool (LISTEN, the
     /// migration lock), which must not occupy a pooled slot indefinitely.
-    public static func connectionConfiguration(_ url: DatabaseURL) -> PostgresConnection.Configuration {
+    public static func connectionConfiguration(_ url: DatabaseURL) throws -> PostgresConnection.Configuration {
         if let socketDirectory = url.socketDirectory {
             return PostgresConnection.Configuration(
                 unixSocketPath: "\(socketDirectory)/.s.PGSQL.\(url.port)",
@@ -34,7 +34,7 @@ public final class Database: Service, Sendable {
         }
         return PostgresConnection.Configuration(
             host: url.host, port: url.port, username: url.username, password: url.password,
-            database: url.database, tls: connectionTLS(url.tlsMode))
+            database: url.database, tls: try connectionTLS(url))
     }
 
     static func clientConfiguration(_ url: DatabaseURL) -> PostgresClient.Configuration {
@@ -46,19 +46,26 @@ public final class Database: Service, Sendable {
         let tls: PostgresClient.Configuration.TLS
         switch url.tlsMode {
         case .disable: tls = .disable
-        case .prefer: tls = .prefer(.makeClientConfiguration())
-        case .require: tls = .require(.makeClientConfiguration())
+        case .prefer: tls = .prefer(tlsConfiguration(url))
+        case .require: tls = .require(tlsConfiguration(url))
         }
         return PostgresClient.Configuration(
             host: url.host, port: url.port, username: url.username, password: url.password,
             database: url.database, tls: tls)
     }
 
-    private static func connectionTLS(_ mode: DatabaseURL.TLSMode) -> PostgresConnection.Configuration.TLS {
-        switch mode {
+    private static func connectionTLS(_ url: DatabaseURL) throws -> PostgresConnection.Configuration.TLS {
+        switch url.tlsMode {
         case .disable: return .disable
-        case .prefer: return .prefer(try! NIOSSLContext(configuration: .makeClientConfiguration()))
-        case .require: return .require(try! NIOSSLContext(configuration: .makeClientConfiguration()))
+        case .prefer: return .prefer(try NIOSSLContext(configuration: tlsConfiguration(url)))
+        case .require: return .require(try NIOSSLContext(configuration: tlsConfiguration(url)))
         }
+    }
+
+    /// Full verification of the server's certificate and name, against `sslrootcert` when the URL names one.
+    static func tlsConfiguration(_ url: DatabaseURL) -> TLSConfiguration {
+        var configuration = TLSConfiguration.makeClientConfiguration()
+        if let path = url.rootCertificatePath { configuration.trustRoots = .file(path) }
+        return configuration
     }
 }

@@ -140,18 +140,6 @@ public struct IssuerStore: Sendable {
 }
 
 extension IssuerStore {
-    /// Records that the signer signs CRL number `number` (decimal) for
-    /// `issuerID`; false when it is not greater than the last one signed.
-    public func advanceCRLNumber(issuerID: String, to number: String) async throws -> Bool {
-        let rows = try await client.query("""
-            UPDATE issuers SET last_crl_number = \(number)::numeric, updated_at = now()
-            WHERE id = \(issuerID) AND last_crl_number < \(number)::numeric
-            RETURNING id
-            """, logger: logger)
-        for try await _ in rows.decode(String.self) { return true }
-        return false
-    }
-
     /// Key files of issuer generations registered in the database (further
     /// issuers and older generations the signer loads besides its env CA).
     public func keyFiles() async throws -> [(issuerID: String, generation: Int, certPath: String, keyPath: String, active: Bool)] {

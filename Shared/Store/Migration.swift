@@ -81,6 +81,8 @@ public enum MigrationError: Error, CustomStringConvertible, Equatable {
     case databaseAhead(versions: [Int])
     /// A statement failed; the migration's transaction was rolled back.
     case failed(version: Int, name: String, error: String)
+    /// The connecting role may not change the schema (a service role, not the owner).
+    case notSchemaOwner(role: String, error: String)
 
     public var description: String {
         switch self {
@@ -98,6 +100,8 @@ public enum MigrationError: Error, CustomStringConvertible, Equatable {
             return "database has migrations this build does not ship: \(versions.map(String.init).joined(separator: ", ")); upgrade certctl"
         case .failed(let version, let name, let error):
             return "migration \(version)_\(name) failed and was rolled back: \(error)"
+        case .notSchemaOwner(let role, let error):
+            return "migrations are pending and role \(role) may not apply them (\(error)): run `certctl-admin migrate` with the schema owner's CERTCTL_DATABASE_URL (certctl_owner) first"
         }
     }
 }

@@ -20,7 +20,7 @@ public struct Migrator: Sendable {
     @discardableResult
     public func migrate(_ url: DatabaseURL, appliedBy: String, logger: Logger) async throws -> [Migration] {
         let connection = try await PostgresConnection.connect(
-            configuration: Database.connectionConfiguration(url), id: 1, logger: logger)
+            configuration: try Database.connectionConfiguration(url), id: 1, logger: logger)
         do {
             let applied = try await migrate(on: connection, appliedBy: appliedBy, logger: logger)
             try await connection.close()
@@ -48,7 +48,19 @@ public struct Migrator: Sendable {
     }
 
     private func applyPending(on connection: PostgresConnection, appliedBy: String, logger: Logger) async throws -> [Migration] {
-        try await connection.query(Self.createLedger, logger: logger)
+        // A current schema needs nothing, not even DDL privileges: a service role's start-up check passes.
+        let ledger = try await connection.query("SELECT to_regclass('public.schema_migrations') IS NOT NULL", logger: logger)
+        for try await exists in ledger.decode(Bool.self) where exists {
+            let applied = try await Self.appliedVersions(on: connection, logger: logger)
+            try verify(applied: applied)
+            if migrations.allSatisfy({ applied[$0.version] != nil }) { return [] }
+        }
+        do {
+            try await connection.query(Self.createLedger, logger: logger)
+        } catch let error as PSQLError where error.serverInfo?[.sqlState] == "42501" {
+            let role = try? await connection.query("SELECT current_user::text", logger: logger).collect().first?.decode(String.self)
+            throw MigrationError.notSchemaOwner(role: role ?? "this role", error: DatabaseErrorText.describe(error))
+        }
         let applied = try await Self.appliedVersions(on: connection, logger: logger)
         try verify(applied: applied)
 

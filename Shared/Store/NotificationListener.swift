@@ -68,7 +68,7 @@ public struct NotificationListener: Sendable {
             var connection: PostgresConnection?
             do {
                 let conn = try await PostgresConnection.connect(
-                    configuration: Database.connectionConfiguration(url), id: connectionID, logger: logger)
+                    configuration: try Database.connectionConfiguration(url), id: connectionID, logger: logger)
                 connection = conn
                 try await conn.listen(on: channel) { notifications in
                     continuation.yield(subscribedBefore ? .resync : .subscribed)

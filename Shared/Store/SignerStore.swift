@@ -136,9 +136,10 @@ public struct SignerStore: Sendable {
             SELECT \(audit.service), \(audit.actor), \(audit.action), \(audit.outcome.rawValue), \(audit.targetType),
                    \(audit.targetID), \(audit.errorCode), \(details)::jsonb
             FROM stored
-            RETURNING id
+            RETURNING true
             """, logger: logger)
-        for try await _ in rows.decode(Int64.self) { return true }
+        // RETURNING a constant: a service role may insert audit rows but not read them back
+        for try await _ in rows.decode(Bool.self) { return true }
         return false
     }
 
@@ -164,7 +165,7 @@ public struct SignerStore: Sendable {
                 SELECT \(audit.service), \(audit.actor), \(audit.action), \(audit.outcome.rawValue), \(audit.targetType),
                        stored.id::text, \(audit.errorCode), \(details)::jsonb
                 FROM stored
-                RETURNING id
+                RETURNING true
             )
             SELECT stored.id FROM stored, audited
             """, logger: logger)
@@ -231,9 +232,9 @@ public struct SignerStore: Sendable {
             SELECT \(audit.service), \(audit.actor), \(audit.action), \(audit.outcome.rawValue), \(audit.targetType),
                    \(audit.targetID), \(audit.errorCode), \(details)::jsonb
             FROM advanced
-            RETURNING id
+            RETURNING true
             """, logger: logger)
-        for try await _ in rows.decode(Int64.self) { return .recorded }
+        for try await _ in rows.decode(Bool.self) { return .recorded }
         let standing = try await client.query("""
             SELECT last_crl_number::text, \(number)::numeric > last_crl_number FROM issuers WHERE id = \(issuerID)
             """, logger: logger)

@@ -39,7 +39,7 @@ struct CRLPublisherTests {
             let identities = try TestCA.identities(in: ca.directory + "/rpc", for: ["crl"])
             let port = freePort()
             let child = try ChildProcess(try TestEnvironment.binary("certctl-crl"), environment: [
-                "CERTCTL_DATABASE_URL": TestEnvironment.urlText(url), "CERTCTL_LOG_FORMAT": "text",
+                "CERTCTL_DATABASE_URL": TestEnvironment.urlText(url, as: .crl), "CERTCTL_LOG_FORMAT": "text",
                 "CERTCTL_CRL_LISTEN": "127.0.0.1:\(port)",
                 "CERTCTL_SIGNER_ADDR": "127.0.0.1:\(freePort())",  // nothing listens there
             ].merging(identities.environment(for: "crl")) { a, _ in a })

@@ -31,7 +31,7 @@ struct EnrollTrustAnchorTests {
 
     @Test("reload via the admin API: both replicas answer; a broken bundle keeps the old pool on both; SIGHUP reloads one")
     func reloadAcrossReplicas() async throws {
-        try await TestEnvironment.withFreshDatabase { url in
+        try await TestEnvironment.withFreshDatabase(migrated: true) { url in
             let ca = try TestCA.create()
             defer { ca.remove() }
             let dir = ca.directory
@@ -50,10 +50,10 @@ struct EnrollTrustAnchorTests {
             try FileManager.default.copyItem(atPath: "\(dir)/client-ca-1.crt", toPath: bundle)
 
             let signerRPC = freePort(), adminPort = freePort(), apiKey = APIKeyStore.generate()
-            let common = ["CERTCTL_DATABASE_URL": TestEnvironment.urlText(url), "CERTCTL_LOG_FORMAT": "text",
-                          "CERTCTL_SIGNER_ADDR": "127.0.0.1:\(signerRPC)"]
+            let common = ["CERTCTL_LOG_FORMAT": "text", "CERTCTL_SIGNER_ADDR": "127.0.0.1:\(signerRPC)"]
             func env(_ service: String, _ extra: [String: String]) -> [String: String] {
                 common.merging(identities.environment(for: service)) { a, _ in a }.merging(extra) { a, _ in a }
+                    .merging(["CERTCTL_DATABASE_URL": TestEnvironment.urlText(url, as: ServiceName(rawValue: service)!)]) { a, _ in a }
             }
             var children = [
                 try ChildProcess(try TestEnvironment.binary("certctl-admin"), environment: env("admin", [

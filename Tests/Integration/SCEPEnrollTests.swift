@@ -23,7 +23,7 @@ struct SCEPEnrollTests {
 
     /// Runs `body` against a started stack whose SCEP profile `devices` has static challenge `static-secret-1`.
     func withStack(raKeyMode: mode_t = 0o600, _ body: (Stack, [ChildProcess]) async throws -> Void) async throws {
-        try await TestEnvironment.withFreshDatabase { url in
+        try await TestEnvironment.withFreshDatabase(migrated: true) { url in
             let ca = try TestCA.create()
             defer { ca.remove() }
             let identities = try TestCA.identities(in: ca.directory + "/rpc", for: ["signer", "admin", "enroll"])
@@ -39,20 +39,22 @@ struct SCEPEnrollTests {
             let signerRPC = freePort(), adminPort = freePort(), enrollPort = freePort(), signerHealth = freePort()
             let apiKey = APIKeyStore.generate()
             var children: [ChildProcess] = []
-            let common = ["CERTCTL_DATABASE_URL": TestEnvironment.urlText(url), "CERTCTL_LOG_FORMAT": "text",
-                          "CERTCTL_SIGNER_ADDR": "127.0.0.1:\(signerRPC)"]
+            let common = ["CERTCTL_LOG_FORMAT": "text", "CERTCTL_SIGNER_ADDR": "127.0.0.1:\(signerRPC)"]
             children.append(try ChildProcess(try TestEnvironment.binary("certctl-admin"), environment: common.merging(
                 identities.environment(for: "admin")) { a, _ in a }.merging(
-                ["CERTCTL_ADMIN_LISTEN": "127.0.0.1:\(adminPort)", "CERTCTL_API_KEY": apiKey]) { a, _ in a }))
+                ["CERTCTL_ADMIN_LISTEN": "127.0.0.1:\(adminPort)", "CERTCTL_API_KEY": apiKey,
+                 "CERTCTL_DATABASE_URL": TestEnvironment.urlText(url, as: .admin)]) { a, _ in a }))
             children.append(try ChildProcess(try TestEnvironment.binary("certctl-signer"), environment: common.merging(
                 identities.environment(for: "signer")) { a, _ in a }.merging(
                 ["CERTCTL_SIGNER_HEALTH_LISTEN": "127.0.0.1:\(signerHealth)", "CERTCTL_SIGNER_RPC_LISTEN": "127.0.0.1:\(signerRPC)",
-                 "CERTCTL_CA_CERT_PATH": ca.certPath, "CERTCTL_CA_KEY_PATH": ca.keyPath]) { a, _ in a }))
+                 "CERTCTL_CA_CERT_PATH": ca.certPath, "CERTCTL_CA_KEY_PATH": ca.keyPath,
+                 "CERTCTL_DATABASE_URL": TestEnvironment.urlText(url, as: .signer)]) { a, _ in a }))
             children.append(try ChildProcess(try TestEnvironment.binary("certctl-enroll"), environment: common.merging(
                 identities.environment(for: "enroll")) { a, _ in a }.merging(
                 ["CERTCTL_ENROLL_LISTEN": "127.0.0.1:\(enrollPort)", "CERTCTL_SCEP_BOOTSTRAP_PROFILE": "devices",
                  "CERTCTL_SCEP_BOOTSTRAP_RA_CERT": raCert, "CERTCTL_SCEP_BOOTSTRAP_RA_KEY": raKey,
-                 "CERTCTL_SCEP_BOOTSTRAP_CHALLENGE": "static-secret-1"]) { a, _ in a }))
+                 "CERTCTL_SCEP_BOOTSTRAP_CHALLENGE": "static-secret-1",
+                 "CERTCTL_DATABASE_URL": TestEnvironment.urlText(url, as: .enroll)]) { a, _ in a }))
             let stack = Stack(url: url, ca: ca, adminPort: adminPort, enrollPort: enrollPort, apiKey: apiKey, ra: ra, raCertPath: raCert)
             do {
                 try await body(stack, children)

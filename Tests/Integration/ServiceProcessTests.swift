@@ -84,9 +84,12 @@ struct ServiceProcessTests {
         #expect(child.stderr.contains("chmod 600"))
     }
 
-    @Test("all five services start against a fresh database, become ready, serve metrics and stop on SIGTERM")
+    @Test("after certctl-admin migrate (as the schema owner), all five services start as their own database roles, become ready, serve metrics and stop on SIGTERM")
     func fullStack() async throws {
         try await TestEnvironment.withFreshDatabase { url in
+            let migrate = try ChildProcess(try TestEnvironment.binary("certctl-admin"), arguments: ["migrate"],
+                                           environment: ["CERTCTL_DATABASE_URL": TestEnvironment.urlText(url)])
+            #expect(await migrate.waitForExit(timeout: .seconds(60)) == 0)
             let ca = try TestCA.create()
             defer { ca.remove() }
             let identities = try TestCA.identities(in: ca.directory + "/rpc", for: ["signer", "admin", "ocsp", "crl", "enroll"])
@@ -95,12 +98,11 @@ struct ServiceProcessTests {
             let keyDirectory = ca.directory + "/ocsp-keys"
             var ports: [String: Int] = [:]
             var children: [ChildProcess] = []
-            // admin first: it applies the migrations; the others wait for the schema.
             for executable in ["certctl-admin", "certctl-signer", "certctl-ocsp", "certctl-crl", "certctl-enroll"] {
                 let port = freePort()
                 ports[executable] = port
                 var environment = [
-                    "CERTCTL_DATABASE_URL": TestEnvironment.urlText(url),
+                    "CERTCTL_DATABASE_URL": TestEnvironment.urlText(url, as: ServiceName(rawValue: String(executable.dropFirst("certctl-".count)))!),
                     "CERTCTL_LOG_FORMAT": "json",
                     Self.listenVariable[executable]!: "127.0.0.1:\(port)",
                 ]

@@ -41,7 +41,7 @@ struct SignerRPCTests {
             let rpcPort = freePort()
             let healthPort = freePort()
             var environment = [
-                "CERTCTL_DATABASE_URL": TestEnvironment.urlText(url), "CERTCTL_LOG_FORMAT": "text",
+                "CERTCTL_DATABASE_URL": TestEnvironment.urlText(url, as: .signer), "CERTCTL_LOG_FORMAT": "text",
                 "CERTCTL_SIGNER_HEALTH_LISTEN": "127.0.0.1:\(healthPort)", "CERTCTL_SIGNER_RPC_LISTEN": "127.0.0.1:\(rpcPort)",
                 "CERTCTL_CA_CERT_PATH": ca.certPath, "CERTCTL_CA_KEY_PATH": ca.keyPath,
             ]

@@ -31,7 +31,7 @@ enum TestEnvironment {
 
     static func connect(_ url: DatabaseURL) async throws -> PostgresConnection {
         try await PostgresConnection.connect(
-            configuration: Database.connectionConfiguration(url), id: Int.random(in: 1...1_000_000), logger: logger)
+            configuration: try Database.connectionConfiguration(url), id: Int.random(in: 1...1_000_000), logger: logger)
     }
 
     static func withConnection<T>(_ url: DatabaseURL, _ body: (PostgresConnection) async throws -> T) async throws -> T {
@@ -56,10 +56,31 @@ enum TestEnvironment {
         }
     }
 
+    /// certctl's database roles on the test server (LOGIN, no password: the test cluster trusts
+    /// loopback), created once per test process.
+    static let serviceRoles = Task<Void, any Error> {
+        try await DatabaseRoles.provisionRoles(
+            server: try serverURL(), passwords: Dictionary(uniqueKeysWithValues: DatabaseRoles.all.map { ($0, nil) }), logger: logger)
+    }
+
+    /// `url` as service `service`'s own database role.
+    static func url(_ url: DatabaseURL, as service: ServiceName) -> DatabaseURL {
+        var copy = url
+        copy.username = DatabaseRoles.role(for: service)
+        copy.password = nil
+        return copy
+    }
+
+    /// The URL as text for `service`'s child process: it connects as its own role.
+    static func urlText(_ url: DatabaseURL, as service: ServiceName) -> String {
+        urlText(Self.url(url, as: service))
+    }
+
     /// Runs `body` with a database of its own, dropped afterwards, so tests
     /// run in parallel without seeing each other's rows.
     static func withFreshDatabase<T>(migrated: Bool = false, _ body: (DatabaseURL) async throws -> T) async throws -> T {
         let server = try serverURL()
+        try await serviceRoles.value
         let name = "certctl_t_" + UUID().uuidString.lowercased().replacingOccurrences(of: "-", with: "").prefix(16)
         try await execute("CREATE DATABASE \(name)", server)
         let url = server.with(database: String(name))
