@@ -113,6 +113,9 @@ let package = Package(
             dependencies: [
                 "CertctlConfig", "CertctlStore", "CertctlObservability", "CertctlRPC", "CertctlPKI",
                 .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "HummingbirdCore", package: "hummingbird"),
+                .product(name: "HummingbirdTLS", package: "hummingbird"),
+                .product(name: "NIOSSL", package: "swift-nio-ssl"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 .product(name: "Logging", package: "swift-log"),
             ],

@@ -292,6 +292,18 @@ public enum Catalog {
         meaning: "EST (RFC 7030) HTTPS listener of certctl-enroll. Unset: no EST. Needs `CERTCTL_EST_TLS_CERT` and `CERTCTL_EST_TLS_KEY`.",
         parse: { ListenAddress(parsing: $0) })
 
+    public static let adminTLSCert = ConfigVariable<String>(
+        "CERTCTL_ADMIN_TLS_CERT", services: [.admin],
+        expected: "a PEM certificate chain file path (set together with CERTCTL_ADMIN_TLS_KEY)",
+        meaning: "Serve the admin API over HTTPS with this certificate chain. Unset: plain HTTP (keep the listener on loopback then).",
+        parse: nonEmptyPath)
+
+    public static let adminTLSKey = ConfigVariable<String>(
+        "CERTCTL_ADMIN_TLS_KEY", services: [.admin],
+        expected: "a PEM private key file path (mode 0600)",
+        meaning: "TLS private key of the admin API; refused at start if group or others can read it.",
+        parse: nonEmptyPath)
+
     public static let estTLSCert = ConfigVariable<String>(
         "CERTCTL_EST_TLS_CERT", services: [.enroll],
         expected: "a PEM certificate chain file path",
@@ -317,6 +329,7 @@ public enum Catalog {
         ocspResponderValidity.info, ocspResponderRotationGrace.info, ocspCacheMaxEntries.info, ocspTrustedProxies.info,
         scepBootstrapProfile.info, scepBootstrapIssuer.info, scepBootstrapCertProfile.info, scepBootstrapRACert.info,
         scepBootstrapRAKey.info, scepBootstrapChallenge.info, estListen.info, estTLSCert.info, estTLSKey.info,
+        adminTLSCert.info, adminTLSKey.info,
     ]
 
     // MARK: Parsers shared by several variables

@@ -33,7 +33,33 @@ public protocol ServiceConfig: Sendable {
     var common: CommonConfig { get }
     /// Where `/healthz`, `/readyz`, `/metrics` (and the service's own routes) are served.
     var httpListen: ListenAddress { get }
+    /// Certificate chain and key when that listener serves HTTPS.
+    var httpTLS: TLSFiles? { get }
     init(_ env: Environment) throws(ConfigError)
+}
+
+extension ServiceConfig {
+    public var httpTLS: TLSFiles? { nil }
+}
+
+/// A TLS server's certificate chain and private key files.
+public struct TLSFiles: Sendable {
+    public var certificatePath: String
+    public var keyPath: String
+
+    /// Both variables or neither; the key readable by its owner only.
+    init?(_ env: Environment, certificate: ConfigVariable<String>, key: ConfigVariable<String>) throws(ConfigError) {
+        let certPath = try env.readOptional(certificate), keyPath = try env.readOptional(key)
+        guard certPath != nil || keyPath != nil else { return nil }
+        guard let certPath, let keyPath else {
+            throw ConfigError(variable: certPath == nil ? certificate.name : key.name, value: nil,
+                              expected: "set together with \(certPath == nil ? key.name : certificate.name)")
+        }
+        try PrivateFile.checkReadable(certPath, variable: certificate.name)
+        try PrivateFile.checkOwnerOnly(keyPath, variable: key.name)
+        certificatePath = certPath
+        self.keyPath = keyPath
+    }
 }
 
 /// Paths of a service's internal-RPC identity (mutual TLS).
@@ -91,10 +117,12 @@ public struct AdminConfig: ServiceConfig {
     public var ocspBaseURL: String
     public var crlBaseURL: String
     public var pendingIssuanceTimeout: Duration
+    public var httpTLS: TLSFiles?
 
     public init(_ env: Environment) throws(ConfigError) {
         common = try CommonConfig(env)
         httpListen = try env.read(Catalog.adminListen)
+        httpTLS = try TLSFiles(env, certificate: Catalog.adminTLSCert, key: Catalog.adminTLSKey)
         signerAddress = try env.read(Catalog.signerAddress)
         rpcIdentity = try RPCIdentityPaths(env)
         ocspBaseURL = try env.read(Catalog.ocspBaseURL)

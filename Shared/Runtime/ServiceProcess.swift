@@ -3,6 +3,9 @@ import CertctlObservability
 import CertctlStore
 import Foundation
 import Hummingbird
+import HummingbirdCore
+import HummingbirdTLS
+import NIOSSL
 import Logging
 import Prometheus
 import ServiceLifecycle
@@ -81,14 +84,23 @@ public enum ServiceProcess {
 
         do {
             let parts = try await build(context)
+            let server: HTTPServerBuilder
+            if let tls = config.httpTLS {
+                server = try .tls(.http1(), tlsConfiguration: TLSConfiguration.makeServerConfiguration(
+                    certificateChain: try NIOSSLCertificate.fromPEMFile(tls.certificatePath).map { .certificate($0) },
+                    privateKey: .privateKey(try NIOSSLPrivateKey(file: tls.keyPath, format: .pem))))
+            } else {
+                server = .http1()
+            }
             let app = Application(
-                router: router,
+                router: router, server: server,
                 configuration: .init(
                     address: .hostname(config.httpListen.host, port: config.httpListen.port),
                     serverName: name),
                 logger: logger)
             logger.info("starting", metadata: [
-                "listen": "\(config.httpListen)", "database": "\(config.common.database.redacted)",
+                "listen": "\(config.httpTLS == nil ? "http" : "https")://\(config.httpListen)",
+                "database": "\(config.common.database.redacted)",
             ])
             let group = ServiceGroup(configuration: .init(
                 services: [.init(service: database), .init(service: readiness)]

@@ -84,6 +84,41 @@ struct ServiceProcessTests {
         #expect(child.stderr.contains("chmod 600"))
     }
 
+    @Test("with CERTCTL_ADMIN_TLS_CERT and _KEY the admin API is HTTPS only; one without the other, or a key others can read, stops it at start (exit 78)")
+    func adminTLS() async throws {
+        try await TestEnvironment.withFreshDatabase(migrated: true) { url in
+            let ca = try TestCA.create()
+            defer { ca.remove() }
+            let identities = try TestCA.identities(in: ca.directory + "/rpc", for: ["admin"])
+            let dir = ca.directory
+            try TestCA.run("/usr/bin/openssl", ["req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes",
+                                                "-keyout", "\(dir)/admin-tls.key", "-out", "\(dir)/admin-tls.crt", "-days", "2",
+                                                "-subj", "/CN=localhost", "-addext", "subjectAltName=DNS:localhost,IP:127.0.0.1"])
+            chmod("\(dir)/admin-tls.key", 0o600)
+            let port = freePort()
+            var environment = ["CERTCTL_DATABASE_URL": TestEnvironment.urlText(url, as: .admin), "CERTCTL_LOG_FORMAT": "text",
+                               "CERTCTL_ADMIN_LISTEN": "127.0.0.1:\(port)", "CERTCTL_SIGNER_ADDR": "127.0.0.1:\(freePort())",
+                               "CERTCTL_ADMIN_TLS_CERT": "\(dir)/admin-tls.crt"]
+            environment.merge(identities.environment(for: "admin")) { a, _ in a }
+            let half = try ChildProcess(try TestEnvironment.binary("certctl-admin"), environment: environment)
+            #expect(await half.waitForExit(timeout: .seconds(30)) == 78)
+            #expect(half.stderr.contains("CERTCTL_ADMIN_TLS_KEY"))
+            environment["CERTCTL_ADMIN_TLS_KEY"] = "\(dir)/admin-tls.key"
+            chmod("\(dir)/admin-tls.key", 0o644)
+            let readable = try ChildProcess(try TestEnvironment.binary("certctl-admin"), environment: environment)
+            #expect(await readable.waitForExit(timeout: .seconds(30)) == 78)
+            #expect(readable.stderr.contains("CERTCTL_ADMIN_TLS_KEY"))
+            chmod("\(dir)/admin-tls.key", 0o600)
+            let admin = try ChildProcess(try TestEnvironment.binary("certctl-admin"), environment: environment)
+            defer { admin.signal(SIGKILL) }
+            try await admin.eventually("/healthz over HTTPS") {
+                try await HTTP.get("https://127.0.0.1:\(port)/healthz", options: ["--cacert", "\(dir)/admin-tls.crt"]).status == 200
+            }
+            #expect(try await HTTP.get("http://127.0.0.1:\(port)/healthz").status != 200, "no plain HTTP beside it")
+            #expect(await admin.stop() == 0)
+        }
+    }
+
     @Test("after certctl-admin migrate (as the schema owner), all five services start as their own database roles, become ready, serve metrics and stop on SIGTERM")
     func fullStack() async throws {
         try await TestEnvironment.withFreshDatabase { url in

@@ -81,14 +81,15 @@ enum HTTP {
         let headers: String
     }
 
-    static func get(_ url: String) async throws -> Reply {
+    /// `options`: more curl options, e.g. `["--cacert", path]`.
+    static func get(_ url: String, options: [String] = []) async throws -> Reply {
         let directory = FileManager.default.temporaryDirectory.appendingPathComponent("curl-\(UUID().uuidString)")
         try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
         defer { try? FileManager.default.removeItem(at: directory) }
         let curl = Process()
         curl.executableURL = URL(fileURLWithPath: "/usr/bin/curl")
         curl.arguments = ["-s", "-m", "5", "-o", directory.appendingPathComponent("body").path,
-                          "-D", directory.appendingPathComponent("headers").path, "-w", "%{http_code}", url]
+                          "-D", directory.appendingPathComponent("headers").path, "-w", "%{http_code}"] + options + [url]
         let pipe = Pipe()
         curl.standardOutput = pipe
         try curl.run()
@@ -101,7 +102,6 @@ enum HTTP {
     }
 }
 
-/// A loopback TCP port nothing listens on right now (bound to 0, then released).
 /// A free loopback port below the kernel's ephemeral range (as scripts/lib/common.sh's
 /// free_port): a port inside it can be taken by an outgoing connection (a service
 /// dialling Postgres) before the server under test binds it.
