@@ -18,6 +18,8 @@ struct ProvisionDatabase: AsyncParsableCommand {
 
     @Option(name: .customLong("server-url"), help: "A superuser's postgres:// URL to an existing database on the server (e.g. postgres).")
     var serverURL: String
+    @Option(name: .customLong("server-password-file"), help: "File holding the superuser's password (instead of one in --server-url).")
+    var serverPasswordFile: String?
     @Option(help: "The database to create (owned by certctl_owner).")
     var database: String = "certctl"
     @Option(name: .customLong("password-dir"), help: "Directory of <role>.password files (mode 0600), created when missing.")
@@ -32,7 +34,11 @@ struct ProvisionDatabase: AsyncParsableCommand {
     }
 
     func run() async throws {
-        guard let server = DatabaseURL(parsing: serverURL) else { throw ValidationError("--server-url is not a postgres:// URL") }
+        guard var server = DatabaseURL(parsing: serverURL) else { throw ValidationError("--server-url is not a postgres:// URL") }
+        if let path = serverPasswordFile {
+            try PrivateFile.checkOwnerOnly(path, variable: "--server-password-file")
+            server.password = try String(contentsOfFile: path, encoding: .utf8).trimmingCharacters(in: .newlines)
+        }
         LoggingSetup.bootstrap(level: .warning, format: .text)
         var passwords: [String: String?] = [:]
         for role in DatabaseRoles.all {
