@@ -181,14 +181,19 @@ struct OCSPProtocolTests {
         #expect(text.contains("Reason: keyCompromise"))
         #expect(text.contains("0x3333: unknown"))
         #expect(!text.contains("WARNING"), "\(text)")
+        // the serializer mirrors the parser: what was parsed encodes to the same bytes
+        #expect(try parsed.serialized() == der)
     }
 
     @Test("error responses carry only the status")
     func errorResponses() throws {
         for status in [OCSPResponseStatus.malformedRequest, .internalError, .tryLater, .unauthorized] {
-            let parsed = try OCSPResponse(derEncoded: OCSPResponse.error(status))
+            let der = OCSPResponse.error(status)
+            #expect(der == [0x30, 0x03, 0x0a, 0x01, UInt8(status.rawValue)])
+            let parsed = try OCSPResponse(derEncoded: der)
             #expect(parsed.status == status)
             #expect(parsed.responseData == nil)
+            #expect(try parsed.serialized() == der)
         }
     }
 }

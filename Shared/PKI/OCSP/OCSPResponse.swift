@@ -37,14 +37,16 @@ public enum OCSPResponseStatus: Int, Sendable, CaseIterable {
 ///     signature              BIT STRING,
 ///     certs              [0] EXPLICIT SEQUENCE OF Certificate OPTIONAL }
 /// ```
-/// Encoded from parts: the signed ResponseData bytes are kept verbatim.
-public struct OCSPResponse: Sendable {
+/// The signed ResponseData bytes are kept verbatim (never re-encoded), so a
+/// parsed response serializes back to the same bytes.
+public struct OCSPResponse: DERImplicitlyTaggable, Sendable, Equatable {
+    public static var defaultIdentifier: ASN1Identifier { .sequence }
     public static let basicOID: ASN1ObjectIdentifier = [1, 3, 6, 1, 5, 5, 7, 48, 1, 1]
     /// ecdsa-with-SHA256, no parameters (RFC 5758).
     public static let ecdsaWithSHA256DER: [UInt8] = [0x30, 0x0a, 0x06, 0x08, 0x2a, 0x86, 0x48, 0xce, 0x3d, 0x04, 0x03, 0x02]
 
     public var status: OCSPResponseStatus
-    /// Present when `status` is successful.
+    /// Parsed `responseDataBytes`, when `status` is successful.
     public var responseData: OCSPResponseData?
     public var responseDataBytes: [UInt8] = []
     public var signatureAlgorithmDER: [UInt8] = []
@@ -52,43 +54,21 @@ public struct OCSPResponse: Sendable {
     public var certificates: [[UInt8]] = []
 
     /// An unsuccessful response: just the status (no responseBytes, no signature).
-    public static func error(_ status: OCSPResponseStatus) -> [UInt8] {
-        precondition(status != .successful)
-        return [0x30, 0x03, 0x0a, 0x01, UInt8(status.rawValue)]
+    public init(status: OCSPResponseStatus) {
+        self.status = status
     }
 
     /// A successful response around an already signed ResponseData.
-    public static func successful(
-        responseDataBytes: [UInt8], signatureAlgorithmDER: [UInt8], signature: [UInt8], certificates: [[UInt8]]
-    ) throws -> [UInt8] {
-        var basic = DER.Serializer()
-        try basic.appendConstructedNode(identifier: .sequence) { body in
-            body.serializeRawBytes(responseDataBytes[...])
-            body.serializeRawBytes(signatureAlgorithmDER[...])
-            try body.serialize(ASN1BitString(bytes: signature[...]))
-            try body.serialize(explicitlyTaggedWithTagNumber: 0, tagClass: .contextSpecific) { wrapper in
-                try wrapper.appendConstructedNode(identifier: .sequence) { certs in
-                    for certificate in certificates { certs.serializeRawBytes(certificate[...]) }
-                }
-            }
-        }
-        var response = DER.Serializer()
-        try response.appendConstructedNode(identifier: .sequence) { outer in
-            try OCSPResponseStatus.successful.rawValue.serialize(into: &outer, withIdentifier: .enumerated)
-            try outer.serialize(explicitlyTaggedWithTagNumber: 0, tagClass: .contextSpecific) { wrapper in
-                try wrapper.appendConstructedNode(identifier: .sequence) { bytes in
-                    try bytes.serialize(basicOID)
-                    try bytes.serialize(ASN1OctetString(contentBytes: basic.serializedBytes[...]))
-                }
-            }
-        }
-        return response.serializedBytes
+    public init(responseDataBytes: [UInt8], signatureAlgorithmDER: [UInt8], signature: [UInt8], certificates: [[UInt8]]) {
+        status = .successful
+        self.responseDataBytes = responseDataBytes
+        self.signatureAlgorithmDER = signatureAlgorithmDER
+        self.signature = signature
+        self.certificates = certificates
     }
 
-    /// Parses a DER OCSPResponse (tests, caches and tools read back what was signed).
-    public init(derEncoded bytes: [UInt8]) throws {
-        let root = try DER.parse(bytes)
-        self = try DER.sequence(root, identifier: .sequence) { nodes in
+    public init(derEncoded rootNode: ASN1Node, withIdentifier identifier: ASN1Identifier) throws {
+        self = try DER.sequence(rootNode, identifier: identifier) { nodes in
             guard let statusNode = nodes.next() else { throw ASN1Error.invalidASN1Object(reason: "no responseStatus") }
             let raw = try Int(derEncoded: statusNode, withIdentifier: .enumerated)
             guard let status = OCSPResponseStatus(rawValue: raw) else {
@@ -124,8 +104,55 @@ public struct OCSPResponse: Sendable {
         }
     }
 
-    init(status: OCSPResponseStatus) {
-        self.status = status
+    public func serialize(into coder: inout DER.Serializer, withIdentifier identifier: ASN1Identifier) throws {
+        try coder.appendConstructedNode(identifier: identifier) { outer in
+            try status.rawValue.serialize(into: &outer, withIdentifier: .enumerated)
+            guard status == .successful else { return }
+            var basic = DER.Serializer()
+            try basic.appendConstructedNode(identifier: .sequence) { body in
+                body.serializeRawBytes(responseDataBytes[...])
+                body.serializeRawBytes(signatureAlgorithmDER[...])
+                try body.serialize(ASN1BitString(bytes: signature[...]))
+                if !certificates.isEmpty {
+                    try body.serialize(explicitlyTaggedWithTagNumber: 0, tagClass: .contextSpecific) { wrapper in
+                        try wrapper.appendConstructedNode(identifier: .sequence) { certs in
+                            for certificate in certificates { certs.serializeRawBytes(certificate[...]) }
+                        }
+                    }
+                }
+            }
+            try outer.serialize(explicitlyTaggedWithTagNumber: 0, tagClass: .contextSpecific) { wrapper in
+                try wrapper.appendConstructedNode(identifier: .sequence) { bytes in
+                    try bytes.serialize(Self.basicOID)
+                    try bytes.serialize(ASN1OctetString(contentBytes: basic.serializedBytes[...]))
+                }
+            }
+        }
+    }
+
+    public static func == (lhs: OCSPResponse, rhs: OCSPResponse) -> Bool {
+        lhs.status == rhs.status && lhs.responseDataBytes == rhs.responseDataBytes
+            && lhs.signatureAlgorithmDER == rhs.signatureAlgorithmDER && lhs.signature == rhs.signature
+            && lhs.certificates == rhs.certificates
+    }
+
+    /// Parses DER bytes (tests, caches and tools read back what was signed).
+    public init(derEncoded bytes: [UInt8]) throws {
+        try self.init(derEncoded: try DER.parse(bytes))
+    }
+
+    /// The DER encoding.
+    public func serialized() throws -> [UInt8] {
+        var serializer = DER.Serializer()
+        try serializer.serialize(self)
+        return serializer.serializedBytes
+    }
+
+    /// An unsuccessful response's DER: just the status.
+    public static func error(_ status: OCSPResponseStatus) -> [UInt8] {
+        precondition(status != .successful)
+        // The serializer cannot fail on an ENUMERATED alone.
+        return try! OCSPResponse(status: status).serialized()
     }
 }
 
@@ -154,8 +181,8 @@ public struct OCSPResponderIdentity: Sendable {
         try serializer.serialize(data)
         let bytes = serializer.serializedBytes
         let signature = try key.signature(for: bytes).derRepresentation
-        return try OCSPResponse.successful(
+        return try OCSPResponse(
             responseDataBytes: bytes, signatureAlgorithmDER: OCSPResponse.ecdsaWithSHA256DER,
-            signature: Array(signature), certificates: [certificateDER])
+            signature: Array(signature), certificates: [certificateDER]).serialized()
     }
 }
