@@ -12,7 +12,7 @@ import SwiftASN1
 import X509
 
 /// RFC 7030 §4: `/.well-known/est[/{label}]/{cacerts,simpleenroll,simplereenroll,csrattrs}`.
-struct ESTRoutes: Sendable {
+package struct ESTRoutes: Sendable {
     static let maxBodyBytes = 1 << 20
 
     let labels: EnrollmentESTStore
@@ -21,10 +21,25 @@ struct ESTRoutes: Sendable {
     let certificates: CertificateRecordStore
     let issuance: IssuanceService
     let holder: TrustAnchorHolder
-    let audit: EnrollmentSCEPStore
+    let audit: AuditLog
     let approvals: EnrollmentRequestStore
     let metrics: EnrollMetrics
     let logger: Logger
+
+    package init(labels: EnrollmentESTStore, profiles: ProfileStore, issuers: IssuerStore, certificates: CertificateRecordStore,
+                 issuance: IssuanceService, holder: TrustAnchorHolder, audit: AuditLog, approvals: EnrollmentRequestStore,
+                 metrics: EnrollMetrics, logger: Logger) {
+        self.labels = labels
+        self.profiles = profiles
+        self.issuers = issuers
+        self.certificates = certificates
+        self.issuance = issuance
+        self.holder = holder
+        self.audit = audit
+        self.approvals = approvals
+        self.metrics = metrics
+        self.logger = logger
+    }
 
     /// A refusal: HTTP status, typed code, text for the client.
     struct Refusal: Error {
@@ -38,7 +53,7 @@ struct ESTRoutes: Sendable {
         }
     }
 
-    func add(to router: Router<ESTRequestContext>) {
+    package func add(to router: Router<ESTRequestContext>) {
         for prefix in ["/.well-known/est", "/.well-known/est/:label"] {
             router.get(RouterPath(prefix + "/cacerts")) { request, context in await run("cacerts", request, context) { try await cacerts($0) } }
             router.get(RouterPath(prefix + "/csrattrs")) { request, context in await run("csrattrs", request, context) { try await csrattrs($0) } }
@@ -67,7 +82,7 @@ struct ESTRoutes: Sendable {
             logger.notice("EST request refused", metadata: ["label": "\(name)", "operation": "\(operation)", "code": "\(refusal.code)",
                                                            "reason": "\(refusal.message)"])
             if refusal.status != .notFound {
-                try? await audit.audit(AuditRecord(service: "enroll", actor: "est:\(name)", action: "est.\(operation)", outcome: .denied,
+                try? await audit.record(AuditRecord(service: "enroll", actor: "est:\(name)", action: "est.\(operation)", outcome: .denied,
                                                    targetType: "est_label", targetID: name, errorCode: refusal.code,
                                                    details: ["reason": refusal.message]))
             }
@@ -143,7 +158,7 @@ struct ESTRoutes: Sendable {
                 csrPEM: PEMDocument(type: "CERTIFICATE REQUEST", derBytes: serializer.serializedBytes).pemString,
                 issuerID: label.issuerID, profileID: label.profileID, validityDays: nil, requestedBy: actor, source: "est",
                 idempotencyKey: nil))
-            try? await audit.audit(AuditRecord(service: "enroll", actor: actor, action: renewal ? "est.simplereenroll" : "est.simpleenroll",
+            try? await audit.record(AuditRecord(service: "enroll", actor: actor, action: renewal ? "est.simplereenroll" : "est.simpleenroll",
                                                outcome: .success, targetType: "certificate",
                                                targetID: result.certificate.id.uuidString.lowercased(),
                                                details: ["label": label.name, "serial": result.certificate.serialHex]))
@@ -230,7 +245,7 @@ struct ESTRoutes: Sendable {
                 csrPEM: PEMDocument(type: "CERTIFICATE REQUEST", derBytes: serializer.serializedBytes).pemString,
                 issuerID: label.issuerID, profileID: label.profileID, validityDays: nil, requestedBy: actor, source: "est",
                 idempotencyKey: nil))
-            try? await audit.audit(AuditRecord(service: "enroll", actor: actor, action: "est.serverkeygen", outcome: .success,
+            try? await audit.record(AuditRecord(service: "enroll", actor: actor, action: "est.serverkeygen", outcome: .success,
                                                targetType: "certificate", targetID: result.certificate.id.uuidString.lowercased(),
                                                details: ["label": label.name, "serial": result.certificate.serialHex]))
             return ESTServerKeyGen.response(
