@@ -265,8 +265,7 @@ package struct ESTRoutes: Sendable {
                 throw Refusal(.unauthorized, "est_basic_malformed", "malformed Basic credentials")
             }
             let user = String(text[..<colon]), password = String(text[text.index(after: colon)...])
-            guard let stored = try await labels.passwordHash(label: label.name, username: user),
-                  EnrollmentESTStore.verifyPassword(password, stored: stored) else {
+            guard try await labels.authenticate(label: label.name, username: user, password: password) else {
                 throw Refusal(.unauthorized, "est_basic_invalid", "wrong user name or password")
             }
             return "est:\(label.name):\(user)"
