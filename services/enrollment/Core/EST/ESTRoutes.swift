@@ -305,8 +305,13 @@ package struct ESTRoutes: Sendable {
         return try Certificate(derEncoded: peer.toDERBytes())
     }
 
-    /// Body: base64 of a DER PKCS#10 (RFC 7030 §4.2.1), whitespace allowed.
+    /// Body: base64 of a DER PKCS#10 (RFC 7030 §4.2.1), whitespace allowed, sent as application/pkcs10.
     private func readCSR(_ request: Request) async throws -> CertificateSigningRequest {
+        let mediaType = request.headers[.contentType]?.split(separator: ";").first?.trimmingCharacters(in: .whitespaces).lowercased()
+        guard mediaType == "application/pkcs10" else {
+            throw Refusal(.unsupportedMediaType, "est_wrong_content_type",
+                          "the body must be sent as Content-Type application/pkcs10 (got \(mediaType ?? "none"))")
+        }
         if let length = request.headers[.contentLength].flatMap(Int.init), length > Self.maxBodyBytes {
             throw Refusal(.contentTooLarge, "est_body_too_large", "bodies are limited to \(Self.maxBodyBytes) bytes")
         }
