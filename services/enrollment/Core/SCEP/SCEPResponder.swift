@@ -47,7 +47,7 @@ package struct SCEPResponder: Sendable {
         + (CMSContentCipher.legacyDESAvailable ? ["DES3"] : [])
 
     /// An answer the HTTP layer writes out.
-    package enum Reply: Equatable {
+    package enum Reply {
         case message([UInt8])                      // application/x-pki-message
         case caCertificates([UInt8])               // application/x-x509-ca-ra-cert
         case text(String)                          // GetCACaps
@@ -199,7 +199,7 @@ package struct SCEPResponder: Sendable {
         return Self.issued([try Certificate(derEncoded: result.certificate.certificateDER ?? [])], to: message)
     }
 
-    /// Stores a checked request as pending (profile with require_approval). Issuance's own checks run
+    /// Stores a checked request as pending (endpoint with require_approval). Issuance's own checks run
     /// now, so an operator is never asked to approve a request the profile would refuse.
     private func hold(_ message: SCEPPKIMessage, csr: CertificateSigningRequest, csrDER: [UInt8], endpoint: SCEPEndpointRecord,
                       remote: String) async throws -> SCEPCertRep.Outcome {
