@@ -31,7 +31,24 @@ public struct AuditRecord: Sendable {
     }
 }
 
-public enum AuditLog {
+/// The append-only audit trail. An instance writes events that stand alone
+/// (refusals, and successes whose change committed elsewhere); the static
+/// `record(_:on:logger:)` writes inside the caller's transaction.
+public struct AuditLog: Sendable {
+    let client: PostgresClient
+    let logger: Logger
+
+    public init(client: PostgresClient, logger: Logger) {
+        self.client = client
+        self.logger = logger
+    }
+
+    /// Appends `record` on a pooled connection of its own.
+    public func record(_ record: AuditRecord) async throws {
+        let logger = self.logger
+        try await client.withConnection { try await Self.record(record, on: $0, logger: logger) }
+    }
+
     /// Appends `record`, inside the caller's transaction when there is one,
     /// so the audit entry commits or rolls back with the change it describes.
     public static func record(_ record: AuditRecord, on connection: PostgresConnection, logger: Logger) async throws {

@@ -208,14 +208,6 @@ public struct EnrollmentRequestStore: Sendable {
         return record
     }
 
-    /// An audit event outside any other change.
-    public func audit(_ record: AuditRecord) async throws {
-        let logger = self.logger
-        try await client.withConnection { connection in
-            try await AuditLog.record(record, on: connection, logger: logger)
-        }
-    }
-
     private static func lockPending(_ id: UUID, on connection: PostgresConnection, logger: Logger) async throws -> EnrollmentRequestRecord {
         let rows = try await connection.query(PostgresQuery(
             unsafeSQL: selectColumns + " WHERE id = $1 FOR UPDATE", binds: try binds([id])), logger: logger)

@@ -2,49 +2,6 @@ import Foundation
 import Logging
 import PostgresNIO
 
-/// A SCEP endpoint's configuration (table scep_profiles).
-public struct SCEPProfileRecord: Sendable, Equatable {
-    public var name: String
-    public var issuerID: String
-    public var profileID: String
-    public var raCertPath: String
-    public var raKeyPath: String
-    /// SHA-256 of the static challenge; nil = no static challenge.
-    public var staticChallengeSHA256: [UInt8]?
-    public var allowOneTimeChallenges: Bool
-    public var validityDays: Int?
-    /// Trust bundle (purpose scep-signed-challenge) of connector certificates; nil = signed challenges off.
-    public var signedChallengeTrustAnchor: String?
-    /// Valid requests wait as PENDING for an operator's decision (admin API) instead of being issued.
-    public var requireApproval: Bool
-    public var createdAt: Date
-    public var updatedAt: Date
-
-    public init(name: String, issuerID: String, profileID: String, raCertPath: String, raKeyPath: String,
-                staticChallengeSHA256: [UInt8]?, allowOneTimeChallenges: Bool, validityDays: Int?,
-                signedChallengeTrustAnchor: String? = nil, requireApproval: Bool = false, createdAt: Date = Date(), updatedAt: Date = Date()) {
-        self.name = name
-        self.issuerID = issuerID
-        self.profileID = profileID
-        self.raCertPath = raCertPath
-        self.raKeyPath = raKeyPath
-        self.staticChallengeSHA256 = staticChallengeSHA256
-        self.allowOneTimeChallenges = allowOneTimeChallenges
-        self.validityDays = validityDays
-        self.signedChallengeTrustAnchor = signedChallengeTrustAnchor
-        self.requireApproval = requireApproval
-        self.createdAt = createdAt
-        self.updatedAt = updatedAt
-    }
-}
-
-public enum EnrollmentStoreError: Error, Equatable {
-    case exists(String)
-    case notFound(String)
-    /// A referenced issuer or certificate profile does not exist.
-    case missingReference(String)
-}
-
 /// What happened when a one-time challenge was presented.
 public enum ChallengeUse: Sendable, Equatable {
     case consumed(expectedSubject: String?, expectedSANs: [String]?)
@@ -53,7 +10,7 @@ public enum ChallengeUse: Sendable, Equatable {
     case expired
 }
 
-/// SCEP profiles, one-time challenges and transaction replay state.
+/// SCEP endpoints (table scep_profiles), one-time challenges and transaction replay state.
 public struct EnrollmentSCEPStore: Sendable {
     let client: PostgresClient
     let logger: Logger
@@ -63,14 +20,14 @@ public struct EnrollmentSCEPStore: Sendable {
         self.logger = logger
     }
 
-    public func list() async throws -> [SCEPProfileRecord] { try await fetch(nil) }
+    public func list() async throws -> [SCEPEndpointRecord] { try await fetch(nil) }
 
-    public func get(_ name: String) async throws -> SCEPProfileRecord? { try await fetch(name).first }
+    public func get(_ name: String) async throws -> SCEPEndpointRecord? { try await fetch(name).first }
 
     /// Inserts a profile and its audit event in one transaction. With `ifAbsent`
     /// an existing profile of that name is kept silently (env bootstrap).
     @discardableResult
-    public func create(_ p: SCEPProfileRecord, audit: AuditRecord, ifAbsent: Bool = false) async throws -> Bool {
+    public func create(_ p: SCEPEndpointRecord, audit: AuditRecord, ifAbsent: Bool = false) async throws -> Bool {
         let logger = self.logger
         let hash = p.staticChallengeSHA256.map { ByteBuffer(bytes: $0) }
         do {
@@ -183,24 +140,16 @@ public struct EnrollmentSCEPStore: Sendable {
             """, logger: logger)
     }
 
-    /// An audit event outside any other change (refusals).
-    public func audit(_ record: AuditRecord) async throws {
-        let logger = self.logger
-        try await client.withConnection { connection in
-            try await AuditLog.record(record, on: connection, logger: logger)
-        }
-    }
-
-    private func fetch(_ name: String?) async throws -> [SCEPProfileRecord] {
+    private func fetch(_ name: String?) async throws -> [SCEPEndpointRecord] {
         let rows = try await client.query("""
             SELECT name, issuer_id, profile_id, ra_cert_path, ra_key_path, static_challenge_sha256,
                    allow_one_time_challenges, validity_days, signed_challenge_trust_anchor, created_at, updated_at, require_approval
             FROM scep_profiles WHERE \(name)::text IS NULL OR name = \(name) ORDER BY name
             """, logger: logger)
-        var result: [SCEPProfileRecord] = []
+        var result: [SCEPEndpointRecord] = []
         for try await (name, issuer, profile, cert, key, hash, oneTime, days, anchor, created, updated, approval)
             in rows.decode((String, String, String, String, String, ByteBuffer?, Bool, Int?, String?, Date, Date, Bool).self) {
-            result.append(SCEPProfileRecord(
+            result.append(SCEPEndpointRecord(
                 name: name, issuerID: issuer, profileID: profile, raCertPath: cert, raKeyPath: key,
                 staticChallengeSHA256: hash.map { Array($0.readableBytesView) }, allowOneTimeChallenges: oneTime,
                 validityDays: days, signedChallengeTrustAnchor: anchor, requireApproval: approval, createdAt: created, updatedAt: updated))

@@ -17,6 +17,7 @@ package enum EnrollService {
         let client = context.database.client
         let scepStore = EnrollmentSCEPStore(client: client, logger: context.logger)
         let approvals = EnrollmentRequestStore(client: client, logger: context.logger)
+        let audit = AuditLog(client: client, logger: context.logger)
         // Issued certificates point at OCSP/CRL URLs stored with the issuer by admin; enrollment reuses admin's defaults.
         let issuance = IssuanceService(database: context.database, signer: signer.connection.signing,
                                        urls: PublicationURLs(ocspBase: context.config.ocspBaseURL, crlBase: context.config.crlBaseURL),
@@ -24,9 +25,10 @@ package enum EnrollService {
         // Trust bundles (EST mTLS, SCEP signed-challenge connectors): loaded at start, reloaded on SIGHUP and on the admin API's NOTIFY.
         let holder = TrustAnchorHolder()
         let responder = SCEPResponder(store: scepStore, issuers: IssuerStore(client: client, logger: context.logger),
-                                      ras: SCEPRAStore(), issuance: issuance,
+                                      raKeys: SCEPRAKeyCache(), issuance: issuance,
                                       certificates: CertificateRecordStore(client: client, logger: context.logger),
-                                      trustAnchors: holder, approvals: approvals, metrics: EnrollMetrics(), logger: context.logger)
+                                      trustAnchors: holder, approvals: approvals, audit: audit, metrics: EnrollMetrics(),
+                                      logger: context.logger)
         SCEPRoutes(responder: responder).add(to: context.router)
         var services: [any Service] = [signer]
         services.append(TrustAnchorReloader(
@@ -37,7 +39,7 @@ package enum EnrollService {
                 labels: EnrollmentESTStore(client: client, logger: context.logger),
                 profiles: ProfileStore(client: client, logger: context.logger), issuers: IssuerStore(client: client, logger: context.logger),
                 certificates: CertificateRecordStore(client: client, logger: context.logger), issuance: issuance, holder: holder,
-                audit: scepStore, approvals: approvals, metrics: EnrollMetrics(), logger: context.logger)
+                audit: audit, approvals: approvals, metrics: EnrollMetrics(), logger: context.logger)
             services.append(try ESTServer.make(
                 listen: est.listen, certPath: est.certPath, keyPath: est.keyPath, routes: routes, holder: holder,
                 issuerRoots: IssuerRoots(issuers: IssuerStore(client: client, logger: context.logger)), logger: context.logger))

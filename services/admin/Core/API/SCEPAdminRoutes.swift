@@ -37,7 +37,7 @@ struct SCEPAdminRoutes: Sendable {
         let path: String
         let created_at: Date
 
-        init(_ r: SCEPProfileRecord) {
+        init(_ r: SCEPEndpointRecord) {
             name = r.name; issuer_id = r.issuerID; profile_id = r.profileID; ra_cert_path = r.raCertPath
             ra_key_path = r.raKeyPath; has_static_challenge = r.staticChallengeSHA256 != nil
             allow_one_time_challenges = r.allowOneTimeChallenges; validity_days = r.validityDays
@@ -161,7 +161,7 @@ struct SCEPAdminRoutes: Sendable {
         APIError(.notFound, "scep_profile_not_found", "SCEP profile \(name) does not exist")
     }
 
-    func validate(_ body: ProfileBody) throws -> SCEPProfileRecord {
+    func validate(_ body: ProfileBody) throws -> SCEPEndpointRecord {
         guard body.name.range(of: "^[a-z0-9][a-z0-9_-]{0,62}$", options: .regularExpression) != nil else {
             throw APIError(.badRequest, "invalid_request", "name must match ^[a-z0-9][a-z0-9_-]{0,62}$")
         }
@@ -180,7 +180,7 @@ struct SCEPAdminRoutes: Sendable {
             throw APIError(.badRequest, "invalid_request",
                            "a profile needs a static_challenge, one-time challenges or a signed_challenge_trust_anchor")
         }
-        return SCEPProfileRecord(
+        return SCEPEndpointRecord(
             name: body.name, issuerID: body.issuer_id, profileID: body.profile_id ?? "default",
             raCertPath: body.ra_cert_path, raKeyPath: body.ra_key_path,
             staticChallengeSHA256: body.static_challenge.map { Array(SHA256.hash(data: Data($0.utf8))) },

@@ -12,7 +12,7 @@ import SwiftASN1
 import X509
 
 /// RFC 7030 §4: `/.well-known/est[/{label}]/{cacerts,simpleenroll,simplereenroll,csrattrs}`.
-struct ESTRoutes: Sendable {
+package struct ESTRoutes: Sendable {
     static let maxBodyBytes = 1 << 20
 
     let labels: EnrollmentESTStore
@@ -21,10 +21,25 @@ struct ESTRoutes: Sendable {
     let certificates: CertificateRecordStore
     let issuance: IssuanceService
     let holder: TrustAnchorHolder
-    let audit: EnrollmentSCEPStore
+    let audit: AuditLog
     let approvals: EnrollmentRequestStore
     let metrics: EnrollMetrics
     let logger: Logger
+
+    package init(labels: EnrollmentESTStore, profiles: ProfileStore, issuers: IssuerStore, certificates: CertificateRecordStore,
+                 issuance: IssuanceService, holder: TrustAnchorHolder, audit: AuditLog, approvals: EnrollmentRequestStore,
+                 metrics: EnrollMetrics, logger: Logger) {
+        self.labels = labels
+        self.profiles = profiles
+        self.issuers = issuers
+        self.certificates = certificates
+        self.issuance = issuance
+        self.holder = holder
+        self.audit = audit
+        self.approvals = approvals
+        self.metrics = metrics
+        self.logger = logger
+    }
 
     /// A refusal: HTTP status, typed code, text for the client.
     struct Refusal: Error {
@@ -38,7 +53,7 @@ struct ESTRoutes: Sendable {
         }
     }
 
-    func add(to router: Router<ESTRequestContext>) {
+    package func add(to router: Router<ESTRequestContext>) {
         for prefix in ["/.well-known/est", "/.well-known/est/:label"] {
             router.get(RouterPath(prefix + "/cacerts")) { request, context in await run("cacerts", request, context) { try await cacerts($0) } }
             router.get(RouterPath(prefix + "/csrattrs")) { request, context in await run("csrattrs", request, context) { try await csrattrs($0) } }
@@ -67,7 +82,7 @@ struct ESTRoutes: Sendable {
             logger.notice("EST request refused", metadata: ["label": "\(name)", "operation": "\(operation)", "code": "\(refusal.code)",
                                                            "reason": "\(refusal.message)"])
             if refusal.status != .notFound {
-                try? await audit.audit(AuditRecord(service: "enroll", actor: "est:\(name)", action: "est.\(operation)", outcome: .denied,
+                try? await audit.record(AuditRecord(service: "enroll", actor: "est:\(name)", action: "est.\(operation)", outcome: .denied,
                                                    targetType: "est_label", targetID: name, errorCode: refusal.code,
                                                    details: ["reason": refusal.message]))
             }
@@ -143,7 +158,7 @@ struct ESTRoutes: Sendable {
                 csrPEM: PEMDocument(type: "CERTIFICATE REQUEST", derBytes: serializer.serializedBytes).pemString,
                 issuerID: label.issuerID, profileID: label.profileID, validityDays: nil, requestedBy: actor, source: "est",
                 idempotencyKey: nil))
-            try? await audit.audit(AuditRecord(service: "enroll", actor: actor, action: renewal ? "est.simplereenroll" : "est.simpleenroll",
+            try? await audit.record(AuditRecord(service: "enroll", actor: actor, action: renewal ? "est.simplereenroll" : "est.simpleenroll",
                                                outcome: .success, targetType: "certificate",
                                                targetID: result.certificate.id.uuidString.lowercased(),
                                                details: ["label": label.name, "serial": result.certificate.serialHex]))
@@ -230,7 +245,7 @@ struct ESTRoutes: Sendable {
                 csrPEM: PEMDocument(type: "CERTIFICATE REQUEST", derBytes: serializer.serializedBytes).pemString,
                 issuerID: label.issuerID, profileID: label.profileID, validityDays: nil, requestedBy: actor, source: "est",
                 idempotencyKey: nil))
-            try? await audit.audit(AuditRecord(service: "enroll", actor: actor, action: "est.serverkeygen", outcome: .success,
+            try? await audit.record(AuditRecord(service: "enroll", actor: actor, action: "est.serverkeygen", outcome: .success,
                                                targetType: "certificate", targetID: result.certificate.id.uuidString.lowercased(),
                                                details: ["label": label.name, "serial": result.certificate.serialHex]))
             return ESTServerKeyGen.response(
@@ -250,8 +265,7 @@ struct ESTRoutes: Sendable {
                 throw Refusal(.unauthorized, "est_basic_malformed", "malformed Basic credentials")
             }
             let user = String(text[..<colon]), password = String(text[text.index(after: colon)...])
-            guard let stored = try await labels.passwordHash(label: label.name, username: user),
-                  EnrollmentESTStore.verifyPassword(password, stored: stored) else {
+            guard try await labels.authenticate(label: label.name, username: user, password: password) else {
                 throw Refusal(.unauthorized, "est_basic_invalid", "wrong user name or password")
             }
             return "est:\(label.name):\(user)"
@@ -291,8 +305,13 @@ struct ESTRoutes: Sendable {
         return try Certificate(derEncoded: peer.toDERBytes())
     }
 
-    /// Body: base64 of a DER PKCS#10 (RFC 7030 §4.2.1), whitespace allowed.
+    /// Body: base64 of a DER PKCS#10 (RFC 7030 §4.2.1), whitespace allowed, sent as application/pkcs10.
     private func readCSR(_ request: Request) async throws -> CertificateSigningRequest {
+        let mediaType = request.headers[.contentType]?.split(separator: ";").first?.trimmingCharacters(in: .whitespaces).lowercased()
+        guard mediaType == "application/pkcs10" else {
+            throw Refusal(.unsupportedMediaType, "est_wrong_content_type",
+                          "the body must be sent as Content-Type application/pkcs10 (got \(mediaType ?? "none"))")
+        }
         if let length = request.headers[.contentLength].flatMap(Int.init), length > Self.maxBodyBytes {
             throw Refusal(.contentTooLarge, "est_body_too_large", "bodies are limited to \(Self.maxBodyBytes) bytes")
         }

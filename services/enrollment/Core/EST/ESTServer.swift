@@ -11,11 +11,11 @@ import Synchronization
 import X509
 
 /// Request context that keeps the channel, to read the TLS client certificate.
-struct ESTRequestContext: RequestContext {
-    var coreContext: CoreRequestContextStorage
+package struct ESTRequestContext: RequestContext {
+    package var coreContext: CoreRequestContextStorage
     let channel: any Channel
 
-    init(source: ApplicationRequestContextSource) {
+    package init(source: ApplicationRequestContextSource) {
         coreContext = .init(source: source)
         channel = source.channel
     }
@@ -34,7 +34,7 @@ enum ESTServer {
             privateKey: .privateKey(try NIOSSLPrivateKey(file: keyPath, format: .pem)))
         tls.certificateVerification = .optionalVerification
         tls.minimumTLSVersion = .tlsv12
-        let refusals = TLSRefusalAuditor(store: routes.audit, metrics: routes.metrics, logger: logger)
+        let refusals = TLSRefusalAuditor(audit: routes.audit, metrics: routes.metrics, logger: logger)
         let configuration = TLSChannelConfiguration(tlsConfiguration: tls) { certificates in
             await verify(certificates, roots: holder.mtlsCertificates() + (await issuerRoots.current()), refusals: refusals)
         }

@@ -14,13 +14,13 @@ final class TLSRefusalAuditor: Sendable {
     static let code = "est_client_certificate_untrusted"
     static let quietPeriod: Duration = .seconds(60)
 
-    let store: EnrollmentSCEPStore
+    let audit: AuditLog
     let metrics: EnrollMetrics
     let logger: Logger
     private let recent = Mutex<[String: ContinuousClock.Instant]>([:])
 
-    init(store: EnrollmentSCEPStore, metrics: EnrollMetrics, logger: Logger) {
-        self.store = store
+    init(audit: AuditLog, metrics: EnrollMetrics, logger: Logger) {
+        self.audit = audit
         self.metrics = metrics
         self.logger = logger
     }
@@ -48,9 +48,9 @@ final class TLSRefusalAuditor: Sendable {
         }
         let record = AuditRecord(service: "enroll", actor: "est:tls", action: "est.tls_handshake", outcome: .denied,
                                  targetType: "est_client_certificate", targetID: fingerprint, errorCode: Self.code, details: details)
-        let store = self.store, logger = self.logger
+        let audit = self.audit, logger = self.logger
         Task {
-            do { try await store.audit(record) } catch {
+            do { try await audit.record(record) } catch {
                 logger.error("could not audit a refused client certificate", metadata: ["error": "\(DatabaseErrorText.describe(error))"])
             }
         }

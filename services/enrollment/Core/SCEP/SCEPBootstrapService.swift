@@ -21,7 +21,7 @@ struct SCEPBootstrapService: Service {
     }
 
     func run() async throws {
-        let record = SCEPProfileRecord(
+        let record = SCEPEndpointRecord(
             name: bootstrap.name, issuerID: bootstrap.issuerID, profileID: bootstrap.certificateProfile,
             raCertPath: bootstrap.raCertPath, raKeyPath: bootstrap.raKeyPath,
             staticChallengeSHA256: bootstrap.challenge.map { Array(SHA256.hash(data: Data($0.utf8))) },

@@ -13,17 +13,33 @@ import X509
 /// for approval). Every refusal is audited with a
 /// typed code and answered in SCEP's own form (CertRep FAILURE + failInfo,
 /// or an HTTP error when the message cannot even be read).
-struct SCEPResponder: Sendable {
+package struct SCEPResponder: Sendable {
     let store: EnrollmentSCEPStore
     let issuers: IssuerStore
-    let ras: SCEPRAStore
+    let raKeys: SCEPRAKeyCache
     let issuance: IssuanceService
     let certificates: CertificateRecordStore
     /// Connector certificates of signed challenges (trust bundles of purpose scep-signed-challenge).
     let trustAnchors: TrustAnchorHolder
     let approvals: EnrollmentRequestStore
+    let audit: AuditLog
     let metrics: EnrollMetrics
     let logger: Logger
+
+    package init(store: EnrollmentSCEPStore, issuers: IssuerStore, raKeys: SCEPRAKeyCache, issuance: IssuanceService,
+                 certificates: CertificateRecordStore, trustAnchors: TrustAnchorHolder, approvals: EnrollmentRequestStore,
+                 audit: AuditLog, metrics: EnrollMetrics, logger: Logger) {
+        self.store = store
+        self.issuers = issuers
+        self.raKeys = raKeys
+        self.issuance = issuance
+        self.certificates = certificates
+        self.trustAnchors = trustAnchors
+        self.approvals = approvals
+        self.audit = audit
+        self.metrics = metrics
+        self.logger = logger
+    }
 
     /// RFC 8894 §3.5.2. DES3 only where the system libcrypto provides it. (CertPoll/GetCertInitial has no
     /// capability keyword in RFC 8894: a client that gets PENDING may always poll.)
@@ -31,28 +47,28 @@ struct SCEPResponder: Sendable {
         + (CMSContentCipher.legacyDESAvailable ? ["DES3"] : [])
 
     /// An answer the HTTP layer writes out.
-    enum Reply {
+    package enum Reply {
         case message([UInt8])                      // application/x-pki-message
         case caCertificates([UInt8])               // application/x-x509-ca-ra-cert
         case text(String)                          // GetCACaps
         case httpError(status: Int, code: String, message: String)
     }
 
-    func profile(_ name: String) async throws -> SCEPProfileRecord? {
+    func endpoint(_ name: String) async throws -> SCEPEndpointRecord? {
         try await store.get(name)
     }
 
-    func caCertificates(_ profile: SCEPProfileRecord) async -> Reply {
+    package func caCertificates(_ endpoint: SCEPEndpointRecord) async -> Reply {
         do {
-            let ra = try ras.identity(for: profile)
-            guard let issuer = try await issuers.get(profile.issuerID) else {
-                return .httpError(status: 500, code: "scep_issuer_missing", message: "issuer \(profile.issuerID) does not exist")
+            let ra = try raKeys.identity(for: endpoint)
+            guard let issuer = try await issuers.get(endpoint.issuerID) else {
+                return .httpError(status: 500, code: "scep_issuer_missing", message: "issuer \(endpoint.issuerID) does not exist")
             }
             let ca = try Certificate(derEncoded: issuer.certificateDER)
             metrics.count("scep", "GetCACert", "success")
             return .caCertificates(try CMSSignedData.certsOnly([ra.certificate, ca]))
-        } catch let error as SCEPRAStore.LoadError {
-            logger.error("SCEP RA unavailable", metadata: ["profile": "\(profile.name)", "error": "\(error)"])
+        } catch let error as SCEPRAKeyCache.LoadError {
+            logger.error("SCEP RA unavailable", metadata: ["profile": "\(endpoint.name)", "error": "\(error)"])
             metrics.count("scep", "GetCACert", error.code)
             return .httpError(status: 500, code: error.code, message: "the RA of this profile is not available")
         } catch {
@@ -62,36 +78,33 @@ struct SCEPResponder: Sendable {
     }
 
     /// PKIOperation: decode, verify, decrypt, check the challenge, issue, answer.
-    func pkiOperation(_ profile: SCEPProfileRecord, body: [UInt8], remote: String) async -> Reply {
+    package func pkiOperation(_ endpoint: SCEPEndpointRecord, body: [UInt8], remote: String) async -> Reply {
         let message: SCEPPKIMessage
         do {
             message = try SCEPPKIMessage.parse(body)
         } catch {
-            await refuse(profile, nil, error, remote: remote)
+            await refuse(endpoint, nil, error, remote: remote)
             return .httpError(status: 400, code: error.code, message: error.message)
         }
         let ra: SCEPRAIdentity
         do {
-            ra = try ras.identity(for: profile)
+            ra = try raKeys.identity(for: endpoint)
         } catch {
-            logger.error("SCEP RA unavailable", metadata: ["profile": "\(profile.name)", "error": "\(error)"])
+            logger.error("SCEP RA unavailable", metadata: ["profile": "\(endpoint.name)", "error": "\(error)"])
             metrics.count("scep", "PKIOperation", error.code)
             return .httpError(status: 500, code: error.code, message: "the RA of this profile is not available")
         }
         do {
-            let outcome: SCEPCertRep.Outcome
-            switch try await handle(message, profile: profile, ra: ra, remote: remote) {
-            case .certificates(let certificates):
-                metrics.count("scep", Self.operation(message.messageType), "success")
-                outcome = .success(certificates: certificates, recipient: message.signerCertificate, cipher: message.contentCipher())
-            case .pending:
+            let outcome = try await handle(message, endpoint: endpoint, ra: ra, remote: remote)
+            if case .pending = outcome {
                 metrics.count("scep", Self.operation(message.messageType), "pending")
-                outcome = .pending
+            } else {
+                metrics.count("scep", Self.operation(message.messageType), "success")
             }
             return .message(try SCEPCertRep.build(
                 outcome, transactionID: message.transactionID, recipientNonce: message.senderNonce, digest: message.digest, ra: ra))
         } catch let error as SCEPError {
-            await refuse(profile, message, error, remote: remote)
+            await refuse(endpoint, message, error, remote: remote)
             do {
                 return .message(try SCEPCertRep.build(.failure(error.failInfo), transactionID: message.transactionID,
                                                       recipientNonce: message.senderNonce, digest: message.digest, ra: ra))
@@ -101,15 +114,14 @@ struct SCEPResponder: Sendable {
         } catch {
             // Database or signer unreachable: a retryable server error, not a CertRep FAILURE.
             metrics.count("scep", Self.operation(message.messageType), "unavailable")
-            logger.error("SCEP request could not be completed", metadata: ["profile": "\(profile.name)", "error": "\(error)"])
+            logger.error("SCEP request could not be completed", metadata: ["profile": "\(endpoint.name)", "error": "\(error)"])
             return .httpError(status: 503, code: "scep_unavailable", message: "try again later")
         }
     }
 
-    /// What a PKIOperation comes to when it is not refused.
-    enum Answer {
-        case certificates([Certificate])
-        case pending
+    /// CertRep SUCCESS with `certificates`, enveloped to the requester with the cipher it used.
+    static func issued(_ certificates: [Certificate], to message: SCEPPKIMessage) -> SCEPCertRep.Outcome {
+        .success(certificates: certificates, recipient: message.signerCertificate, cipher: message.contentCipher())
     }
 
     static func operation(_ type: SCEPMessageType?) -> String {
@@ -121,7 +133,7 @@ struct SCEPResponder: Sendable {
         }
     }
 
-    private func handle(_ message: SCEPPKIMessage, profile: SCEPProfileRecord, ra: SCEPRAIdentity, remote: String) async throws -> Answer {
+    private func handle(_ message: SCEPPKIMessage, endpoint: SCEPEndpointRecord, ra: SCEPRAIdentity, remote: String) async throws -> SCEPCertRep.Outcome {
         guard message.messageType == .pkcsReq || message.messageType == .renewalReq || message.messageType == .certPoll else {
             throw SCEPError("scep_operation_unsupported", .badRequest,
                             "messageType \(message.messageType.rawValue) is not supported (PKCSReq, RenewalReq and CertPoll only)")
@@ -130,7 +142,7 @@ struct SCEPResponder: Sendable {
         let inner = try message.open(with: ra)
         if message.messageType == .certPoll {
             let poll = try SCEPIssuerAndSubject.parse(inner)
-            guard let held = try await approvals.latestSCEP(endpoint: profile.name, transactionID: message.transactionID) else {
+            guard let held = try await approvals.latestSCEP(endpoint: endpoint.name, transactionID: message.transactionID) else {
                 throw SCEPError("scep_poll_unknown_transaction", .badCertID,
                                 "no request with transactionID \(message.transactionID) (subject \(poll.subject)) on this profile")
             }
@@ -144,25 +156,25 @@ struct SCEPResponder: Sendable {
         }
         // A request held for approval is answered with its state when its transaction comes again. This comes
         // before the challenge (consumed by the first message) and the replay check (an identical resend is a replay).
-        if let held = try await approvals.latestSCEP(endpoint: profile.name, transactionID: message.transactionID),
+        if let held = try await approvals.latestSCEP(endpoint: endpoint.name, transactionID: message.transactionID),
            try await isResend(message, csr: csr, of: held) {
             return try await answer(held, to: message, csr: csr)
         }
         if message.messageType == .renewalReq {
-            try await checkRenewal(message.signerCertificate, csr: csr, profile: profile)
+            try await checkRenewal(message.signerCertificate, csr: csr, endpoint: endpoint)
         } else {
             guard csr.publicKey == message.signerCertificate.publicKey else {
                 throw SCEPError("scep_signer_key_mismatch", .badMessageCheck, "the message is not signed with the CSR's key")
             }
-            try await checkChallenge(try csr.challengePassword, csr: csr, profile: profile, transactionID: message.transactionID)
+            try await checkChallenge(try csr.challengePassword, csr: csr, endpoint: endpoint, transactionID: message.transactionID)
         }
-        if profile.requireApproval {
-            return try await hold(message, csr: csr, csrDER: inner, profile: profile, remote: remote)
+        if endpoint.requireApproval {
+            return try await hold(message, csr: csr, csrDER: inner, endpoint: endpoint, remote: remote)
         }
         // A replayed message repeats transactionID *and* senderNonce. certmonger reuses the transactionID
         // (a hash of the key) when it resubmits or renews with the same key, with a fresh nonce: that is a new request.
         let replayKey = message.transactionID + "/" + Hex.string(message.senderNonce)
-        guard try await store.beginTransaction(profile: profile.name, transactionID: replayKey) else {
+        guard try await store.beginTransaction(profile: endpoint.name, transactionID: replayKey) else {
             throw SCEPError("scep_transaction_replayed", .badRequest,
                             "this message (transactionID \(message.transactionID), same senderNonce) was already processed")
         }
@@ -172,29 +184,29 @@ struct SCEPResponder: Sendable {
             try serializer.serialize(csr)
             result = try await issuance.issue(IssuanceRequest(
                 csrPEM: PEMDocument(type: "CERTIFICATE REQUEST", derBytes: serializer.serializedBytes).pemString,
-                issuerID: profile.issuerID, profileID: profile.profileID, validityDays: profile.validityDays,
-                requestedBy: "scep:\(profile.name)", source: "scep", idempotencyKey: nil))
+                issuerID: endpoint.issuerID, profileID: endpoint.profileID, validityDays: endpoint.validityDays,
+                requestedBy: "scep:\(endpoint.name)", source: "scep", idempotencyKey: nil))
         } catch let error as IssuanceError {
-            try? await store.finishTransaction(profile: profile.name, transactionID: replayKey, certificateID: nil)
+            try? await store.finishTransaction(profile: endpoint.name, transactionID: replayKey, certificateID: nil)
             if case .signerUnavailable = error { throw error }
             throw SCEPError("scep_issuance_refused_\(error.code)", .badRequest, error.description)
         }
-        try await store.finishTransaction(profile: profile.name, transactionID: replayKey, certificateID: result.certificate.id)
-        try? await store.audit(AuditRecord(
-            service: "enroll", actor: "scep:\(profile.name)", action: message.messageType == .renewalReq ? "scep.renew" : "scep.enroll",
+        try await store.finishTransaction(profile: endpoint.name, transactionID: replayKey, certificateID: result.certificate.id)
+        try? await audit.record(AuditRecord(
+            service: "enroll", actor: "scep:\(endpoint.name)", action: message.messageType == .renewalReq ? "scep.renew" : "scep.enroll",
             outcome: .success, targetType: "certificate", targetID: result.certificate.id.uuidString.lowercased(),
             details: ["transaction_id": message.transactionID, "remote": remote, "serial": result.certificate.serialHex]))
-        return .certificates([try Certificate(derEncoded: result.certificate.certificateDER ?? [])])
+        return Self.issued([try Certificate(derEncoded: result.certificate.certificateDER ?? [])], to: message)
     }
 
-    /// Stores a checked request as pending (profile with require_approval). Issuance's own checks run
+    /// Stores a checked request as pending (endpoint with require_approval). Issuance's own checks run
     /// now, so an operator is never asked to approve a request the profile would refuse.
-    private func hold(_ message: SCEPPKIMessage, csr: CertificateSigningRequest, csrDER: [UInt8], profile: SCEPProfileRecord,
-                      remote: String) async throws -> Answer {
+    private func hold(_ message: SCEPPKIMessage, csr: CertificateSigningRequest, csrDER: [UInt8], endpoint: SCEPEndpointRecord,
+                      remote: String) async throws -> SCEPCertRep.Outcome {
         do {
             try await issuance.check(IssuanceRequest(
-                csrPEM: PEMDocument(type: "CERTIFICATE REQUEST", derBytes: csrDER).pemString, issuerID: profile.issuerID,
-                profileID: profile.profileID, validityDays: profile.validityDays, requestedBy: "scep:\(profile.name)",
+                csrPEM: PEMDocument(type: "CERTIFICATE REQUEST", derBytes: csrDER).pemString, issuerID: endpoint.issuerID,
+                profileID: endpoint.profileID, validityDays: endpoint.validityDays, requestedBy: "scep:\(endpoint.name)",
                 source: "scep", idempotencyKey: nil))
         } catch let error as IssuanceError {
             throw SCEPError("scep_issuance_refused_\(error.code)", .badRequest, error.description)
@@ -203,17 +215,17 @@ struct SCEPResponder: Sendable {
         try serializer.serialize(message.signerCertificate)
         let operation = Self.operation(message.messageType)
         let (held, created) = try await approvals.create(EnrollmentRequestRecord(
-            protocolName: "scep", endpoint: profile.name, operation: operation, issuerID: profile.issuerID,
-            profileID: profile.profileID, validityDays: profile.validityDays, transactionID: message.transactionID,
+            protocolName: "scep", endpoint: endpoint.name, operation: operation, issuerID: endpoint.issuerID,
+            profileID: endpoint.profileID, validityDays: endpoint.validityDays, transactionID: message.transactionID,
             senderNonce: message.senderNonce, csrDER: csrDER, csrSHA256: Array(SHA256.hash(data: csrDER)),
-            subject: csr.subject.description, subjectAltNames: HeldRequests.requestedSANs(csr), requester: "scep:\(profile.name)",
+            subject: csr.subject.description, subjectAltNames: HeldRequests.requestedSANs(csr), requester: "scep:\(endpoint.name)",
             requesterCertificateDER: serializer.serializedBytes, remote: remote
-        ), audit: AuditRecord(service: "enroll", actor: "scep:\(profile.name)", action: "enrollment_request.create", outcome: .success,
-                              details: ["protocol": "scep", "endpoint": profile.name, "operation": operation,
+        ), audit: AuditRecord(service: "enroll", actor: "scep:\(endpoint.name)", action: "enrollment_request.create", outcome: .success,
+                              details: ["protocol": "scep", "endpoint": endpoint.name, "operation": operation,
                                         "transaction_id": message.transactionID, "subject": csr.subject.description, "remote": remote]))
         guard created else { return try await answer(held, to: message, csr: csr) }
         logger.notice("SCEP request held for approval", metadata: [
-            "profile": "\(profile.name)", "request_id": "\(held.id.uuidString.lowercased())", "transaction_id": "\(message.transactionID)",
+            "profile": "\(endpoint.name)", "request_id": "\(held.id.uuidString.lowercased())", "transaction_id": "\(message.transactionID)",
             "subject": "\(csr.subject)",
         ])
         return .pending
@@ -237,7 +249,7 @@ struct SCEPResponder: Sendable {
 
     /// The current state of a held request, for its requester only (same key as the message that created it):
     /// PENDING, the certificate once approved, FAILURE once rejected or failed.
-    private func answer(_ held: EnrollmentRequestRecord, to message: SCEPPKIMessage, csr: CertificateSigningRequest?) async throws -> Answer {
+    private func answer(_ held: EnrollmentRequestRecord, to message: SCEPPKIMessage, csr: CertificateSigningRequest?) async throws -> SCEPCertRep.Outcome {
         guard let der = held.requesterCertificateDER, let requester = try? Certificate(derEncoded: der),
               requester.publicKey == message.signerCertificate.publicKey else {
             throw SCEPError("scep_requester_mismatch", .badMessageCheck,
@@ -255,7 +267,7 @@ struct SCEPResponder: Sendable {
             guard let id = held.certificateID, let record = try await certificates.get(id), let certificate = record.certificateDER else {
                 throw SCEPError("scep_request_certificate_missing", .badRequest, "the certificate of request \(held.id.uuidString.lowercased()) cannot be read")
             }
-            return .certificates([try Certificate(derEncoded: certificate)])
+            return Self.issued([try Certificate(derEncoded: certificate)], to: message)
         case .rejected:
             throw SCEPError("scep_request_rejected", .badRequest,
                             "request \(held.id.uuidString.lowercased()) was rejected by \(held.decidedBy ?? "an operator"): \(held.reason ?? "")")
@@ -266,14 +278,14 @@ struct SCEPResponder: Sendable {
 
     /// RFC 8894 §3.3.1.2: a RenewalReq is signed by a currently valid certificate of this issuer
     /// (issued, not revoked, in certctl's database) whose subject the new request keeps.
-    private func checkRenewal(_ current: Certificate, csr: CertificateSigningRequest, profile: SCEPProfileRecord) async throws {
-        guard let issuer = try await issuers.get(profile.issuerID), let ca = try? Certificate(derEncoded: issuer.certificateDER),
+    private func checkRenewal(_ current: Certificate, csr: CertificateSigningRequest, endpoint: SCEPEndpointRecord) async throws {
+        guard let issuer = try await issuers.get(endpoint.issuerID), let ca = try? Certificate(derEncoded: issuer.certificateDER),
               await ESTServer.validates(current, intermediates: [], roots: [ca]) else {
             throw SCEPError("scep_renewal_wrong_issuer", .badMessageCheck,
-                            "a RenewalReq must be signed by a valid certificate of issuer \(profile.issuerID)")
+                            "a RenewalReq must be signed by a valid certificate of issuer \(endpoint.issuerID)")
         }
         var filter = CertificateFilter()
-        filter.issuerID = profile.issuerID
+        filter.issuerID = endpoint.issuerID
         filter.serialHex = SerialNumber.canonicalHex(ofDERInteger: Array(current.serialNumber.bytes))
         filter.limit = 1
         guard filter.serialHex != nil, let record = try await certificates.list(filter).first, record.status == "issued" else {
@@ -285,19 +297,19 @@ struct SCEPResponder: Sendable {
         }
     }
 
-    func refuse(_ profile: SCEPProfileRecord, _ message: SCEPPKIMessage?, _ error: SCEPError, remote: String) async {
+    func refuse(_ endpoint: SCEPEndpointRecord, _ message: SCEPPKIMessage?, _ error: SCEPError, remote: String) async {
         let operation = Self.operation(message?.messageType)
         metrics.count("scep", operation, error.code)
         logger.notice("SCEP request refused", metadata: [
-            "profile": "\(profile.name)", "code": "\(error.code)", "reason": "\(error.message)",
+            "profile": "\(endpoint.name)", "code": "\(error.code)", "reason": "\(error.message)",
             "transaction_id": "\(message?.transactionID ?? "-")", "remote": "\(remote)",
         ])
         var details = ["reason": error.message, "fail_info": error.failInfo.rawValue, "remote": remote]
         if let message { details["transaction_id"] = message.transactionID }
         do {
-            try await store.audit(AuditRecord(
-                service: "enroll", actor: "scep:\(profile.name)", action: "scep.enroll", outcome: .denied,
-                targetType: "scep_profile", targetID: profile.name, errorCode: error.code, details: details))
+            try await audit.record(AuditRecord(
+                service: "enroll", actor: "scep:\(endpoint.name)", action: "scep.enroll", outcome: .denied,
+                targetType: "scep_profile", targetID: endpoint.name, errorCode: error.code, details: details))
         } catch {
             logger.error("could not audit a SCEP refusal", metadata: ["error": "\(DatabaseErrorText.describe(error))"])
         }

@@ -21,43 +21,43 @@ struct SCEPRoutes: Sendable {
         let name = context.parameters.get("profile") ?? ""
         let operation = request.uri.queryParameters["operation"].map(String.init) ?? ""
         let remote = request.headers[.init("X-Forwarded-For")!] ?? "-"
-        let profile: SCEPProfileRecord?
+        let endpoint: SCEPEndpointRecord?
         do {
-            profile = try await responder.profile(name)
+            endpoint = try await responder.endpoint(name)
         } catch {
             return Self.error(503, "database unavailable: \(DatabaseErrorText.describe(error))")
         }
-        guard let profile else { return Self.error(404, "no SCEP profile \(name)") }
+        guard let endpoint else { return Self.error(404, "no SCEP profile \(name)") }
         switch (operation, request.method) {
         case ("GetCACaps", .get):
             responder.metrics.count("scep", "GetCACaps", "success")
             return Self.write(.text(SCEPResponder.capabilities.joined(separator: "\n") + "\n"))
         case ("GetCACert", .get):
-            return Self.write(await responder.caCertificates(profile))
+            return Self.write(await responder.caCertificates(endpoint))
         case ("PKIOperation", .get):
             // RFC 8894 §4.3: base64 in `message`; '+' may arrive as a space after form decoding.
             let text = (request.uri.queryParameters["message"].map(String.init) ?? "").replacingOccurrences(of: " ", with: "+")
             guard text.utf8.count <= Self.maxBodyBytes * 4 / 3 + 4,
                   let bytes = Data(base64Encoded: text, options: .ignoreUnknownCharacters), !bytes.isEmpty else {
                 let error = SCEPError("scep_bad_encoding", .badRequest, "message= must be a base64 pkiMessage")
-                await responder.refuse(profile, nil, error, remote: remote)
+                await responder.refuse(endpoint, nil, error, remote: remote)
                 return Self.error(400, error.message)
             }
-            return Self.write(await responder.pkiOperation(profile, body: Array(bytes), remote: remote))
+            return Self.write(await responder.pkiOperation(endpoint, body: Array(bytes), remote: remote))
         case ("PKIOperation", .post):
             let tooLarge = SCEPError("scep_body_too_large", .badRequest, "pkiMessage bodies are limited to \(Self.maxBodyBytes) bytes")
             if let length = request.headers[.contentLength].flatMap(Int.init), length > Self.maxBodyBytes {
-                await responder.refuse(profile, nil, tooLarge, remote: remote)
+                await responder.refuse(endpoint, nil, tooLarge, remote: remote)
                 return Self.error(413, tooLarge.message)
             }
             let buffer: ByteBuffer
             do {
                 buffer = try await request.body.collect(upTo: Self.maxBodyBytes)
             } catch {
-                await responder.refuse(profile, nil, tooLarge, remote: remote)
+                await responder.refuse(endpoint, nil, tooLarge, remote: remote)
                 return Self.error(413, tooLarge.message)
             }
-            return Self.write(await responder.pkiOperation(profile, body: Array(buffer.readableBytesView), remote: remote))
+            return Self.write(await responder.pkiOperation(endpoint, body: Array(buffer.readableBytesView), remote: remote))
         default:
             return Self.error(400, "unknown SCEP operation \(operation.isEmpty ? "(none)" : operation) for \(request.method)")
         }

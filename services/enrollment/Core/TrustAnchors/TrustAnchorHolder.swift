@@ -11,7 +11,7 @@ import X509
 /// is unreadable, empty, unparsable or holds an expired certificate is
 /// refused and the old pool stays. Readers take a snapshot (a value), so a
 /// request in flight keeps the pool it started with.
-final class TrustAnchorHolder: Sendable {
+package final class TrustAnchorHolder: Sendable {
     struct Pool: Sendable {
         let name: String
         /// est-mtls or scep-signed-challenge (trust_anchors.purpose).
@@ -47,6 +47,8 @@ final class TrustAnchorHolder: Sendable {
     }
 
     private let pools = Mutex<[String: Pool]>([:])
+
+    package init() {}
 
     func pool(_ name: String) -> Pool? { pools.withLock { $0[name] } }
 

@@ -5,10 +5,10 @@ import Foundation
 import Synchronization
 import X509
 
-/// Loads each profile's RA certificate and key from their files, enforcing
-/// key mode 0600, and keeps them until either file changes (mtime/size), so a
-/// rotated RA takes effect without a restart.
-final class SCEPRAStore: Sendable {
+/// Loads each SCEP endpoint's RA certificate and key from their files,
+/// enforcing key mode 0600, and keeps them until either file changes
+/// (mtime/size), so a rotated RA takes effect without a restart.
+package final class SCEPRAKeyCache: Sendable {
     struct Entry: Sendable {
         let stamp: String
         let identity: SCEPRAIdentity
@@ -34,24 +34,26 @@ final class SCEPRAStore: Sendable {
 
     private let cache = Mutex<[String: Entry]>([:])
 
-    func identity(for profile: SCEPProfileRecord) throws(LoadError) -> SCEPRAIdentity {
+    package init() {}
+
+    func identity(for endpoint: SCEPEndpointRecord) throws(LoadError) -> SCEPRAIdentity {
         do {
-            try PrivateFile.checkOwnerOnly(profile.raKeyPath, variable: "scep profile \(profile.name) ra_key_path")
+            try PrivateFile.checkOwnerOnly(endpoint.raKeyPath, variable: "scep profile \(endpoint.name) ra_key_path")
         } catch {
             throw .insecureKey(error.description)
         }
-        let stamp = Self.stamp(profile.raCertPath) + "|" + Self.stamp(profile.raKeyPath)
-        let key = profile.name
+        let stamp = Self.stamp(endpoint.raCertPath) + "|" + Self.stamp(endpoint.raKeyPath)
+        let key = endpoint.name
         if let entry = cache.withLock({ $0[key] }), entry.stamp == stamp { return entry.identity }
         do {
-            let certPEM = try String(contentsOfFile: profile.raCertPath, encoding: .utf8)
-            let keyPEM = try String(contentsOfFile: profile.raKeyPath, encoding: .utf8)
+            let certPEM = try String(contentsOfFile: endpoint.raCertPath, encoding: .utf8)
+            let keyPEM = try String(contentsOfFile: endpoint.raKeyPath, encoding: .utf8)
             let certificate = try Certificate(pemEncoded: certPEM)
             let identity = try SCEPRAIdentity(certificate: certificate, keyPEM: keyPEM)
             cache.withLock { $0[key] = Entry(stamp: stamp, identity: identity) }
             return identity
         } catch {
-            throw .unreadable("RA certificate \(profile.raCertPath) / key \(profile.raKeyPath) of SCEP profile \(profile.name) cannot be loaded (an RSA key matching the certificate is required): \(error)")
+            throw .unreadable("RA certificate \(endpoint.raCertPath) / key \(endpoint.raKeyPath) of SCEP profile \(endpoint.name) cannot be loaded (an RSA key matching the certificate is required): \(error)")
         }
     }
 
