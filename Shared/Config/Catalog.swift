@@ -251,37 +251,37 @@ public enum Catalog {
     }
 
     public static let scepBootstrapProfile = ConfigVariable<String>(
-        "CERTCTL_SCEP_BOOTSTRAP_PROFILE", services: [.enroll],
+        "CERTCTL_SCEP_BOOTSTRAP_PROFILE", services: [.admin, .enroll],
         expected: "a SCEP profile name: lower-case letters, digits, - and _ (at most 63)",
         meaning: "If set, certctl-enroll creates this SCEP profile at start when it does not exist yet (the other SCEP bootstrap variables describe it); an existing profile is never changed.",
         parse: profileName)
 
     public static let scepBootstrapIssuer = ConfigVariable<String>(
-        "CERTCTL_SCEP_BOOTSTRAP_ISSUER_ID", default: "iss-local", services: [.enroll],
+        "CERTCTL_SCEP_BOOTSTRAP_ISSUER_ID", default: "iss-local", services: [.admin],
         expected: "an issuer id",
         meaning: "Issuer of the bootstrap SCEP profile.",
         parse: { $0.isEmpty ? nil : $0 })
 
     public static let scepBootstrapCertProfile = ConfigVariable<String>(
-        "CERTCTL_SCEP_BOOTSTRAP_CERT_PROFILE", default: "default", services: [.enroll],
+        "CERTCTL_SCEP_BOOTSTRAP_CERT_PROFILE", default: "default", services: [.admin],
         expected: "a certificate profile id",
         meaning: "Certificate profile the bootstrap SCEP profile issues under.",
         parse: { $0.isEmpty ? nil : $0 })
 
     public static let scepBootstrapRACert = ConfigVariable<String>(
-        "CERTCTL_SCEP_BOOTSTRAP_RA_CERT", services: [.enroll],
+        "CERTCTL_SCEP_BOOTSTRAP_RA_CERT", services: [.admin, .enroll],
         expected: "a PEM certificate file path",
         meaning: "RA certificate (RSA) of the bootstrap SCEP profile; required with `CERTCTL_SCEP_BOOTSTRAP_PROFILE`.",
         parse: nonEmptyPath)
 
     public static let scepBootstrapRAKey = ConfigVariable<String>(
-        "CERTCTL_SCEP_BOOTSTRAP_RA_KEY", services: [.enroll],
+        "CERTCTL_SCEP_BOOTSTRAP_RA_KEY", services: [.admin, .enroll],
         expected: "a PEM RSA private key file path (mode 0600)",
         meaning: "RA private key of the bootstrap SCEP profile; required with `CERTCTL_SCEP_BOOTSTRAP_PROFILE`.",
         parse: nonEmptyPath)
 
     public static let scepBootstrapChallenge = ConfigVariable<String>(
-        "CERTCTL_SCEP_BOOTSTRAP_CHALLENGE", services: [.enroll],
+        "CERTCTL_SCEP_BOOTSTRAP_CHALLENGE", services: [.admin],
         expected: "a secret of 8 to 255 characters",
         meaning: "Static challenge password of the bootstrap SCEP profile (only its SHA-256 is stored). Unset: the profile accepts only one-time challenges.",
         parse: { (8...255).contains($0.count) ? $0 : nil })

@@ -118,11 +118,14 @@ public struct AdminConfig: ServiceConfig {
     public var crlBaseURL: String
     public var pendingIssuanceTimeout: Duration
     public var httpTLS: TLSFiles?
+    /// The SCEP endpoint to create at start when absent.
+    public var scepBootstrap: SCEPBootstrap?
 
     public init(_ env: Environment) throws(ConfigError) {
         common = try CommonConfig(env)
         httpListen = try env.read(Catalog.adminListen)
         httpTLS = try TLSFiles(env, certificate: Catalog.adminTLSCert, key: Catalog.adminTLSKey)
+        scepBootstrap = try SCEPBootstrap(env)
         signerAddress = try env.read(Catalog.signerAddress)
         rpcIdentity = try RPCIdentityPaths(env)
         ocspBaseURL = try env.read(Catalog.ocspBaseURL)
@@ -211,22 +214,13 @@ public struct EnrollConfig: ServiceConfig {
 
     public var signerAddress: ListenAddress
     public var rpcIdentity: RPCIdentityPaths
-    public var scepBootstrap: SCEPBootstrap?
+    /// The bootstrap SCEP endpoint's RA files, checked at start (admin creates the endpoint).
+    public var scepBootstrap: SCEPBootstrapRA?
     /// EST listener, certificate chain and key paths; nil = EST off.
     public var est: (listen: ListenAddress, certPath: String, keyPath: String)?
     /// Same publication URLs as admin: SCEP/EST certificates must point where admin-issued ones do.
     public var ocspBaseURL: String
     public var crlBaseURL: String
-
-    /// The SCEP profile created at start when absent (the SCEP bootstrap variables).
-    public struct SCEPBootstrap: Sendable {
-        public var name: String
-        public var issuerID: String
-        public var certificateProfile: String
-        public var raCertPath: String
-        public var raKeyPath: String
-        public var challenge: String?
-    }
 
     public init(_ env: Environment) throws(ConfigError) {
         common = try CommonConfig(env)
@@ -245,17 +239,44 @@ public struct EnrollConfig: ServiceConfig {
             try PrivateFile.checkOwnerOnly(key, variable: Catalog.estTLSKey.name)
             est = (listen, cert, key)
         }
-        if let name = try env.readOptional(Catalog.scepBootstrapProfile) {
-            guard let cert = try env.readOptional(Catalog.scepBootstrapRACert) else {
-                throw ConfigError(variable: Catalog.scepBootstrapRACert.name, value: nil, expected: "a PEM certificate file path (required with CERTCTL_SCEP_BOOTSTRAP_PROFILE)")
-            }
-            guard let key = try env.readOptional(Catalog.scepBootstrapRAKey) else {
-                throw ConfigError(variable: Catalog.scepBootstrapRAKey.name, value: nil, expected: "a PEM RSA key file path (required with CERTCTL_SCEP_BOOTSTRAP_PROFILE)")
-            }
-            scepBootstrap = SCEPBootstrap(
-                name: name, issuerID: try env.read(Catalog.scepBootstrapIssuer),
-                certificateProfile: try env.read(Catalog.scepBootstrapCertProfile),
-                raCertPath: cert, raKeyPath: key, challenge: try env.readOptional(Catalog.scepBootstrapChallenge))
+        scepBootstrap = try SCEPBootstrapRA(env)
+    }
+}
+
+/// The RA files of the SCEP endpoint the bootstrap variables describe.
+public struct SCEPBootstrapRA: Sendable {
+    public var name: String
+    public var raCertPath: String
+    public var raKeyPath: String
+
+    /// nil when CERTCTL_SCEP_BOOTSTRAP_PROFILE is unset; both RA files are then required.
+    init?(_ env: Environment) throws(ConfigError) {
+        guard let name = try env.readOptional(Catalog.scepBootstrapProfile) else { return nil }
+        guard let cert = try env.readOptional(Catalog.scepBootstrapRACert) else {
+            throw ConfigError(variable: Catalog.scepBootstrapRACert.name, value: nil, expected: "a PEM certificate file path (required with CERTCTL_SCEP_BOOTSTRAP_PROFILE)")
         }
+        guard let key = try env.readOptional(Catalog.scepBootstrapRAKey) else {
+            throw ConfigError(variable: Catalog.scepBootstrapRAKey.name, value: nil, expected: "a PEM RSA key file path (required with CERTCTL_SCEP_BOOTSTRAP_PROFILE)")
+        }
+        self.name = name
+        raCertPath = cert
+        raKeyPath = key
+    }
+}
+
+/// The SCEP endpoint certctl-admin creates at start when absent (the SCEP
+/// bootstrap variables): admin writes policy; the RA files are enroll's.
+public struct SCEPBootstrap: Sendable {
+    public var ra: SCEPBootstrapRA
+    public var issuerID: String
+    public var certificateProfile: String
+    public var challenge: String?
+
+    init?(_ env: Environment) throws(ConfigError) {
+        guard let ra = try SCEPBootstrapRA(env) else { return nil }
+        self.ra = ra
+        issuerID = try env.read(Catalog.scepBootstrapIssuer)
+        certificateProfile = try env.read(Catalog.scepBootstrapCertProfile)
+        challenge = try env.readOptional(Catalog.scepBootstrapChallenge)
     }
 }

@@ -43,7 +43,9 @@ struct SCEPEnrollTests {
             children.append(try ChildProcess(try TestEnvironment.binary("certctl-admin"), environment: common.merging(
                 identities.environment(for: "admin")) { a, _ in a }.merging(
                 ["CERTCTL_ADMIN_LISTEN": "127.0.0.1:\(adminPort)", "CERTCTL_API_KEY": apiKey,
-                 "CERTCTL_DATABASE_URL": TestEnvironment.urlText(url, as: .admin)]) { a, _ in a }))
+                 "CERTCTL_DATABASE_URL": TestEnvironment.urlText(url, as: .admin), "CERTCTL_SCEP_BOOTSTRAP_PROFILE": "devices",
+                 "CERTCTL_SCEP_BOOTSTRAP_RA_CERT": raCert, "CERTCTL_SCEP_BOOTSTRAP_RA_KEY": raKey,
+                 "CERTCTL_SCEP_BOOTSTRAP_CHALLENGE": "static-secret-1"]) { a, _ in a }))
             children.append(try ChildProcess(try TestEnvironment.binary("certctl-signer"), environment: common.merging(
                 identities.environment(for: "signer")) { a, _ in a }.merging(
                 ["CERTCTL_SIGNER_HEALTH_LISTEN": "127.0.0.1:\(signerHealth)", "CERTCTL_SIGNER_RPC_LISTEN": "127.0.0.1:\(signerRPC)",
@@ -53,7 +55,6 @@ struct SCEPEnrollTests {
                 identities.environment(for: "enroll")) { a, _ in a }.merging(
                 ["CERTCTL_ENROLL_LISTEN": "127.0.0.1:\(enrollPort)", "CERTCTL_SCEP_BOOTSTRAP_PROFILE": "devices",
                  "CERTCTL_SCEP_BOOTSTRAP_RA_CERT": raCert, "CERTCTL_SCEP_BOOTSTRAP_RA_KEY": raKey,
-                 "CERTCTL_SCEP_BOOTSTRAP_CHALLENGE": "static-secret-1",
                  "CERTCTL_DATABASE_URL": TestEnvironment.urlText(url, as: .enroll)]) { a, _ in a }))
             let stack = Stack(url: url, ca: ca, adminPort: adminPort, enrollPort: enrollPort, apiKey: apiKey, ra: ra, raCertPath: raCert)
             do {

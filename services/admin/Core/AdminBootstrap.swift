@@ -5,9 +5,10 @@ import CertctlStore
 import Logging
 import ServiceLifecycle
 
-/// Start-up work of the admin service: apply migrations (unless disabled)
-/// and store the bootstrap API key. An unreachable database is retried with
-/// backoff; a failing migration stops the process with the SQL error.
+/// Start-up work of the admin service: apply migrations (unless disabled),
+/// store the bootstrap API key, create the bootstrap SCEP endpoint. An
+/// unreachable database is retried with backoff; a failing migration stops
+/// the process with the SQL error.
 struct AdminBootstrap: Service {
     let config: AdminConfig
     let database: Database
@@ -34,6 +35,9 @@ struct AdminBootstrap: Service {
             }
             logger.info(created ? "stored bootstrap admin API key" : "bootstrap admin API key already present",
                         metadata: ["key_prefix": "\(APIKeyStore.prefix(key))"])
+        }
+        if let scep = config.scepBootstrap {
+            await SCEPEndpointBootstrap.run(scep, store: EnrollmentSCEPStore(client: database.client, logger: logger), logger: logger)
         }
         try await gracefulShutdown()
     }

@@ -45,8 +45,10 @@ package enum EnrollService {
                 issuerRoots: IssuerRoots(issuers: IssuerStore(client: client, logger: context.logger)), logger: context.logger))
         }
         if let bootstrap = context.config.scepBootstrap {
-            try SCEPBootstrapService.checkFiles(bootstrap)
-            services.append(SCEPBootstrapService(bootstrap: bootstrap, store: scepStore, logger: context.logger))
+            // certctl-admin creates the endpoint (policy is admin's); its RA files are this process's:
+            // refuse to start (exit 78) when they are missing or the key is readable by others.
+            try PrivateFile.checkReadable(bootstrap.raCertPath, variable: Catalog.scepBootstrapRACert.name)
+            try PrivateFile.checkOwnerOnly(bootstrap.raKeyPath, variable: Catalog.scepBootstrapRAKey.name)
         }
         return ServiceParts(services: services)
     }
