@@ -126,7 +126,7 @@ struct SignerRPCService: SignerRPC.SimpleServiceProtocol {
 
     func audit(_ record: AuditRecord) async {
         do {
-            try await database.client.withConnection { try await AuditLog.record(record, on: $0, logger: logger) }
+            try await AuditLog(client: database.client, logger: logger).record(record)
         } catch {
             logger.error("could not write audit event", metadata: ["action": "\(record.action)", "error": "\(DatabaseErrorText.describe(error))"])
         }
