@@ -13,12 +13,7 @@ struct DatabaseRolesTests {
 
     /// The SQLSTATE `sql` fails with as `service`'s role, or nil when it succeeds.
     static func sqlState(_ sql: String, as service: ServiceName, _ url: DatabaseURL) async throws -> String? {
-        do {
-            try await TestEnvironment.execute(sql, TestEnvironment.url(url, as: service))
-            return nil
-        } catch let error as PSQLError {
-            return error.serverInfo?[.sqlState] ?? "no SQLSTATE: \(DatabaseErrorText.describe(error))"
-        }
+        try await TestEnvironment.sqlState(sql, TestEnvironment.url(url, as: service))
     }
 
     /// A migrated database with an issuer, a profile, an issued and a pending certificate (reserved by certctl_admin).

@@ -14,9 +14,10 @@ struct SchemaTests {
                 INSERT INTO audit_events (service, actor, action, outcome) VALUES ('admin', 'alice', 'test.event', 'success')
                 """, url)
             for statement in ["UPDATE audit_events SET actor = 'mallory'", "DELETE FROM audit_events", "TRUNCATE audit_events"] {
-                let error = await #expect(throws: (any Error).self, "\(statement) must be rejected") {
+                let error = await #expect(throws: PSQLError.self, "\(statement) must be rejected") {
                     try await TestEnvironment.execute(statement, url)
                 }
+                #expect(error?.serverInfo?[.sqlState] == "42501")
                 #expect(error.map(DatabaseErrorText.describe)?.contains("append-only") == true)
             }
             #expect(try await TestEnvironment.scalar("SELECT count(*) FROM audit_events WHERE actor = 'alice'", url) == 1)
@@ -27,33 +28,32 @@ struct SchemaTests {
     func canonicalSerials() async throws {
         try await TestEnvironment.withFreshDatabase(migrated: true) { url in
             try await TestEnvironment.execute("INSERT INTO issuers (id, display_name) VALUES ('iss-local', 'Local')", url)
-            func insert(_ serial: String) async throws {
-                try await TestEnvironment.execute("""
-                    INSERT INTO certificates (issuer_id, serial_hex, status, requested_by)
-                    VALUES ('iss-local', '\(serial)', 'pending', 'tests')
-                    """, url)
-            }
-            try await insert("1a2b3c")
-            try await insert(String(repeating: "f", count: 40))
+            try await TestEnvironment.execute(Self.insertPending("1a2b3c"), url)
+            try await TestEnvironment.execute(Self.insertPending(String(repeating: "f", count: 40)), url)
             for bad in ["01a2", "1A2B", "0", "", "xyz", String(repeating: "f", count: 41)] {
-                await #expect(throws: (any Error).self, "serial '\(bad)' must be rejected") { try await insert(bad) }
+                #expect(try await TestEnvironment.sqlState(Self.insertPending(bad), url) == "23514", "serial '\(bad)' must be rejected")
             }
             // unique per issuer
-            await #expect(throws: (any Error).self) { try await insert("1a2b3c") }
+            #expect(try await TestEnvironment.sqlState(Self.insertPending("1a2b3c"), url) == "23505")
             #expect(try await TestEnvironment.scalar("SELECT count(*) FROM certificates", url) == 2)
         }
+    }
+
+    static func insertPending(_ serial: String) -> String {
+        """
+        INSERT INTO certificates (issuer_id, serial_hex, status, requested_by)
+        VALUES ('iss-local', '\(serial)', 'pending', 'tests')
+        """
     }
 
     @Test("an issued certificate must carry its DER")
     func issuedNeedsDER() async throws {
         try await TestEnvironment.withFreshDatabase(migrated: true) { url in
             try await TestEnvironment.execute("INSERT INTO issuers (id, display_name) VALUES ('iss-local', 'Local')", url)
-            await #expect(throws: (any Error).self) {
-                try await TestEnvironment.execute("""
-                    INSERT INTO certificates (issuer_id, serial_hex, status, requested_by)
-                    VALUES ('iss-local', 'abc', 'issued', 'tests')
-                    """, url)
-            }
+            #expect(try await TestEnvironment.sqlState("""
+                INSERT INTO certificates (issuer_id, serial_hex, status, requested_by)
+                VALUES ('iss-local', 'abc', 'issued', 'tests')
+                """, url) == "23514")
         }
     }
 

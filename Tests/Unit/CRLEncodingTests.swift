@@ -87,7 +87,8 @@ struct CRLEncodingTests {
         #expect(reasons == [false, true, false, true], "reason omitted for nil and unspecified")
     }
 
-    @Test("an empty CRL omits revokedCertificates", arguments: [0, 50_000])
+    @Test("an empty CRL omits revokedCertificates; a full one lists every entry in one SEQUENCE before the extensions",
+          arguments: [0, 50_000])
     func sizes(count: Int) throws {
         let header = try Self.sampleHeader(key: P256.Signing.PrivateKey())
         var writer = try TBSCertListWriter(header: header, expectedEntries: count)
@@ -98,6 +99,26 @@ struct CRLEncodingTests {
         let tbs = Array(buffer: writer.finish().tbs)
         let fields = try TBSCertListFields(tbs)
         #expect(fields.revokedCount == count)
+        // the fields of the TBSCertList, by tag: version, signature, issuer, thisUpdate, nextUpdate, [revokedCertificates,] [0] extensions
+        var outer = DERReader(tbs)
+        var reader = outer.inside(try outer.next(DERWriter.sequence, "TBSCertList"))
+        var tags: [UInt8] = []
+        var revoked: DERReader.Element?
+        while !reader.isAtEnd {
+            let element = try reader.next()
+            if tags.count == 5, element.tag == DERWriter.sequence { revoked = element }
+            tags.append(element.tag)
+        }
+        let fieldTags: [UInt8] = [DERWriter.integer, DERWriter.sequence, DERWriter.sequence, DERWriter.utcTime, DERWriter.utcTime]
+        if count == 0 {
+            #expect(tags == fieldTags + [0xa0], "no empty revokedCertificates SEQUENCE (RFC 5280 §5.1.2.6)")
+        } else {
+            #expect(tags == fieldTags + [DERWriter.sequence, 0xa0])
+            var entries = DERReader(tbs, range: try #require(revoked).content)
+            var listed = 0
+            while !entries.isAtEnd { _ = try entries.next(DERWriter.sequence, "entry"); listed += 1 }
+            #expect(listed == count)
+        }
         _ = try DER.parse(tbs)
     }
 

@@ -60,7 +60,9 @@ struct SCEPSignedChallengeTests {
         #expect(parsed384.signer(among: [p256.cert], now: now) == nil)
         let parsed256 = try SCEPSignedChallenge.parse(try token(p256.keyPEM))
         #expect(parsed256.signer(among: [p256.cert], now: now.addingTimeInterval(3 * 86_400)) == nil, "connector certificate expired")
-        #expect(throws: (any Error).self) { try SCEPSignedChallenge.sign(keyPEM: rsa.keyPEM, audience: "x", notBefore: now, notAfter: now + 1, id: "abcdefgh") }
+        #expect(throws: SCEPError("scep_signed_challenge_key_unsupported", .badRequest, "a connector key is a P-256 or P-384 private key in PEM")) {
+            try SCEPSignedChallenge.sign(keyPEM: rsa.keyPEM, audience: "x", notBefore: now, notAfter: now + 1, id: "abcdefgh")
+        }
         let noSigning = try connector("ku", extra: ["-addext", "keyUsage=critical,keyAgreement"])
         #expect(try SCEPSignedChallenge.parse(try token(noSigning.keyPEM)).signer(among: [noSigning.cert], now: now) == nil,
                 "a certificate without digitalSignature is not a connector")

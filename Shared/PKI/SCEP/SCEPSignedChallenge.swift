@@ -110,15 +110,18 @@ public struct SCEPSignedChallenge: Sendable, Equatable {
     /// Builds a token (the connector side: `certctl-admin sign-scep-challenge` and tests).
     /// `keyPEM` is a P-256 or P-384 private key.
     public static func sign(keyPEM: String, audience: String, notBefore: Date, notAfter: Date, id: String,
-                            commonName: String? = nil) throws -> String {
+                            commonName: String? = nil) throws(SCEPError) -> String {
         var text = versionPrefix + "aud=\(audience):nbf=\(Int64(notBefore.timeIntervalSince1970)):exp=\(Int64(notAfter.timeIntervalSince1970)):id=\(id)"
         if let commonName { text += ":cn=" + Data(commonName.utf8).base64EncodedString() }
         let signature: Data
-        if let key = try? P256.Signing.PrivateKey(pemRepresentation: keyPEM) {
-            signature = try key.signature(for: SHA256.hash(data: Data(text.utf8))).derRepresentation
+        if let key = try? P256.Signing.PrivateKey(pemRepresentation: keyPEM),
+           let value = try? key.signature(for: SHA256.hash(data: Data(text.utf8))) {
+            signature = value.derRepresentation
+        } else if let key = try? P384.Signing.PrivateKey(pemRepresentation: keyPEM),
+                  let value = try? key.signature(for: SHA384.hash(data: Data(text.utf8))) {
+            signature = value.derRepresentation
         } else {
-            signature = try P384.Signing.PrivateKey(pemRepresentation: keyPEM).signature(for: SHA384.hash(data: Data(text.utf8)))
-                .derRepresentation
+            throw SCEPError("scep_signed_challenge_key_unsupported", .badRequest, "a connector key is a P-256 or P-384 private key in PEM")
         }
         return text + ":sig=" + signature.base64EncodedString()
     }

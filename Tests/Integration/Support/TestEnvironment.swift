@@ -109,6 +109,16 @@ enum TestEnvironment {
         }
     }
 
+    /// The SQLSTATE `sql` fails with, or nil when it succeeds (other errors are thrown).
+    static func sqlState(_ sql: String, _ url: DatabaseURL) async throws -> String? {
+        do {
+            try await execute(sql, url)
+            return nil
+        } catch let error as PSQLError {
+            return error.serverInfo?[.sqlState] ?? "no SQLSTATE: \(DatabaseErrorText.describe(error))"
+        }
+    }
+
     /// The single integer result of `sql`.
     static func scalar(_ sql: String, _ url: DatabaseURL) async throws -> Int? {
         try await withConnection(url) { connection in
