@@ -19,41 +19,21 @@ struct SignerRPCTests {
     /// A running signer on a fresh, migrated database.
     struct Harness {
         let url: DatabaseURL
-        let ca: TestCA
-        let issuer: Certificate
-        let identities: ServiceIdentities
-        let rpcPort: Int
+        let signer: RunningSigner
+        var ca: TestCA { signer.ca }
+        var issuer: Certificate { signer.issuer }
+        var identities: ServiceIdentities { signer.identities }
 
         func connection(_ identity: String, identities: ServiceIdentities? = nil) throws -> SignerConnection {
-            let files = identities ?? self.identities
-            return try SignerConnection(
-                address: ListenAddress(host: "127.0.0.1", port: rpcPort),
-                tls: RPCTLSFiles(certificatePath: "\(files.directory)/\(identity).crt",
-                                 keyPath: "\(files.directory)/\(identity).key", caPath: "\(files.directory)/ca.crt"))
+            try signer.connection(identity, identities: identities)
         }
     }
 
     func withSigner(_ body: (Harness) async throws -> Void) async throws {
         try await TestEnvironment.withFreshDatabase(migrated: true) { url in
-            let ca = try TestCA.create()
-            defer { ca.remove() }
-            let identities = try TestCA.identities(in: ca.directory + "/rpc", for: ["signer", "admin", "crl", "enroll", "intruder"])
-            let rpcPort = freePort()
-            let healthPort = freePort()
-            var environment = [
-                "CERTCTL_DATABASE_URL": TestEnvironment.urlText(url, as: .signer), "CERTCTL_LOG_FORMAT": "text",
-                "CERTCTL_SIGNER_HEALTH_LISTEN": "127.0.0.1:\(healthPort)", "CERTCTL_SIGNER_RPC_LISTEN": "127.0.0.1:\(rpcPort)",
-                "CERTCTL_CA_CERT_PATH": ca.certPath, "CERTCTL_CA_KEY_PATH": ca.keyPath,
-            ]
-            environment.merge(identities.environment(for: "signer")) { a, _ in a }
-            let signer = try ChildProcess(try TestEnvironment.binary("certctl-signer"), environment: environment)
-            defer { signer.signal(SIGKILL) }
-            try await signer.eventually("/readyz 200") {
-                try await HTTP.get("http://127.0.0.1:\(healthPort)/readyz").status == 200
+            try await RunningSigner.run(url, callers: ["admin", "crl", "enroll", "intruder"]) { signer in
+                try await body(Harness(url: url, signer: signer))
             }
-            let issuer = try Certificate(pemEncoded: String(contentsOfFile: ca.certPath, encoding: .utf8))
-            try await body(Harness(url: url, ca: ca, issuer: issuer, identities: identities, rpcPort: rpcPort))
-            #expect(await signer.stop() == 0)
         }
     }
 

@@ -6,11 +6,13 @@ import Metrics
 import Synchronization
 
 /// What the HTTP layer sends back.
-struct OCSPAnswer: Sendable {
-    var body: [UInt8]
+package struct OCSPAnswer: Sendable {
+    package var body: [UInt8]
     /// Present when HTTP caching headers apply (no nonce, successful).
     var prepared: PreparedResponse?
-    var status: OCSPResponseStatus
+    package var status: OCSPResponseStatus
+    /// Whether HTTP caching headers apply (no nonce, successful).
+    package var isCacheable: Bool { prepared != nil }
 
     static func error(_ status: OCSPResponseStatus) -> OCSPAnswer {
         Metric.outcome(Self.outcome(status))
@@ -31,7 +33,7 @@ struct OCSPAnswer: Sendable {
 
 /// The responder: request → issuer generation → memory cache → pre-signed
 /// row → live signature (written back). See docs/crl-ocsp.md "## OCSP".
-final class OCSPResponderCore: Sendable {
+package final class OCSPResponderCore: Sendable {
     let directory: IssuerDirectory
     let responders: ResponderManager
     let store: OCSPStore
@@ -55,7 +57,7 @@ final class OCSPResponderCore: Sendable {
         self.logger = logger
     }
 
-    func answer(issuerID: String, der: [UInt8]) async -> OCSPAnswer {
+    package func answer(issuerID: String, der: [UInt8]) async -> OCSPAnswer {
         let request: OCSPRequest
         do {
             request = try OCSPRequest.parse(der)
@@ -68,7 +70,7 @@ final class OCSPResponderCore: Sendable {
 
     /// certctl's `GET …/{issuer_id}/{serial_hex}`: a SHA-1 CertID for the
     /// serial under the generation that issued it (the newest if unknown).
-    func answer(issuerID: String, serialText: String) async -> OCSPAnswer {
+    package func answer(issuerID: String, serialText: String) async -> OCSPAnswer {
         guard let generations = try? await directory.generations(issuerID), let newest = generations.last else {
             return .error(.unauthorized)
         }

@@ -2,6 +2,8 @@ import CertctlConfig
 import CertctlRPC
 import CertctlRuntime
 import CertctlStore
+import Logging
+import PostgresNIO
 
 /// Assembles certctl-ocsp: the responder core, its routes and the loops that
 /// keep its caches current (NOTIFY listener, revocation poller, refresh).
@@ -17,16 +19,7 @@ package enum OCSPService {
             "trusted_proxies": "\(config.trustedProxies.joined(separator: ","))",
         ])
         let signer = try SignerConnectionService.connect(to: config.signerAddress, identity: config.rpcIdentity)
-        let client = context.database.client
-        let store = OCSPStore(client: client, logger: context.logger)
-        let responders = ResponderManager(
-            directory: config.responderKeyDirectory, store: OCSPResponderStore(client: client, logger: context.logger),
-            signer: signer.connection.signing, validity: config.responderValidity, grace: config.responderRotationGrace,
-            logger: context.logger)
-        let core = OCSPResponderCore(
-            directory: IssuerDirectory(store: store), responders: responders, store: store,
-            cache: ResponseCache(capacity: config.cacheMaxEntries), validity: config.responseValidity,
-            margin: config.refreshMargin, logger: context.logger)
+        let core = Self.core(config, client: context.database.client, signer: signer.connection.signing, logger: context.logger)
 
         // cached answers stay valid until their nextUpdate: keep taking traffic while Postgres is away
         context.readiness.servesFromCacheWhileDatabaseIsDown()
@@ -40,5 +33,17 @@ package enum OCSPService {
             RefreshLoop(core: core, interval: refreshInterval, batch: 500, logger: context.logger),
             CacheGauge(cache: core.cache),
         ])
+    }
+
+    /// The responder core with its caches and this replica's responder keys.
+    package static func core(_ config: OCSPConfig, client: PostgresClient, signer: any SigningClient, logger: Logger) -> OCSPResponderCore {
+        let store = OCSPStore(client: client, logger: logger)
+        let responders = ResponderManager(
+            directory: config.responderKeyDirectory, store: OCSPResponderStore(client: client, logger: logger),
+            signer: signer, validity: config.responderValidity, grace: config.responderRotationGrace, logger: logger)
+        return OCSPResponderCore(
+            directory: IssuerDirectory(store: store), responders: responders, store: store,
+            cache: ResponseCache(capacity: config.cacheMaxEntries), validity: config.responseValidity,
+            margin: config.refreshMargin, logger: logger)
     }
 }

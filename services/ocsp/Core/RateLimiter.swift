@@ -3,7 +3,7 @@ import Foundation
 import Synchronization
 
 /// Per-client-address fixed one-minute windows. `limit` 0 disables it.
-final class RateLimiter: Sendable {
+package final class RateLimiter: Sendable {
     private struct Window {
         var start: Int
         var count: Int
@@ -12,12 +12,12 @@ final class RateLimiter: Sendable {
     private let windows = Mutex<[String: Window]>([:])
     let limit: Int
 
-    init(limitPerMinute: Int) {
+    package init(limitPerMinute: Int) {
         limit = limitPerMinute
     }
 
     /// nil when allowed; otherwise the seconds until the window resets.
-    func check(_ client: String, now: Date = Date()) -> Int? {
+    package func check(_ client: String, now: Date = Date()) -> Int? {
         guard limit > 0 else { return nil }
         let seconds = Int(now.timeIntervalSince1970)
         let minute = seconds / 60
@@ -36,10 +36,14 @@ final class RateLimiter: Sendable {
 
 /// Which address a request counts against: the TCP peer, or, when the peer
 /// is a trusted proxy, the right-most X-Forwarded-For entry that is not.
-struct ClientAddress: Sendable {
+package struct ClientAddress: Sendable {
     let trusted: IPMatcher
 
-    func resolve(peer: String?, forwardedFor: [String]) -> String {
+    package init(trusted: IPMatcher) {
+        self.trusted = trusted
+    }
+
+    package func resolve(peer: String?, forwardedFor: [String]) -> String {
         guard let peer else { return "unknown" }
         guard !trusted.isEmpty, trusted.contains(peer), !forwardedFor.isEmpty else { return peer }
         let hops = forwardedFor.flatMap { $0.split(separator: ",") }.map { $0.trimmingCharacters(in: .whitespaces) }
