@@ -60,7 +60,7 @@ struct AdminAPIESTTests {
             let path = "/api/v1/est/labels"
             try await stack.expectRefused(.conflict, "est_label_exists", .post, path, .json(["name": "lab", "issuer_id": "iss-a"]))
             for body: [String: Any] in [
-                ["name": "Lab", "issuer_id": "iss-a"], ["name": "", "issuer_id": "iss-a"],
+                ["name": "Lab", "issuer_id": "iss-a"], ["name": "lab\n", "issuer_id": "iss-a"], ["name": "", "issuer_id": "iss-a"],
                 ["name": "other"], ["issuer_id": "iss-a"],
                 ["name": "other", "issuer_id": "iss-a", "allow_basic": false],
                 ["name": "other", "issuer_id": "iss-a", "allow_mtls": true],
@@ -116,7 +116,7 @@ struct AdminAPIESTTests {
             try await addLabel(stack)
             try await stack.expectRefused(.notFound, "est_label_not_found", .post, "/api/v1/est/labels/nope/users",
                                           .json(["username": "alice"]))
-            for username in ["", "alice smith", "alice:x", String(repeating: "a", count: 129)] {
+            for username in ["", "alice smith", "alice:x", "alice\n", String(repeating: "a", count: 129)] {
                 try await stack.expectRefused(.badRequest, "invalid_request", .post, "/api/v1/est/labels/lab/users",
                                               .json(["username": username]))
             }

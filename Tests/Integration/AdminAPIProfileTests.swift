@@ -123,7 +123,7 @@ struct AdminAPIProfileTests {
     /// One invalid value: the field it is in, and the value as JSON.
     static let invalid: [(field: String, json: String)] = [
         ("id", #""Bad Id""#), ("id", #""-web""#), ("id", #""web.example""#), ("id", "\"\(String(repeating: "a", count: 64))\""),
-        ("id", #""""#), ("id", "17"),
+        ("id", #""""#), ("id", "17"), ("id", #""web\n""#), ("id", #""web\r\n""#), ("id", #""web\u2028""#),
         ("allowed_key_algorithms", #"["rsa-1024"]"#), ("allowed_key_algorithms", #"["ecdsa-p256", "ed25519"]"#),
         ("allowed_key_algorithms", "[]"), ("allowed_key_algorithms", #""ecdsa-p256""#), ("allowed_key_algorithms", "null"),
         ("extended_key_usages", #"["anyPurpose"]"#), ("allowed_san_types", #"["dn"]"#),

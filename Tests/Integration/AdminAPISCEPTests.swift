@@ -61,7 +61,7 @@ struct AdminAPISCEPTests {
             try #require(try await stack.call(.post, "/api/v1/scep/profiles", .json(endpoint())).status == .created)
             try await stack.expectRefused(.conflict, "scep_profile_exists", .post, "/api/v1/scep/profiles", .json(endpoint()))
             let cases: [(String, Any?, String)] = [
-                ("name", "Devices", "name"), ("name", "devices/x", "name"),
+                ("name", "Devices", "name"), ("name", "devices/x", "name"), ("name", "devices\n", "name"),
                 ("ra_cert_path", "ra.crt", "ra_cert_path"), ("ra_key_path", "relative/ra.key", "ra_key_path"),
                 ("ra_key_path", "/etc/ra\u{0}.key", "ra_key_path"),
                 ("static_challenge", "1234567", "static_challenge"), ("static_challenge", String(repeating: "s", count: 256), "static_challenge"),

@@ -31,7 +31,7 @@ struct AdminAPITrustAnchorTests {
             try await stack.expectRefused(.conflict, "trust_anchor_exists", .post, path,
                                           .json(["name": "clients", "path": "/etc/certctl/other.pem"]))
             for body: [String: Any] in [
-                ["name": "Clients", "path": "/etc/a.pem"],
+                ["name": "Clients", "path": "/etc/a.pem"], ["name": "clients\n", "path": "/etc/a.pem"],
                 ["name": "other", "purpose": "tls", "path": "/etc/a.pem"], ["name": "other", "path": "etc/a.pem"],
                 ["name": "other"], ["path": "/etc/a.pem"],
             ] {

@@ -51,7 +51,7 @@ struct ESTAdminRoutes: Sendable {
         router.post("/api/v1/est/labels") { request, _ in
             let principal = try await support.require(request, [.admin])
             let body = try await APISupport.decode(LabelBody.self, from: request)
-            guard body.name.range(of: "^[a-z0-9][a-z0-9_-]{0,62}$", options: .regularExpression) != nil else {
+            guard APISupport.matches(body.name, "^[a-z0-9][a-z0-9_-]{0,62}$") else {
                 throw APIError(.badRequest, "invalid_request", "name must match ^[a-z0-9][a-z0-9_-]{0,62}$")
             }
             let label = ESTLabelRecord(name: body.name, issuerID: body.issuer_id, profileID: body.profile_id ?? "default",
@@ -79,7 +79,7 @@ struct ESTAdminRoutes: Sendable {
             let principal = try await support.require(request, [.admin])
             let name = context.parameters.get("name") ?? ""
             let body = try await APISupport.decode(UserBody.self, from: request)
-            guard body.username.range(of: "^[A-Za-z0-9._@-]{1,128}$", options: .regularExpression) != nil else {
+            guard APISupport.matches(body.username, "^[A-Za-z0-9._@-]{1,128}$") else {
                 throw APIError(.badRequest, "invalid_request", "username must match ^[A-Za-z0-9._@-]{1,128}$")
             }
             let password = Hex.random(octets: 16)

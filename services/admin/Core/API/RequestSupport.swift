@@ -72,6 +72,12 @@ struct APISupport: Sendable {
         return decoder
     }()
 
+    /// Whether all of `text` matches `pattern`. `range(of:options:.regularExpression)` alone is not enough:
+    /// its `$` also matches before a final newline, which the database's CHECK then refuses (a 500).
+    static func matches(_ text: String, _ pattern: String) -> Bool {
+        text.range(of: pattern, options: .regularExpression) == text.startIndex..<text.endIndex
+    }
+
     /// `limit` query parameter: 1–500, default 100.
     static func limit(_ request: Request) throws -> Int {
         guard let text = request.uri.queryParameters["limit"] else { return 100 }

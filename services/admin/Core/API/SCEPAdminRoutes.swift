@@ -162,7 +162,7 @@ struct SCEPAdminRoutes: Sendable {
     }
 
     func validate(_ body: ProfileBody) throws -> SCEPProfileRecord {
-        guard body.name.range(of: "^[a-z0-9][a-z0-9_-]{0,62}$", options: .regularExpression) != nil else {
+        guard APISupport.matches(body.name, "^[a-z0-9][a-z0-9_-]{0,62}$") else {
             throw APIError(.badRequest, "invalid_request", "name must match ^[a-z0-9][a-z0-9_-]{0,62}$")
         }
         for (field, path) in [("ra_cert_path", body.ra_cert_path), ("ra_key_path", body.ra_key_path)]
