@@ -69,7 +69,7 @@ struct AdminAPIESTTests {
                 try await stack.expectRefused(.badRequest, "invalid_request", .post, path, .json(body))
             }
             for body: [String: Any] in [
-                ["name": "other", "issuer_id": "iss-nope"],
+                ["name": "other", "issuer_id": "iss-nope"], ["name": "other", "issuer_id": "ISS A"], ["name": "other", "issuer_id": "iss_a"],
                 ["name": "other", "issuer_id": "iss-a", "profile_id": "nope"],
                 ["name": "other", "issuer_id": "iss-a", "allow_mtls": true, "trust_anchor": "nope"],
                 ["name": "other", "issuer_id": "iss-a", "allow_mtls": true, "trust_anchor": "connector"],

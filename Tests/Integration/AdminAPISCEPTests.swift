@@ -92,7 +92,7 @@ struct AdminAPISCEPTests {
                 try #require(anchor.status == .created, "\(anchor.text)")
             }
             let cases: [(String, String)] = [
-                ("issuer_id", "iss-nope"), ("profile_id", "nope"),
+                ("issuer_id", "iss-nope"), ("issuer_id", "Not An Issuer"), ("issuer_id", "iss_a"), ("profile_id", "nope"),
                 ("signed_challenge_trust_anchor", "nope"), ("signed_challenge_trust_anchor", "mtls"),
             ]
             for (field, value) in cases {

@@ -63,6 +63,7 @@ struct ESTAdminRoutes: Sendable {
             guard !label.allowMTLS || label.trustAnchor != nil else {
                 throw APIError(.badRequest, "invalid_request", "allow_mtls needs trust_anchor (a trust bundle of purpose est-mtls)")
             }
+            try APISupport.requireIssuerIDForm(label.issuerID)
             do {
                 try await store.create(label, audit: AuditRecord(service: "admin", actor: principal.actor, action: "est_label.create",
                                                                  outcome: .success, targetType: "est_label", targetID: label.name))

@@ -78,6 +78,14 @@ struct APISupport: Sendable {
         text.range(of: pattern, options: .regularExpression) == text.startIndex..<text.endIndex
     }
 
+    /// An issuer id of the form the database's issuer_id domain has; any other names no issuer (and would break
+    /// the domain's CHECK on insert, a 500), so it is refused like an unknown one.
+    static func requireIssuerIDForm(_ id: String) throws {
+        guard matches(id, "^[a-z0-9][a-z0-9-]{0,62}$") else {
+            throw APIError(.unprocessableContent, "invalid_reference", "issuer \(id) does not exist (issuer ids match ^[a-z0-9][a-z0-9-]{0,62}$)")
+        }
+    }
+
     /// `limit` query parameter: 1–500, default 100.
     static func limit(_ request: Request) throws -> Int {
         guard let text = request.uri.queryParameters["limit"] else { return 100 }

@@ -180,6 +180,7 @@ struct SCEPAdminRoutes: Sendable {
             throw APIError(.badRequest, "invalid_request",
                            "a profile needs a static_challenge, one-time challenges or a signed_challenge_trust_anchor")
         }
+        try APISupport.requireIssuerIDForm(body.issuer_id)
         return SCEPProfileRecord(
             name: body.name, issuerID: body.issuer_id, profileID: body.profile_id ?? "default",
             raCertPath: body.ra_cert_path, raKeyPath: body.ra_key_path,
