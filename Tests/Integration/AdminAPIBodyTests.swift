@@ -76,8 +76,9 @@ struct AdminAPIBodyTests {
                     try await stack.expectRefused(.badRequest, "invalid_json", route.method, route.path, .raw(text, contentType: "application/json"))
                 }
                 for text in ["[]", "42", "\"text\"", "null"] {
-                    try await stack.expectRefused(.badRequest, "invalid_request", route.method, route.path,
-                                                  .raw(text, contentType: "application/json"))
+                    let reply = try await stack.expectRefused(.badRequest, "invalid_request", route.method, route.path,
+                                                              .raw(text, contentType: "application/json"))
+                    #expect(reply["message"] as? String == "the body must be a JSON object", "\(route) \(text): \(reply.text)")
                 }
                 if let (field, value) = route.valid.first(where: { $0.value is String }) {
                     var wrong = route.valid
@@ -85,6 +86,22 @@ struct AdminAPIBodyTests {
                     let reply = try await stack.expectRefused(.badRequest, "invalid_request", route.method, route.path, .json(wrong))
                     #expect((reply["message"] as? String)?.contains(field) == true, "\(route): \(reply.text)")
                 }
+            }
+        }
+    }
+
+    @Test("valid JSON holding a value of the wrong form that Foundation reports without its field (a fraction for an integer, a timestamp that is not RFC 3339) is 400 invalid_request, not invalid_json")
+    func wrongForm() async throws {
+        try await AdminAPIStack.run { stack in
+            let bodies: [(HTTPRequest.Method, String, [String: Any])] = [
+                (.post, "/api/v1/profiles", ["id": "web", "allowed_key_algorithms": ["ecdsa-p256"], "max_validity_days": 1.5]),
+                (.post, "/api/v1/scep/devices/challenges", ["ttl_seconds": 600.5]),
+                (.post, "/api/v1/certificates/\(UUID())/revoke", ["reason": "superseded", "invalidity_date": "yesterday"]),
+                (.post, "/api/v1/certificates/\(UUID())/revoke", ["reason": "superseded", "invalidity_date": "2025-01-01 10:00"]),
+            ]
+            for (method, path, body) in bodies {
+                let reply = try await stack.expectRefused(.badRequest, "invalid_request", method, path, .json(body))
+                #expect((reply["message"] as? String)?.contains("wrong form") == true, "\(path): \(reply.text)")
             }
         }
     }

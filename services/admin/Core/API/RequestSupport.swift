@@ -39,16 +39,34 @@ struct APISupport: Sendable {
         } catch {
             throw APIError(.contentTooLarge, "body_too_large", "request bodies are limited to \(maxBodyBytes) bytes")
         }
+        let data = Data(buffer: buffer)
         do {
-            return try decoder.decode(T.self, from: Data(buffer: buffer))
-        } catch DecodingError.keyNotFound(let key, _) {
-            throw APIError(.badRequest, "invalid_request", "field \(key.stringValue) is required")
-        } catch DecodingError.typeMismatch(_, let context), DecodingError.valueNotFound(_, let context) {
-            throw APIError(.badRequest, "invalid_request", "field \(context.codingPath.map(\.stringValue).joined(separator: ".")) has the wrong type")
-        } catch DecodingError.dataCorrupted(let context) where !context.codingPath.isEmpty {
-            throw APIError(.badRequest, "invalid_request", "field \(context.codingPath.map(\.stringValue).joined(separator: ".")): \(context.debugDescription)")
+            return try decoder.decode(T.self, from: data)
+        } catch let error as DecodingError {
+            throw describe(error, body: data)
         } catch {
             throw APIError(.badRequest, "invalid_json", "the body is not valid JSON")
+        }
+    }
+
+    /// What was wrong with a body that did not decode: `invalid_json` only when it is not JSON at all.
+    static func describe(_ error: DecodingError, body: Data) -> APIError {
+        func invalid(_ message: String) -> APIError { APIError(.badRequest, "invalid_request", message) }
+        func field(_ context: DecodingError.Context) -> String { context.codingPath.map(\.stringValue).joined(separator: ".") }
+        switch error {
+        case .keyNotFound(let key, _):
+            return invalid("field \(key.stringValue) is required")
+        case .typeMismatch(_, let context), .valueNotFound(_, let context):
+            return invalid(context.codingPath.isEmpty ? "the body must be a JSON object" : "field \(field(context)) has the wrong type")
+        case .dataCorrupted(let context) where !context.codingPath.isEmpty:
+            return invalid("field \(field(context)): \(context.debugDescription)")
+        default:
+            // Foundation reports some values of the wrong form (1.5 for an integer, a date that is not
+            // RFC 3339) without their field, as if the body were not JSON.
+            if (try? JSONSerialization.jsonObject(with: body, options: .fragmentsAllowed)) != nil {
+                return invalid("a value has the wrong form (an integer field holds a fraction, or a timestamp is not RFC 3339)")
+            }
+            return APIError(.badRequest, "invalid_json", "the body is not valid JSON")
         }
     }
 
