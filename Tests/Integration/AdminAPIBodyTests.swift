@@ -3,8 +3,8 @@ import Foundation
 import HTTPTypes
 import Testing
 
-/// Bad request bodies on every route that reads one: each gets its typed 4xx and changes nothing.
-@Suite("Admin API: request bodies", .timeLimit(.minutes(2)))
+/// Bad request bodies on every route that reads one, and bad query parameters: each gets its typed 4xx and changes nothing.
+@Suite("Admin API: request bodies and query parameters", .timeLimit(.minutes(2)))
 struct AdminAPIBodyTests {
     /// Every route that reads a JSON body, at an existing target, with a body it would carry out.
     struct BodyRoute: CustomStringConvertible {
@@ -102,6 +102,34 @@ struct AdminAPIBodyTests {
             for (method, path, body) in bodies {
                 let reply = try await stack.expectRefused(.badRequest, "invalid_request", method, path, .json(body))
                 #expect((reply["message"] as? String)?.contains("wrong form") == true, "\(path): \(reply.text)")
+            }
+        }
+    }
+
+    @Test("a text value holding U+0000 (which Postgres text cannot store) is 400 invalid_request on every body route; an escaped backslash before u0000 is ordinary text")
+    func nulInBody() async throws {
+        try await AdminAPIStack.run { stack in
+            for route in routes(requestID: try await fixtures(stack)) {
+                var body = route.valid.mapValues { value -> Any in (value as? String).map { $0 + "\u{0}" } ?? value }
+                // text a route stores without checking it further
+                if route.path.hasSuffix("/challenges") { body["expected_subject"] = "CN=device\u{0}" }
+                if route.path.hasPrefix("/api/v1/profiles") { body["description"] = "web\u{0}servers" }
+                try await stack.expectRefused(.badRequest, "invalid_request", route.method, route.path, .json(body))
+            }
+            let literal = try await stack.call(.post, "/api/v1/profiles", .json([
+                "id": "web", "description": #"C:\u0000"#, "allowed_key_algorithms": ["ecdsa-p256"], "max_validity_days": 3,
+            ]))
+            #expect(literal.status == .created, "\(literal.text)")
+            #expect(literal["description"] as? String == #"C:\u0000"#)
+        }
+    }
+
+    @Test("a query parameter holding U+0000 is 400 invalid_request on every listing")
+    func nulInQuery() async throws {
+        try await AdminAPIStack.run { stack in
+            for path in ["/api/v1/audit?target_id=%00", "/api/v1/audit?action=a%00", "/api/v1/certificates?q=%00",
+                         "/api/v1/certificates?issuer_id=iss%00", "/api/v1/enrollment/requests?endpoint=%00"] {
+                try await stack.expectRefused(.badRequest, "invalid_request", .get, path)
             }
         }
     }

@@ -5,7 +5,7 @@ import Foundation
 import Testing
 
 /// `/api/v1/scep/profiles` (SCEP endpoints) and `/api/v1/scep/{profile}/challenges` (one-time challenges).
-@Suite("Admin API: SCEP endpoints and challenges", .timeLimit(.minutes(2)))
+@Suite("Admin API: SCEP endpoints and challenges", .serialized, .timeLimit(.minutes(2)))
 struct AdminAPISCEPTests {
     func endpoint(_ name: String = "devices") -> [String: Any] {
         ["name": name, "issuer_id": "iss-a", "ra_cert_path": "/etc/certctl/ra.crt", "ra_key_path": "/etc/certctl/ra.key",
@@ -63,7 +63,7 @@ struct AdminAPISCEPTests {
             let cases: [(String, Any?, String)] = [
                 ("name", "Devices", "name"), ("name", "devices/x", "name"), ("name", "devices\n", "name"),
                 ("ra_cert_path", "ra.crt", "ra_cert_path"), ("ra_key_path", "relative/ra.key", "ra_key_path"),
-                ("ra_key_path", "/etc/ra\u{0}.key", "ra_key_path"),
+                ("ra_key_path", "/etc/ra\u{0}.key", "U+0000"),
                 ("static_challenge", "1234567", "static_challenge"), ("static_challenge", String(repeating: "s", count: 256), "static_challenge"),
                 ("validity_days", 0, "validity_days"), ("issuer_id", nil, "issuer_id"), ("ra_cert_path", nil, "ra_cert_path"),
                 ("allow_one_time_challenges", "yes", "allow_one_time_challenges"),

@@ -29,6 +29,7 @@ package enum AdminAPI {
         to router: Router<BasicRequestContext>, database: Database, signing: any SigningClient, urls: PublicationURLs,
         logger: Logger
     ) throws {
+        router.add(middleware: APIRequestChecks())
         let client = database.client
         let support = APISupport(keys: APIKeyStore(client: client, logger: logger))
         let issuers = IssuerStore(client: client, logger: logger)

@@ -39,6 +39,10 @@ struct APISupport: Sendable {
         } catch {
             throw APIError(.contentTooLarge, "body_too_large", "request bodies are limited to \(maxBodyBytes) bytes")
         }
+        // Postgres text cannot hold U+0000: a value holding it would end in a database error (a 500).
+        if containsEscapedNUL(buffer) {
+            throw APIError(.badRequest, "invalid_request", "text values must not contain U+0000")
+        }
         let data = Data(buffer: buffer)
         do {
             return try decoder.decode(T.self, from: data)
@@ -47,6 +51,24 @@ struct APISupport: Sendable {
         } catch {
             throw APIError(.badRequest, "invalid_json", "the body is not valid JSON")
         }
+    }
+
+    /// Whether a JSON text holds the escape \u0000 in a string (not an escaped backslash followed by "u0000").
+    static func containsEscapedNUL(_ buffer: ByteBuffer) -> Bool {
+        let bytes = Array(buffer.readableBytesView)
+        var index = 0
+        while index + 1 < bytes.count {
+            guard bytes[index] == UInt8(ascii: "\\") else {
+                index += 1
+                continue
+            }
+            if bytes[index + 1] == UInt8(ascii: "u"), index + 6 <= bytes.count,
+               bytes[(index + 2)..<(index + 6)].allSatisfy({ $0 == UInt8(ascii: "0") }) {
+                return true
+            }
+            index += 2  // the escaped character, whatever it is, is not the start of another escape
+        }
+        return false
     }
 
     /// What was wrong with a body that did not decode: `invalid_json` only when it is not JSON at all.
