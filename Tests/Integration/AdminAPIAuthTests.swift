@@ -133,6 +133,18 @@ struct AdminAPIAuthTests {
         }
     }
 
+    @Test("a path, or a method on a path, that no operation serves is 404 not_found (JSON), with a key or without")
+    func unknownRoutes() async throws {
+        try await AdminAPIStack.run { stack in
+            for (method, path) in [(HTTPRequest.Method.get, "/api/v1/nope"), (.get, "/api/v1/profiles/default/extra"), (.post, "/api/v2/profiles"),
+                                   (.delete, "/api/v1/profiles/default"), (.put, "/api/v1/certificates"), (.patch, "/api/v1/issuers/iss-a")] {
+                for auth in [APIAuth.role(.admin), .none] {
+                    try await stack.expectRefused(.notFound, "not_found", method, path, auth: auth)
+                }
+            }
+        }
+    }
+
     @Test("without a usable key every operation answers 401 unauthenticated (JSON) and changes nothing: no header, another scheme, an empty or unknown key, a revoked or an expired key")
     func unauthenticated() async throws {
         try await AdminAPIStack.run { stack in

@@ -9,6 +9,11 @@ struct APIRequestChecks: RouterMiddleware {
         if request.uri.queryParameters.contains(where: { $0.value.contains("\u{0}") }) {
             throw APIError(.badRequest, "invalid_request", "query parameters must not contain U+0000")
         }
-        return try await next(request, context)
+        do {
+            return try await next(request, context)
+        } catch let error as HTTPError where error.status == .notFound && error.body == nil {
+            // Hummingbird's own answer when no route serves the path and method: typed, like every API error.
+            throw APIError(.notFound, "not_found", "no route serves \(request.method) \(request.uri.path)")
+        }
     }
 }
