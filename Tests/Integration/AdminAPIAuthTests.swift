@@ -145,7 +145,7 @@ struct AdminAPIAuthTests {
         }
     }
 
-    @Test("without a usable key every operation answers 401 unauthenticated (JSON) and changes nothing: no header, another scheme, an empty or unknown key, a revoked or an expired key")
+    @Test("without a usable key every operation answers 401 unauthenticated (JSON, WWW-Authenticate: Bearer) and changes nothing: no header, another scheme, an empty or unknown key, a revoked or an expired key")
     func unauthenticated() async throws {
         try await AdminAPIStack.run { stack in
             let fixtures = try await fixtures(stack)
@@ -169,8 +169,14 @@ struct AdminAPIAuthTests {
                     for (what, auth) in credentials {
                         let reply = try await stack.call(operation.method, fixtures.path(operation.template), body, auth: auth)
                         reply.expectError(.unauthorized, "unauthenticated", "\(operation) with \(what)")
+                        #expect(reply.headers[.wwwAuthenticate] == "Bearer", "\(operation) with \(what): RFC 9110 15.5.2")
                     }
                 }
+            }
+            // the scheme is case-insensitive (RFC 9110 11.1)
+            for scheme in ["bearer", "BEARER", "Bearer"] {
+                let reply = try await stack.call(.get, "/api/v1/profiles", auth: .header("\(scheme) \(stack.keys[.auditor]!)"))
+                #expect(reply.status == .ok, "\(scheme): \(reply.text)")
             }
             // the same key works while it has not expired
             let later = try await stack.addKey(.auditor, actor: "expiring-auditor")

@@ -10,8 +10,9 @@ struct APISupport: Sendable {
 
     /// The caller, who must hold one of `roles`.
     func require(_ request: Request, _ roles: Set<APIRole>) async throws -> Principal {
-        guard let header = request.headers[.authorization], header.hasPrefix("Bearer "),
-              case let key = String(header.dropFirst("Bearer ".count)).trimmingCharacters(in: .whitespaces), !key.isEmpty
+        // the scheme is case-insensitive (RFC 9110 11.1)
+        guard let header = request.headers[.authorization], header.prefix(7).lowercased() == "bearer ",
+              case let key = String(header.dropFirst(7)).trimmingCharacters(in: .whitespaces), !key.isEmpty
         else { throw APIError.unauthenticated }
         let principal: Principal?
         do {
