@@ -143,6 +143,36 @@ struct AdminAPICertificateTests {
         }
     }
 
+    @Test("under a custom profile, what it does not allow is refused before signing: a name outside its SAN patterns or of another type, another key algorithm, a longer validity")
+    func customProfileRefusals() async throws {
+        try await AdminAPIStack.run { stack in
+            try await stack.addIssuer("iss-a")
+            let profile = try await stack.call(.post, "/api/v1/profiles", .json([
+                "id": "web", "allowed_key_algorithms": ["ecdsa-p256"], "max_validity_days": 60, "extended_key_usages": ["serverAuth"],
+                "allowed_san_types": ["dns"], "san_patterns": ["*.example.com"],
+            ]))
+            try #require(profile.status == .created, "\(profile.text)")
+            try TestCA.run("/usr/bin/openssl", ["req", "-new", "-newkey", "rsa:2048", "-nodes", "-keyout", stack.ca.directory + "/rsa.key",
+                                                "-subj", "/CN=b.example.com", "-addext", "subjectAltName=DNS:b.example.com",
+                                                "-out", stack.ca.directory + "/rsa.csr"])
+            let cases: [(String, String, Int?, String)] = [
+                ("two labels under *.example.com", try CSRFixture("a.b.example.com").pem, nil, "san_not_allowed"),
+                ("another domain", try CSRFixture("a.example.org").pem, nil, "san_not_allowed"),
+                ("an IP address (type not allowed)",
+                 try CSRFixture("ip.example.com", otherNames: [.ipAddress(ASN1OctetString(contentBytes: [10, 0, 0, 1]))]).pem, nil,
+                 "san_not_allowed"),
+                ("RSA-2048 (openssl)", try String(contentsOfFile: stack.ca.directory + "/rsa.csr", encoding: .utf8), nil, "key_not_allowed"),
+                ("validity_days 61", try CSRFixture("c.example.com").pem, 61, "validity_too_long"),
+            ]
+            for (what, pem, days, code) in cases {
+                var body: [String: Any] = ["csr_pem": pem, "issuer_id": "iss-a", "profile_id": "web"]
+                body["validity_days"] = days
+                let reply = try await stack.expectRefused(.badRequest, code, .post, "/api/v1/certificates", .json(body))
+                #expect(reply.error == code, "\(what)")
+            }
+        }
+    }
+
     @Test("lookups and listing refuse bad input with typed codes: unknown or malformed ids 404 certificate_not_found; bad limit, status, cursor, serial or expiring_before 400")
     func badLookups() async throws {
         try await AdminAPIStack.run { stack in
