@@ -3,7 +3,7 @@ import Foundation
 import Testing
 
 /// `/api/v1/audit`: the audit trail, newest first, filtered and paged.
-@Suite("Admin API: audit trail", .timeLimit(.minutes(2)))
+@Suite("Admin API: audit trail", .serialized, .timeLimit(.minutes(2)))
 struct AdminAPIAuditTests {
     /// Five profile.create events (p1…p5, in that order) and one profile.update of p3.
     func seed(_ stack: AdminAPIStack) async throws {

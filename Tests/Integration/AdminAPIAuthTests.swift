@@ -7,7 +7,7 @@ import Testing
 
 /// Authentication and roles of every admin API operation, taken from the API's own description
 /// (`x-certctl-roles` of each operation in openapi.yaml), so the document and the routes cannot drift apart.
-@Suite("Admin API: authentication and roles", .timeLimit(.minutes(3)))
+@Suite("Admin API: authentication and roles", .serialized, .timeLimit(.minutes(3)))
 struct AdminAPIAuthTests {
     /// An operation of docs/api/openapi.yaml and the roles it names.
     struct Operation: CustomStringConvertible {

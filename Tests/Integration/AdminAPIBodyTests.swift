@@ -4,7 +4,7 @@ import HTTPTypes
 import Testing
 
 /// Bad request bodies on every route that reads one, and bad query parameters: each gets its typed 4xx and changes nothing.
-@Suite("Admin API: request bodies and query parameters", .timeLimit(.minutes(2)))
+@Suite("Admin API: request bodies and query parameters", .serialized, .timeLimit(.minutes(2)))
 struct AdminAPIBodyTests {
     /// Every route that reads a JSON body, at an existing target, with a body it would carry out.
     struct BodyRoute: CustomStringConvertible {

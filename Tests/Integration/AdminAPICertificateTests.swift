@@ -10,7 +10,7 @@ import X509
 
 /// `/api/v1/certificates`: issuance (through a real certctl-signer), lookup, listing and revocation,
 /// and approving held enrollment requests into certificates.
-@Suite("Admin API: certificates", .timeLimit(.minutes(3)))
+@Suite("Admin API: certificates", .serialized, .timeLimit(.minutes(3)))
 struct AdminAPICertificateTests {
     func caCertificate(_ stack: AdminAPIStack) throws -> Certificate {
         try Certificate(pemEncoded: String(contentsOfFile: stack.ca.certPath, encoding: .utf8))

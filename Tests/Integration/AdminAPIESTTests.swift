@@ -4,7 +4,7 @@ import PostgresNIO
 import Testing
 
 /// `/api/v1/est/labels` (EST labels) and `/api/v1/est/labels/{name}/users` (HTTP Basic users).
-@Suite("Admin API: EST labels and users", .timeLimit(.minutes(2)))
+@Suite("Admin API: EST labels and users", .serialized, .timeLimit(.minutes(2)))
 struct AdminAPIESTTests {
     /// Issuer iss-a and the Basic label lab.
     func addLabel(_ stack: AdminAPIStack) async throws {

@@ -8,7 +8,7 @@ import X509
 
 /// `/api/v1/enrollment/requests`: SCEP and EST requests held for approval (the parts that need no
 /// signer; approving into a certificate is in AdminAPICertificateTests).
-@Suite("Admin API: enrollment requests", .timeLimit(.minutes(2)))
+@Suite("Admin API: enrollment requests", .serialized, .timeLimit(.minutes(2)))
 struct AdminAPIEnrollmentRequestTests {
     @Test("GET describes a held request: its CSR (PEM and SHA-256), subject, names, requester and pending status; an unknown or non-UUID id is 404")
     func get() async throws {

@@ -32,6 +32,8 @@ struct AdminAPIStack: Sendable {
     let ca: TestCA
     let http: any TestClientProtocol
     let keys: [APIRole: String]
+    /// The tables of the migrated schema.
+    let tables: [String]
     static let urls = PublicationURLs(ocspBase: "http://ocsp.test", crlBase: "http://crl.test")
 
     /// The actor each role's key was issued to.
@@ -47,7 +49,7 @@ struct AdminAPIStack: Sendable {
             if signer {
                 let healthPort = freePort()
                 let process = try ChildProcess(try TestEnvironment.binary("certctl-signer"), environment: [
-                    "CERTCTL_DATABASE_URL": TestEnvironment.urlText(url), "CERTCTL_LOG_FORMAT": "text",
+                    "CERTCTL_DATABASE_URL": TestEnvironment.urlText(url), "CERTCTL_LOG_FORMAT": "text", "CERTCTL_DATABASE_POOL_SIZE": "2",
                     "CERTCTL_SIGNER_HEALTH_LISTEN": "127.0.0.1:\(healthPort)", "CERTCTL_SIGNER_RPC_LISTEN": "127.0.0.1:\(rpcPort)",
                     "CERTCTL_CA_CERT_PATH": ca.certPath, "CERTCTL_CA_KEY_PATH": ca.keyPath,
                 ].merging(identities.environment(for: "signer")) { a, _ in a })
@@ -58,7 +60,8 @@ struct AdminAPIStack: Sendable {
             }
             defer { child?.signal(SIGKILL) }
             let logger = TestEnvironment.logger
-            let database = Database(url: url, maximumConnections: 4, logger: logger)
+            let tables = try await TestEnvironment.tables(url).sorted()
+            let database = Database(url: url, maximumConnections: 3, logger: logger)
             let connection = SignerConnectionService(connection: try SignerConnection(
                 address: ListenAddress(host: "127.0.0.1", port: rpcPort),
                 tls: RPCTLSFiles(certificatePath: "\(identities.directory)/admin.crt", keyPath: "\(identities.directory)/admin.key",
@@ -74,7 +77,7 @@ struct AdminAPIStack: Sendable {
                     try await store.ensure(key: key, role: role, actor: actor(role), service: "tests")
                     keys[role] = key
                 }
-                try await body(AdminAPIStack(url: url, client: database.client, ca: ca, http: http, keys: keys))
+                try await body(AdminAPIStack(url: url, client: database.client, ca: ca, http: http, keys: keys, tables: tables))
             }
             if let child { #expect(await child.stop() == 0, "certctl-signer: \(child.stderr.suffix(2000))") }
         }
@@ -154,17 +157,15 @@ extension AdminAPIStack {
 
     /// Every table's content (an md5 over its rows in a fixed order), to show that a refused request changed nothing.
     func snapshot() async throws -> [String: String] {
-        let tables = try await TestEnvironment.tables(url)
-        return try await TestEnvironment.withConnection(url) { connection in
-            var digests: [String: String] = [:]
-            for table in tables.sorted() {
-                let rows = try await connection.query(PostgresQuery(unsafeSQL: """
-                    SELECT md5(coalesce(string_agg(t::text, E'\\n' ORDER BY t::text), '')) FROM "\(table)" t
-                    """), logger: TestEnvironment.logger)
-                for try await digest in rows.decode(String.self) { digests[table] = digest }
-            }
-            return digests
+        let sql = tables.map { table in
+            "SELECT '\(table)', md5(coalesce(string_agg(t::text, E'\\n' ORDER BY t::text), '')) FROM \"\(table)\" t"
+        }.joined(separator: " UNION ALL ")
+        var digests: [String: String] = [:]
+        for try await (table, digest) in try await client.query(PostgresQuery(unsafeSQL: sql), logger: TestEnvironment.logger)
+            .decode((String, String).self) {
+            digests[table] = digest
         }
+        return digests
     }
 
     /// Runs `body` and expects every table unchanged afterwards.

@@ -4,7 +4,7 @@ import Testing
 import X509
 
 /// `/api/v1/issuers`: the CAs this deployment signs with.
-@Suite("Admin API: issuers", .timeLimit(.minutes(2)))
+@Suite("Admin API: issuers", .serialized, .timeLimit(.minutes(2)))
 struct AdminAPIIssuerTests {
     func date(_ value: Any?) -> Date? {
         (value as? String).flatMap { ISO8601DateFormatter().date(from: $0) }

@@ -3,7 +3,7 @@ import Foundation
 import Testing
 
 /// `/api/v1/profiles`: create, read, list, update; every invalid value refused with its typed code.
-@Suite("Admin API: profiles", .timeLimit(.minutes(2)))
+@Suite("Admin API: profiles", .serialized, .timeLimit(.minutes(2)))
 struct AdminAPIProfileTests {
     /// The values a profile answer carries (no timestamps).
     static let settings = ["id", "description", "allowed_key_algorithms", "max_validity_days", "extended_key_usages",

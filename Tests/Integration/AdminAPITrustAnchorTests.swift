@@ -5,7 +5,7 @@ import Foundation
 import Testing
 
 /// `/api/v1/admin/trust-anchors`: trust bundles and their reload on the enrollment replicas.
-@Suite("Admin API: trust anchors", .timeLimit(.minutes(2)))
+@Suite("Admin API: trust anchors", .serialized, .timeLimit(.minutes(2)))
 struct AdminAPITrustAnchorTests {
     @Test("POST records a trust anchor (201, purpose est-mtls unless named); the listing shows it not yet loaded; refusals: 409 for an existing name, 400 for a bad name, purpose or relative path; nothing changes")
     func create() async throws {
@@ -69,7 +69,7 @@ struct AdminAPITrustAnchorTests {
                                               .json(["name": "clients", "path": bundle])).status == .created)
             let identities = try TestCA.identities(in: stack.ca.directory + "/rpc", for: ["enroll"])
             let enroll = try ChildProcess(try TestEnvironment.binary("certctl-enroll"), environment: [
-                "CERTCTL_DATABASE_URL": TestEnvironment.urlText(stack.url), "CERTCTL_LOG_FORMAT": "text",
+                "CERTCTL_DATABASE_URL": TestEnvironment.urlText(stack.url), "CERTCTL_LOG_FORMAT": "text", "CERTCTL_DATABASE_POOL_SIZE": "2",
                 "CERTCTL_ENROLL_LISTEN": "127.0.0.1:\(freePort())", "CERTCTL_SIGNER_ADDR": "127.0.0.1:\(freePort())",
             ].merging(identities.environment(for: "enroll")) { a, _ in a })
             defer { enroll.signal(SIGKILL) }
