@@ -8,36 +8,46 @@ import Logging
 import ServiceLifecycle
 
 /// The REST API under /api/v1 and the services it needs.
-enum AdminAPI {
+package enum AdminAPI {
     /// Builds the REST API on `context.router` and returns the services it needs running.
     static func install(_ context: ServiceContext<AdminConfig, BasicRequestContext>) throws -> [any Service] {
         let config = context.config
-        let client = context.database.client
-        let logger = context.logger
         let signerService = try SignerConnectionService.connect(to: config.signerAddress, identity: config.rpcIdentity)
-        let connection = signerService.connection
-        let urls = PublicationURLs(ocspBase: config.ocspBaseURL, crlBase: config.crlBaseURL)
+        try addRoutes(
+            to: context.router, database: context.database, signing: signerService.connection.signing,
+            urls: PublicationURLs(ocspBase: config.ocspBaseURL, crlBase: config.crlBaseURL), logger: context.logger)
+        return [
+            signerService,
+            PendingReaper(certificates: CertificateRecordStore(client: context.database.client, logger: context.logger),
+                          timeout: config.pendingIssuanceTimeout, logger: context.logger),
+        ]
+    }
+
+    /// Every /api/v1 route, on `database` (which the caller runs) and `signing`. `install` uses it
+    /// for the process; tests use it to exercise the routes in-process (HummingbirdTesting).
+    package static func addRoutes(
+        to router: Router<BasicRequestContext>, database: Database, signing: any SigningClient, urls: PublicationURLs,
+        logger: Logger
+    ) throws {
+        router.add(middleware: APIRequestChecks())
+        let client = database.client
         let support = APISupport(keys: APIKeyStore(client: client, logger: logger))
-        let certificates = CertificateRecordStore(client: client, logger: logger)
         let issuers = IssuerStore(client: client, logger: logger)
-        let issuance = IssuanceService(database: context.database, signer: connection.signing, urls: urls, logger: logger)
+        let issuance = IssuanceService(database: database, signer: signing, urls: urls, logger: logger)
         CertificateRoutes(
             support: support,
             issuance: issuance,
-            certificates: certificates, revocations: RevocationStore(client: client, logger: logger), issuers: issuers
-        ).add(to: context.router)
-        IssuerRoutes(support: support, issuers: issuers, urls: urls).add(to: context.router)
-        ProfileRoutes(support: support, profiles: ProfileStore(client: client, logger: logger)).add(to: context.router)
-        AuditRoutes(support: support, client: client, logger: logger).add(to: context.router)
-        SCEPAdminRoutes(support: support, store: EnrollmentSCEPStore(client: client, logger: logger)).add(to: context.router)
-        ESTAdminRoutes(support: support, store: EnrollmentESTStore(client: client, logger: logger)).add(to: context.router)
-        TrustAnchorRoutes(support: support, store: TrustAnchorStore(client: client, logger: logger)).add(to: context.router)
+            certificates: CertificateRecordStore(client: client, logger: logger),
+            revocations: RevocationStore(client: client, logger: logger), issuers: issuers
+        ).add(to: router)
+        IssuerRoutes(support: support, issuers: issuers, urls: urls).add(to: router)
+        ProfileRoutes(support: support, profiles: ProfileStore(client: client, logger: logger)).add(to: router)
+        AuditRoutes(support: support, client: client, logger: logger).add(to: router)
+        SCEPAdminRoutes(support: support, store: EnrollmentSCEPStore(client: client, logger: logger)).add(to: router)
+        ESTAdminRoutes(support: support, store: EnrollmentESTStore(client: client, logger: logger)).add(to: router)
+        TrustAnchorRoutes(support: support, store: TrustAnchorStore(client: client, logger: logger)).add(to: router)
         EnrollmentRequestRoutes(support: support, issuance: issuance, store: EnrollmentRequestStore(client: client, logger: logger))
-            .add(to: context.router)
-        try OpenAPIRoute.add(to: context.router)
-        return [
-            signerService,
-            PendingReaper(certificates: certificates, timeout: config.pendingIssuanceTimeout, logger: logger),
-        ]
+            .add(to: router)
+        try OpenAPIRoute.add(to: router)
     }
 }

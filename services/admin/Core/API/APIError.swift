@@ -20,6 +20,8 @@ struct APIError: HTTPResponseError {
         var headers = HTTPFields()
         headers[.contentType] = "application/json"
         headers[.cacheControl] = "no-store"
+        // RFC 9110 15.5.2: a 401 names the scheme that would work
+        if status == .unauthorized { headers[.wwwAuthenticate] = "Bearer" }
         return Response(status: status, headers: headers, body: .init(byteBuffer: ByteBuffer(bytes: body)))
     }
 

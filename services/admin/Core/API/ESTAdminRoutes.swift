@@ -51,7 +51,7 @@ struct ESTAdminRoutes: Sendable {
         router.post("/api/v1/est/labels") { request, _ in
             let principal = try await support.require(request, [.admin])
             let body = try await APISupport.decode(LabelBody.self, from: request)
-            guard body.name.range(of: "^[a-z0-9][a-z0-9_-]{0,62}$", options: .regularExpression) != nil else {
+            guard APISupport.matches(body.name, "^[a-z0-9][a-z0-9_-]{0,62}$") else {
                 throw APIError(.badRequest, "invalid_request", "name must match ^[a-z0-9][a-z0-9_-]{0,62}$")
             }
             let label = ESTLabelRecord(name: body.name, issuerID: body.issuer_id, profileID: body.profile_id ?? "default",
@@ -63,6 +63,7 @@ struct ESTAdminRoutes: Sendable {
             guard !label.allowMTLS || label.trustAnchor != nil else {
                 throw APIError(.badRequest, "invalid_request", "allow_mtls needs trust_anchor (a trust bundle of purpose est-mtls)")
             }
+            try APISupport.requireIssuerIDForm(label.issuerID)
             do {
                 try await store.create(label, audit: AuditRecord(service: "admin", actor: principal.actor, action: "est_label.create",
                                                                  outcome: .success, targetType: "est_label", targetID: label.name))
@@ -79,7 +80,7 @@ struct ESTAdminRoutes: Sendable {
             let principal = try await support.require(request, [.admin])
             let name = context.parameters.get("name") ?? ""
             let body = try await APISupport.decode(UserBody.self, from: request)
-            guard body.username.range(of: "^[A-Za-z0-9._@-]{1,128}$", options: .regularExpression) != nil else {
+            guard APISupport.matches(body.username, "^[A-Za-z0-9._@-]{1,128}$") else {
                 throw APIError(.badRequest, "invalid_request", "username must match ^[A-Za-z0-9._@-]{1,128}$")
             }
             let password = Hex.random(octets: 16)

@@ -58,11 +58,6 @@ struct EnrollmentRequestRoutes: Sendable {
         }
     }
 
-    struct Page: Encodable {
-        let items: [RequestJSON]
-        let next_cursor: String?
-    }
-
     func add(to router: Router<BasicRequestContext>) {
         let group = router.group("/api/v1/enrollment/requests")
         group.get { request, _ in try await list(request) }

@@ -90,7 +90,7 @@ struct ProfileRoutes: Sendable {
 
     /// Every value must be one this build knows; nothing is stored otherwise.
     func validate(_ body: ProfileBody, id: String) throws -> ProfileRecord {
-        guard id.range(of: "^[a-z0-9][a-z0-9_-]{0,62}$", options: .regularExpression) != nil else {
+        guard APISupport.matches(id, "^[a-z0-9][a-z0-9_-]{0,62}$") else {
             throw APIError(.badRequest, "invalid_request", "id must match ^[a-z0-9][a-z0-9_-]{0,62}$")
         }
         func check(_ values: [String], _ allowed: [String], _ field: String) throws {

@@ -162,7 +162,7 @@ struct SCEPAdminRoutes: Sendable {
     }
 
     func validate(_ body: ProfileBody) throws -> SCEPEndpointRecord {
-        guard body.name.range(of: "^[a-z0-9][a-z0-9_-]{0,62}$", options: .regularExpression) != nil else {
+        guard APISupport.matches(body.name, "^[a-z0-9][a-z0-9_-]{0,62}$") else {
             throw APIError(.badRequest, "invalid_request", "name must match ^[a-z0-9][a-z0-9_-]{0,62}$")
         }
         for (field, path) in [("ra_cert_path", body.ra_cert_path), ("ra_key_path", body.ra_key_path)]
@@ -180,6 +180,7 @@ struct SCEPAdminRoutes: Sendable {
             throw APIError(.badRequest, "invalid_request",
                            "a profile needs a static_challenge, one-time challenges or a signed_challenge_trust_anchor")
         }
+        try APISupport.requireIssuerIDForm(body.issuer_id)
         return SCEPEndpointRecord(
             name: body.name, issuerID: body.issuer_id, profileID: body.profile_id ?? "default",
             raCertPath: body.ra_cert_path, raKeyPath: body.ra_key_path,

@@ -52,7 +52,7 @@ struct TrustAnchorRoutes: Sendable {
         router.post("/api/v1/admin/trust-anchors") { request, _ in
             let principal = try await support.require(request, [.admin])
             let body = try await APISupport.decode(AnchorBody.self, from: request)
-            guard body.name.range(of: "^[a-z0-9][a-z0-9_-]{0,62}$", options: .regularExpression) != nil else {
+            guard APISupport.matches(body.name, "^[a-z0-9][a-z0-9_-]{0,62}$") else {
                 throw APIError(.badRequest, "invalid_request", "name must match ^[a-z0-9][a-z0-9_-]{0,62}$")
             }
             let purpose = body.purpose ?? "est-mtls"
