@@ -7,8 +7,10 @@ import X509
 public struct CertificateProfile: Sendable, Equatable, Codable {
     public enum SANType: String, Sendable, Codable, CaseIterable { case dns, ip, email, uri }
 
+    /// Extended key usages a profile may grant. Not OCSPSigning: only a delegated responder
+    /// certificate (which the signer makes for certctl-ocsp) may answer OCSP for the CA.
     public enum Usage: String, Sendable, Codable, CaseIterable {
-        case serverAuth, clientAuth, codeSigning, emailProtection, timeStamping, ocspSigning
+        case serverAuth, clientAuth, codeSigning, emailProtection, timeStamping
 
         public var extendedKeyUsage: ExtendedKeyUsage.Usage {
             switch self {
@@ -17,7 +19,6 @@ public struct CertificateProfile: Sendable, Equatable, Codable {
             case .codeSigning: return .codeSigning
             case .emailProtection: return .emailProtection
             case .timeStamping: return .timeStamping
-            case .ocspSigning: return .ocspSigning
             }
         }
 

@@ -127,6 +127,8 @@ struct AdminAPIProfileTests {
         ("allowed_key_algorithms", #"["rsa-1024"]"#), ("allowed_key_algorithms", #"["ecdsa-p256", "ed25519"]"#),
         ("allowed_key_algorithms", "[]"), ("allowed_key_algorithms", #""ecdsa-p256""#), ("allowed_key_algorithms", "null"),
         ("extended_key_usages", #"["anyPurpose"]"#), ("allowed_san_types", #"["dn"]"#),
+        // only a delegated OCSP responder certificate may answer OCSP for the CA (docs/security.md)
+        ("extended_key_usages", #"["serverAuth", "ocspSigning"]"#),
         ("max_validity_days", "0"), ("max_validity_days", "-1"), ("max_validity_days", "36501"), ("max_validity_days", #""30""#),
         ("allow_ca", #""yes""#),
     ]

@@ -28,7 +28,7 @@ struct SigningPolicyTests {
 
     static let profile = CertificateProfile(
         id: "web", description: "", allowedKeyAlgorithms: [.ecdsaP256, .rsa2048], maxValidityDays: 90,
-        extendedKeyUsages: [.serverAuth, .clientAuth, .ocspSigning], allowedSANTypes: [.dns, .ip], sanPatterns: [], allowCA: false)
+        extendedKeyUsages: [.serverAuth, .clientAuth], allowedSANTypes: [.dns, .ip], sanPatterns: [], allowCA: false)
 
     /// A leaf request whose fields a test changes one at a time.
     struct Leaf {
@@ -194,10 +194,13 @@ struct SigningPolicyTests {
         #expect(try Self.refusal(Leaf()) { Self.context($0, profile: nil) } == "usage_not_allowed")
     }
 
-    @Test("usage_not_allowed: id-kp-OCSPSigning in a leaf, even when the profile lists it")
+    @Test("usage_not_allowed: id-kp-OCSPSigning in a leaf; no profile can even name it")
     func ocspSigningLeaf() throws {
-        #expect(Self.profile.extendedKeyUsages.contains(.ocspSigning))
         #expect(try Self.refusal(Self.mutated { $0.ekus = [.serverAuth, .ocspSigning] }) == "usage_not_allowed")
+        #expect(CertificateProfile.Usage(rawValue: "ocspSigning") == nil)
+        #expect(CertificateProfile(id: "x", description: "", allowedKeyAlgorithmNames: ["ecdsa-p256"], maxValidityDays: 1,
+                                   extendedKeyUsageNames: ["ocspSigning"], allowedSANTypeNames: [], sanPatterns: [], allowCA: false) == nil,
+                "a stored profile that names it is unusable")
     }
 
     @Test("no_reservation: a row that is not pending")
