@@ -132,16 +132,11 @@ extension ESTRoutesTests {
         }
     }
 
-    /// A client certificate request that must be refused with 403 and its code.
-    enum ClientCertificateRefusal: String, CaseIterable, Sendable {
-        case otherLabel = "simplereenroll of a certificate issued through label other"
-        case adminIssued = "simplereenroll of a certificate the admin API issued"
-        case extraSAN = "simplereenroll with one more SAN"
-        case otherSubject = "simplereenroll with another subject"
-        case revoked = "simplereenroll with a revoked certificate"
-        case unknown = "simplereenroll with a certificate of the CA certctl has no record of"
-        case mtlsRevoked = "mTLS simpleenroll with a revoked certctl certificate"
-        case mtlsUnknown = "mTLS simpleenroll with a certificate of the CA certctl has no record of"
+    /// A client certificate request that must be refused with 403 and its code: simplereenroll of a certificate
+    /// issued through label other, or by the admin API; with one more SAN, another subject; with a revoked
+    /// certificate or one of the CA that certctl has no record of; mTLS simpleenroll with such a certificate.
+    enum ClientCertificateRefusal: CaseIterable, Sendable {
+        case otherLabel, adminIssued, extraSAN, otherSubject, revoked, unknown, mtlsRevoked, mtlsUnknown
 
         var operation: String { self == .mtlsRevoked || self == .mtlsUnknown ? "simpleenroll" : "simplereenroll" }
 

@@ -86,17 +86,11 @@ extension SCEPResponderTests {
         }
     }
 
-    /// Why a RenewalReq on `devices` must be refused.
-    enum RenewalRefusal: String, CaseIterable, Sendable {
-        case otherEndpoint = "sent to another endpoint (other-challenge) that does not accept scep:devices"
-        case adminIssued = "signed by a certificate the admin API issued"
-        case extraSAN = "the CSR requests one more SAN"
-        case noSANs = "the CSR requests no SAN"
-        case otherSubject = "the CSR has another subject"
-        case revoked = "signed by a revoked certificate"
-        case expired = "signed by an expired certctl certificate"
-        case unknown = "signed by a certificate of the CA that certctl has no record of"
-        case otherIssuer = "signed by a self-signed certificate"
+    /// Why a RenewalReq on `devices` must be refused: sent to another endpoint (other-challenge, which does not
+    /// accept scep:devices); signed by a certificate the admin API issued; the CSR requests one more SAN, no SAN,
+    /// another subject; signed by a revoked, an expired, an unknown (the CA's, not recorded) or a self-signed certificate.
+    enum RenewalRefusal: CaseIterable, Sendable {
+        case otherEndpoint, adminIssued, extraSAN, noSANs, otherSubject, revoked, expired, unknown, otherIssuer
 
         var code: String {
             switch self {

@@ -81,11 +81,9 @@ struct ESTAdminRoutes: Sendable {
         // Only accept_renewals_from can change; everything else is set when the label is created.
         router.patch("/api/v1/est/labels/:name") { request, context in
             let name = context.parameters.get("name") ?? ""
-            try await RenewalSources.update(request, support: support, targetType: "est_label", name: name, notFound: Self.notFound(name)) {
-                try await store.setAcceptRenewalsFrom(name, $0, audit: $1)
-            }
-            guard let label = try await store.get(name) else { throw Self.notFound(name) }
-            return try APISupport.json(LabelJSON(label))
+            return try await RenewalSources.update(request, support: support, targetType: "est_label", name: name, notFound: Self.notFound(name),
+                                                   write: { try await store.setAcceptRenewalsFrom(name, $0, audit: $1) },
+                                                   read: { try await store.get(name).map(LabelJSON.init) })
         }
         // Creates the user or replaces its password; the password is returned once and stored hashed.
         router.post("/api/v1/est/labels/:name/users") { request, context in

@@ -28,9 +28,10 @@ enum RenewalSources {
     }
 
     /// PATCH of endpoint or label `name` (admin only): replaces its list through `write`, audited as
-    /// `<targetType>.update`; `notFound` when it does not exist.
-    static func update(_ request: Request, support: APISupport, targetType: String, name: String, notFound: APIError,
-                       write: ([String], AuditRecord) async throws -> Void) async throws {
+    /// `<targetType>.update`, and answers what `read` returns afterwards; `notFound` when it does not exist.
+    static func update<JSON: Encodable>(_ request: Request, support: APISupport, targetType: String, name: String, notFound: APIError,
+                                        write: ([String], AuditRecord) async throws -> Void,
+                                        read: () async throws -> JSON?) async throws -> Response {
         let principal = try await support.require(request, [.admin])
         let accepted = try validated(try await APISupport.decode(Body.self, from: request).accept_renewals_from)
         do {
@@ -40,5 +41,7 @@ enum RenewalSources {
         } catch EnrollmentStoreError.notFound {
             throw notFound
         }
+        guard let json = try await read() else { throw notFound }
+        return try APISupport.json(json)
     }
 }

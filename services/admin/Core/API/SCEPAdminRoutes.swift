@@ -99,11 +99,9 @@ struct SCEPAdminRoutes: Sendable {
         // Only accept_renewals_from can change; everything else is set when the endpoint is created.
         router.patch("/api/v1/scep/profiles/:name") { request, context in
             let name = context.parameters.get("name") ?? ""
-            try await RenewalSources.update(request, support: support, targetType: "scep_profile", name: name, notFound: Self.notFound(name)) {
-                try await store.setAcceptRenewalsFrom(name, $0, audit: $1)
-            }
-            guard let profile = try await store.get(name) else { throw Self.notFound(name) }
-            return try APISupport.json(ProfileJSON(profile))
+            return try await RenewalSources.update(request, support: support, targetType: "scep_profile", name: name, notFound: Self.notFound(name),
+                                                   write: { try await store.setAcceptRenewalsFrom(name, $0, audit: $1) },
+                                                   read: { try await store.get(name).map(ProfileJSON.init) })
         }
         router.delete("/api/v1/scep/profiles/:name") { request, context in
             let principal = try await support.require(request, [.admin])
