@@ -31,9 +31,11 @@ public struct IssuanceRequest: Sendable {
     public var requestedBy: String
     public var source: String
     public var idempotencyKey: String?
+    /// The SCEP endpoint or EST label asking (`EnrollmentEndpoint`), recorded with the certificate; nil for the admin API.
+    public var enrollmentEndpoint: String?
 
     public init(csrPEM: String, issuerID: String, profileID: String, validityDays: Int?, requestedBy: String,
-                source: String, idempotencyKey: String?) {
+                source: String, idempotencyKey: String?, enrollmentEndpoint: String? = nil) {
         self.csrPEM = csrPEM
         self.issuerID = issuerID
         self.profileID = profileID
@@ -41,6 +43,7 @@ public struct IssuanceRequest: Sendable {
         self.requestedBy = requestedBy
         self.source = source
         self.idempotencyKey = idempotencyKey
+        self.enrollmentEndpoint = enrollmentEndpoint
     }
 }
 
@@ -153,7 +156,7 @@ public struct IssuanceService: Sendable {
                 subject: csr.subject.description, subjectDER: try ReservationFields.subjectDER(csr.subject),
                 spkiSHA256: try ReservationFields.spkiSHA256(csr.publicKey), subjectAltNames: sanTexts, notBefore: notBefore, notAfter: notAfter,
                 csrDER: try Self.der(csr), requestedBy: request.requestedBy, source: request.source,
-                idempotencyKey: request.idempotencyKey, requestFingerprint: fingerprint))
+                idempotencyKey: request.idempotencyKey, requestFingerprint: fingerprint, enrollmentEndpoint: request.enrollmentEndpoint))
             switch outcome {
             case .serialTaken:
                 continue
@@ -173,7 +176,7 @@ public struct IssuanceService: Sendable {
                     id: id, issuerID: issuer.id, issuerGeneration: issuer.generation, serialHex: serialHex, status: "issued",
                     profileID: profile.id, subject: csr.subject.description, subjectAltNames: sanTexts,
                     notBefore: notBefore, notAfter: notAfter, certificateDER: der, requestedBy: request.requestedBy,
-                    createdAt: createdAt, failureReason: nil, revocation: nil)
+                    createdAt: createdAt, failureReason: nil, revocation: nil, enrollmentEndpoint: request.enrollmentEndpoint)
                 return IssuanceResult(certificate: record, issuerCertificateDER: issuer.certificateDER, created: true)
             }
         }

@@ -13,7 +13,8 @@ public struct CertificateRecord: Sendable {
     public init(
         id: UUID, issuerID: String, issuerGeneration: Int?, serialHex: String, status: String, profileID: String?,
         subject: String, subjectAltNames: [String], notBefore: Date?, notAfter: Date?, certificateDER: [UInt8]?,
-        requestedBy: String, createdAt: Date, failureReason: String?, revocation: RevocationRecord?
+        requestedBy: String, createdAt: Date, failureReason: String?, revocation: RevocationRecord?,
+        enrollmentEndpoint: String? = nil
     ) {
         self.id = id
         self.issuerID = issuerID
@@ -30,6 +31,7 @@ public struct CertificateRecord: Sendable {
         self.createdAt = createdAt
         self.failureReason = failureReason
         self.revocation = revocation
+        self.enrollmentEndpoint = enrollmentEndpoint
     }
 
     public var id: UUID
@@ -47,6 +49,8 @@ public struct CertificateRecord: Sendable {
     public var createdAt: Date
     public var failureReason: String?
     public var revocation: RevocationRecord?
+    /// The SCEP endpoint or EST label that issued it (`EnrollmentEndpoint`); nil for the admin API.
+    public var enrollmentEndpoint: String?
 }
 
 /// A row reserved before signing: the serial is taken, nothing is signed yet.
@@ -67,12 +71,14 @@ public struct CertificateReservation: Sendable {
     public var source: String
     public var idempotencyKey: String?
     public var requestFingerprint: String?
+    /// The SCEP endpoint or EST label issuing it (`EnrollmentEndpoint`): only its own renew it.
+    public var enrollmentEndpoint: String?
 
     public init(
         issuerID: String, issuerGeneration: Int, serialHex: String, profileID: String, subject: String,
         subjectDER: [UInt8], spkiSHA256: [UInt8],
         subjectAltNames: [String], notBefore: Date, notAfter: Date, csrDER: [UInt8], requestedBy: String,
-        source: String, idempotencyKey: String?, requestFingerprint: String?
+        source: String, idempotencyKey: String?, requestFingerprint: String?, enrollmentEndpoint: String? = nil
     ) {
         self.issuerID = issuerID
         self.issuerGeneration = issuerGeneration
@@ -89,6 +95,7 @@ public struct CertificateReservation: Sendable {
         self.source = source
         self.idempotencyKey = idempotencyKey
         self.requestFingerprint = requestFingerprint
+        self.enrollmentEndpoint = enrollmentEndpoint
     }
 }
 
@@ -127,11 +134,11 @@ public struct CertificateRecordStore: Sendable {
         let rows = try await client.query("""
             INSERT INTO certificates (issuer_id, issuer_generation, serial_hex, status, profile_id, subject, subject_der,
                 spki_sha256, subject_alt_names, not_before, not_after, csr_der, requested_by, request_source, idempotency_key,
-                request_fingerprint)
+                request_fingerprint, enrollment_endpoint)
             VALUES (\(r.issuerID), \(r.issuerGeneration), \(r.serialHex), 'pending', \(r.profileID), \(r.subject),
                 \(ByteBuffer(bytes: r.subjectDER)), \(ByteBuffer(bytes: r.spkiSHA256)),
                 \(r.subjectAltNames), \(r.notBefore), \(r.notAfter), \(ByteBuffer(bytes: r.csrDER)), \(r.requestedBy),
-                \(r.source), \(r.idempotencyKey), \(r.requestFingerprint))
+                \(r.source), \(r.idempotencyKey), \(r.requestFingerprint), \(r.enrollmentEndpoint))
             ON CONFLICT DO NOTHING
             RETURNING id, created_at
             """, logger: logger)
@@ -172,6 +179,15 @@ public struct CertificateRecordStore: Sendable {
         return try await query(filter, id: id).first
     }
 
+    /// The certificate with `serialHex` of `issuerID` (unique per issuer), whatever its status.
+    public func get(issuerID: String, serialHex: String) async throws -> CertificateRecord? {
+        var filter = CertificateFilter()
+        filter.issuerID = issuerID
+        filter.serialHex = serialHex
+        filter.limit = 1
+        return try await query(filter, id: nil).first
+    }
+
     public func list(_ filter: CertificateFilter) async throws -> [CertificateRecord] {
         try await query(filter, id: nil)
     }
@@ -182,7 +198,7 @@ public struct CertificateRecordStore: Sendable {
         let rows = try await client.query("""
             SELECT c.id, c.issuer_id, c.issuer_generation, c.serial_hex, c.status, c.profile_id, c.subject,
                    c.subject_alt_names, c.not_before, c.not_after, c.certificate_der, c.requested_by, c.created_at,
-                   c.failure_reason, r.reason_code, r.revoked_at, r.invalidity_date, r.revoked_by
+                   c.failure_reason, r.reason_code, r.revoked_at, r.invalidity_date, r.revoked_by, c.enrollment_endpoint
             FROM certificates c
             LEFT JOIN certificate_revocations r ON r.certificate_id = c.id AND r.hold_released_at IS NULL
             WHERE (\(id)::uuid IS NULL OR c.id = \(id))
@@ -198,9 +214,9 @@ public struct CertificateRecordStore: Sendable {
             """, logger: logger)
         var result: [CertificateRecord] = []
         for try await (id, issuerID, generation, serial, status, profileID, subject, sans, notBefore, notAfter, der,
-                       requestedBy, createdAt, failure, reasonCode, revokedAt, invalidityDate, revokedBy)
+                       requestedBy, createdAt, failure, reasonCode, revokedAt, invalidityDate, revokedBy, endpoint)
             in rows.decode((UUID, String, Int?, String, String, String?, String, [String], Date?, Date?, ByteBuffer?,
-                            String, Date, String?, Int?, Date?, Date?, String?).self) {
+                            String, Date, String?, Int?, Date?, Date?, String?, String?).self) {
             var revocation: RevocationRecord?
             if let reasonCode, let revokedAt, let revokedBy {
                 revocation = RevocationRecord(
@@ -210,7 +226,7 @@ public struct CertificateRecordStore: Sendable {
                 id: id, issuerID: issuerID, issuerGeneration: generation, serialHex: serial, status: status,
                 profileID: profileID, subject: subject, subjectAltNames: sans, notBefore: notBefore, notAfter: notAfter,
                 certificateDER: der.map { Array(buffer: $0) }, requestedBy: requestedBy, createdAt: createdAt,
-                failureReason: failure, revocation: revocation))
+                failureReason: failure, revocation: revocation, enrollmentEndpoint: endpoint))
         }
         return result
     }

@@ -16,9 +16,11 @@ public struct ESTLabelRecord: Sendable, Equatable {
     public var trustAnchor: String?
     /// simpleenroll/simplereenroll answer 202 + Retry-After until an operator decides (admin API).
     public var requireApproval: Bool
+    /// Endpoints and labels (`EnrollmentEndpoint` form) whose certificates simplereenroll here also renews.
+    public var acceptRenewalsFrom: [String]
 
     public init(name: String, issuerID: String, profileID: String, allowBasic: Bool, allowMTLS: Bool, trustAnchor: String?,
-                requireApproval: Bool = false) {
+                requireApproval: Bool = false, acceptRenewalsFrom: [String] = []) {
         self.name = name
         self.issuerID = issuerID
         self.profileID = profileID
@@ -26,6 +28,7 @@ public struct ESTLabelRecord: Sendable, Equatable {
         self.allowMTLS = allowMTLS
         self.trustAnchor = trustAnchor
         self.requireApproval = requireApproval
+        self.acceptRenewalsFrom = acceptRenewalsFrom
     }
 }
 
@@ -122,9 +125,10 @@ public struct EnrollmentESTStore: Sendable {
         do {
             try await client.transaction(logger: logger) { connection in
                 let rows = try await connection.query("""
-                    INSERT INTO est_labels (name, issuer_id, profile_id, allow_basic, allow_mtls, trust_anchor, require_approval)
+                    INSERT INTO est_labels (name, issuer_id, profile_id, allow_basic, allow_mtls, trust_anchor, require_approval,
+                                            accept_renewals_from)
                     VALUES (\(label.name), \(label.issuerID), \(label.profileID), \(label.allowBasic), \(label.allowMTLS), \(label.trustAnchor),
-                            \(label.requireApproval))
+                            \(label.requireApproval), \(label.acceptRenewalsFrom))
                     ON CONFLICT (name) DO NOTHING RETURNING name
                     """, logger: logger)
                 var inserted = false
@@ -135,6 +139,11 @@ public struct EnrollmentESTStore: Sendable {
         } catch let error as PSQLError where error.serverInfo?[.sqlState] == "23503" {
             throw EnrollmentStoreError.missingReference(error.serverInfo?[.message] ?? "foreign key")
         }
+    }
+
+    /// Replaces the label's accept_renewals_from list, with its audit event in one transaction.
+    public func setAcceptRenewalsFrom(_ name: String, _ endpoints: [String], audit: AuditRecord) async throws {
+        try await EnrollmentRenewalSources.set(table: .est, name: name, endpoints, audit: audit, client: client, logger: logger)
     }
 
     /// Adds or replaces a Basic user's password hash.
@@ -162,14 +171,14 @@ public struct EnrollmentESTStore: Sendable {
 
     private func fetch(_ name: String?) async throws -> [ESTLabelRecord] {
         let rows = try await client.query("""
-            SELECT name, issuer_id, profile_id, allow_basic, allow_mtls, trust_anchor, require_approval
+            SELECT name, issuer_id, profile_id, allow_basic, allow_mtls, trust_anchor, require_approval, accept_renewals_from
             FROM est_labels WHERE \(name)::text IS NULL OR name = \(name) ORDER BY name
             """, logger: logger)
         var result: [ESTLabelRecord] = []
-        for try await (name, issuer, profile, basic, mtls, anchor, approval)
-            in rows.decode((String, String, String, Bool, Bool, String?, Bool).self) {
+        for try await (name, issuer, profile, basic, mtls, anchor, approval, accepted)
+            in rows.decode((String, String, String, Bool, Bool, String?, Bool, [String]).self) {
             result.append(ESTLabelRecord(name: name, issuerID: issuer, profileID: profile, allowBasic: basic, allowMTLS: mtls,
-                                         trustAnchor: anchor, requireApproval: approval))
+                                         trustAnchor: anchor, requireApproval: approval, acceptRenewalsFrom: accepted))
         }
         return result
     }

@@ -35,9 +35,10 @@ public struct EnrollmentSCEPStore: Sendable {
                 let rows = try await connection.query("""
                     INSERT INTO scep_profiles (name, issuer_id, profile_id, ra_cert_path, ra_key_path,
                                                static_challenge_sha256, allow_one_time_challenges, validity_days,
-                                               signed_challenge_trust_anchor, require_approval)
+                                               signed_challenge_trust_anchor, require_approval, accept_renewals_from)
                     VALUES (\(p.name), \(p.issuerID), \(p.profileID), \(p.raCertPath), \(p.raKeyPath), \(hash),
-                            \(p.allowOneTimeChallenges), \(p.validityDays), \(p.signedChallengeTrustAnchor), \(p.requireApproval))
+                            \(p.allowOneTimeChallenges), \(p.validityDays), \(p.signedChallengeTrustAnchor), \(p.requireApproval),
+                            \(p.acceptRenewalsFrom))
                     ON CONFLICT (name) DO NOTHING RETURNING name
                     """, logger: logger)
                 var inserted = false
@@ -52,6 +53,11 @@ public struct EnrollmentSCEPStore: Sendable {
         } catch let error as PSQLError where error.serverInfo?[.sqlState] == "23503" {
             throw EnrollmentStoreError.missingReference(error.serverInfo?[.message] ?? "foreign key")
         }
+    }
+
+    /// Replaces the endpoint's accept_renewals_from list, with its audit event in one transaction.
+    public func setAcceptRenewalsFrom(_ name: String, _ endpoints: [String], audit: AuditRecord) async throws {
+        try await EnrollmentRenewalSources.set(table: .scep, name: name, endpoints, audit: audit, client: client, logger: logger)
     }
 
     public func delete(_ name: String, audit: AuditRecord) async throws {
@@ -143,16 +149,18 @@ public struct EnrollmentSCEPStore: Sendable {
     private func fetch(_ name: String?) async throws -> [SCEPEndpointRecord] {
         let rows = try await client.query("""
             SELECT name, issuer_id, profile_id, ra_cert_path, ra_key_path, static_challenge_sha256,
-                   allow_one_time_challenges, validity_days, signed_challenge_trust_anchor, created_at, updated_at, require_approval
+                   allow_one_time_challenges, validity_days, signed_challenge_trust_anchor, created_at, updated_at, require_approval,
+                   accept_renewals_from
             FROM scep_profiles WHERE \(name)::text IS NULL OR name = \(name) ORDER BY name
             """, logger: logger)
         var result: [SCEPEndpointRecord] = []
-        for try await (name, issuer, profile, cert, key, hash, oneTime, days, anchor, created, updated, approval)
-            in rows.decode((String, String, String, String, String, ByteBuffer?, Bool, Int?, String?, Date, Date, Bool).self) {
+        for try await (name, issuer, profile, cert, key, hash, oneTime, days, anchor, created, updated, approval, accepted)
+            in rows.decode((String, String, String, String, String, ByteBuffer?, Bool, Int?, String?, Date, Date, Bool, [String]).self) {
             result.append(SCEPEndpointRecord(
                 name: name, issuerID: issuer, profileID: profile, raCertPath: cert, raKeyPath: key,
                 staticChallengeSHA256: hash.map { Array($0.readableBytesView) }, allowOneTimeChallenges: oneTime,
-                validityDays: days, signedChallengeTrustAnchor: anchor, requireApproval: approval, createdAt: created, updatedAt: updated))
+                validityDays: days, signedChallengeTrustAnchor: anchor, requireApproval: approval, acceptRenewalsFrom: accepted,
+                createdAt: created, updatedAt: updated))
         }
         return result
     }

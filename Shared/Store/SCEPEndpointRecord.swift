@@ -16,12 +16,15 @@ public struct SCEPEndpointRecord: Sendable, Equatable {
     public var signedChallengeTrustAnchor: String?
     /// Valid requests wait as PENDING for an operator's decision (admin API) instead of being issued.
     public var requireApproval: Bool
+    /// Endpoints and labels (`EnrollmentEndpoint` form) whose certificates RenewalReq here also renews.
+    public var acceptRenewalsFrom: [String]
     public var createdAt: Date
     public var updatedAt: Date
 
     public init(name: String, issuerID: String, profileID: String, raCertPath: String, raKeyPath: String,
                 staticChallengeSHA256: [UInt8]?, allowOneTimeChallenges: Bool, validityDays: Int?,
-                signedChallengeTrustAnchor: String? = nil, requireApproval: Bool = false, createdAt: Date = Date(), updatedAt: Date = Date()) {
+                signedChallengeTrustAnchor: String? = nil, requireApproval: Bool = false, acceptRenewalsFrom: [String] = [],
+                createdAt: Date = Date(), updatedAt: Date = Date()) {
         self.name = name
         self.issuerID = issuerID
         self.profileID = profileID
@@ -32,6 +35,7 @@ public struct SCEPEndpointRecord: Sendable, Equatable {
         self.validityDays = validityDays
         self.signedChallengeTrustAnchor = signedChallengeTrustAnchor
         self.requireApproval = requireApproval
+        self.acceptRenewalsFrom = acceptRenewalsFrom
         self.createdAt = createdAt
         self.updatedAt = updatedAt
     }

@@ -80,13 +80,15 @@ struct DatabaseRolesTests {
             for service in Self.services {
                 #expect(try await Self.sqlState(insertIssued, as: service, url) == "42501", "\(service) inserts an issued certificate")
             }
+            // as the issuance core reserves: with the enrollment endpoint (migration 0010) that issues it
             func reserve(_ serial: String) -> String {
                 """
-                INSERT INTO certificates (issuer_id, issuer_generation, serial_hex, status, profile_id, requested_by)
-                VALUES ('iss-local', 1, '\(serial)', 'pending', 'default', 'device')
+                INSERT INTO certificates (issuer_id, issuer_generation, serial_hex, status, profile_id, requested_by, enrollment_endpoint)
+                VALUES ('iss-local', 1, '\(serial)', 'pending', 'default', 'device', 'scep:devices')
                 """
             }
             #expect(try await Self.sqlState(reserve("cccc0001"), as: .enroll, url) == nil)
+            #expect(try await Self.sqlState(reserve("cccc0005"), as: .admin, url) == nil, "admin reserves when it approves a held request")
             #expect(try await Self.sqlState(reserve("cccc0002"), as: .ocsp, url) == "42501")
             #expect(try await Self.sqlState(reserve("cccc0003"), as: .crl, url) == "42501")
             // reserved_by is the inserting role, whatever the statement says

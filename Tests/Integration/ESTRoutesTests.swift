@@ -12,8 +12,8 @@ import X509
 
 /// The EST routes (RFC 7030) in-process through HummingbirdTesting's router
 /// framework, on a real database with a real signer. The router framework has
-/// no TLS channel, so client-certificate paths (mTLS simpleenroll,
-/// simplereenroll, the handshake refusal) stay in scripts/interop/est.sh.
+/// no TLS channel: client-certificate paths (mTLS simpleenroll, simplereenroll,
+/// the handshake refusal) run against the real TLS listener in ESTRenewalTests.swift.
 @Suite("EST routes", .serialized, .timeLimit(.minutes(5)))
 struct ESTRoutesTests {
     static let password = "correct-horse-battery-staple"
@@ -44,12 +44,14 @@ struct ESTRoutesTests {
         [.authorization: "Basic " + Data("\(user):\(password)".utf8).base64EncodedString(), .contentType: "application/pkcs10"]
     }
 
-    /// A P-256 CSR for CN=`cn` with DNS SAN `cn`.example.com, base64 as EST sends it.
-    static func csr(_ cn: String, key: P256.Signing.PrivateKey = .init()) throws -> (base64: String, key: P256.Signing.PrivateKey) {
+    /// A P-256 CSR for CN=`cn` with DNS SAN `cn`.example.com (or `sans`), base64 as EST sends it.
+    static func csr(_ cn: String, sans: [GeneralName]? = nil,
+                    key: P256.Signing.PrivateKey = .init()) throws -> (base64: String, key: P256.Signing.PrivateKey) {
         var attributes = CertificateSigningRequest.Attributes()
-        attributes.insert(try .init(ExtensionRequest(extensions: try Certificate.Extensions {
-            SubjectAlternativeNames([.dnsName("\(cn).example.com")])
-        })))
+        let sans = sans ?? [.dnsName("\(cn).example.com")]
+        if !sans.isEmpty {
+            attributes.insert(try .init(ExtensionRequest(extensions: try Certificate.Extensions { SubjectAlternativeNames(sans) })))
+        }
         let request = try CertificateSigningRequest(version: .v1, subject: try DistinguishedName { CommonName(cn) },
                                                     privateKey: .init(key), attributes: attributes, signatureAlgorithm: .ecdsaWithSHA256)
         var serializer = DER.Serializer()

@@ -110,4 +110,39 @@ struct MigrationTests {
             }
         }
     }
+
+    @Test("0010 records which SCEP endpoint or EST label issued the certificates before it (from requested_by), none for the admin API; a malformed accept_renewals_from is refused")
+    func enrollmentEndpointBackfill() async throws {
+        try await TestEnvironment.withFreshDatabase { url in
+            let all = try Migration.bundled()
+            try await Migrator(migrations: all.filter { $0.version < 10 }).migrate(url, appliedBy: "tests", logger: logger)
+            var statements = ["INSERT INTO issuers (id, display_name) VALUES ('iss-local', 'Local')"]
+            for (serial, requestedBy, source) in [("a1", "scep:devices", "scep"), ("a2", "est:routers:router-17", "est"),
+                                                  ("a3", "est:routers:mtls:CN=a", "est"), ("a4", "apikey:ops", "api"),
+                                                  ("a5", "scep:Not A Name", "scep"), ("a6", "certctl-ocsp", "ocsp-responder")] {
+                statements.append("""
+                    INSERT INTO certificates (issuer_id, serial_hex, status, requested_by, request_source)
+                    VALUES ('iss-local', '\(serial)', 'pending', '\(requestedBy)', '\(source)')
+                    """)
+            }
+            try await TestEnvironment.execute(statements, url)
+            try await Migrator(migrations: all).migrate(url, appliedBy: "tests", logger: logger)
+            let recorded = try await TestEnvironment.withConnection(url) { connection in
+                let rows = try await connection.query(
+                    "SELECT serial_hex, coalesce(enrollment_endpoint, '-') FROM certificates", logger: logger)
+                var result: [String: String] = [:]
+                for try await (serial, endpoint) in rows.decode((String, String).self) { result[serial] = endpoint }
+                return result
+            }
+            #expect(recorded == ["a1": "scep:devices", "a2": "est:routers", "a3": "est:routers", "a4": "-", "a5": "-", "a6": "-"])
+            try await TestEnvironment.execute("""
+                INSERT INTO est_labels (name, issuer_id, profile_id, accept_renewals_from) VALUES ('l', 'iss-local', 'default', '{scep:a,est:b}')
+                """, url)
+            for list in ["{scep:Devices}", "{devices}", "{scep:a,scep:a}", "{NULL}"] {
+                await #expect(throws: PSQLError.self, "accept_renewals_from \(list)") {
+                    try await TestEnvironment.execute("UPDATE est_labels SET accept_renewals_from = '\(list)'", url)
+                }
+            }
+        }
+    }
 }

@@ -1,11 +1,14 @@
 import CertctlConfig
 import CertctlEnrollCore
 import CertctlIssuance
+import CertctlPKI
 import CertctlRPC
 import CertctlStore
+import Crypto
 import Foundation
 import Logging
 import PostgresNIO
+import SwiftASN1
 import Testing
 import X509
 
@@ -94,5 +97,77 @@ struct SCEPESTHarness {
         try await attempt()
         #expect(try await contents() == before, "a refused request changed the database", sourceLocation: sourceLocation)
         #expect(try await refusals(code) == audited + 1, "refusal \(code) audited once", sourceLocation: sourceLocation)
+    }
+}
+
+extension SCEPESTHarness {
+    /// The single text result of `sql` (nil for no row or NULL).
+    func text(_ sql: String) async throws -> String? {
+        try await TestEnvironment.withConnection(url) { connection in
+            let rows = try await connection.query(PostgresQuery(unsafeSQL: sql), logger: logger)
+            for try await value in rows.decode(String?.self) { return value }
+            return nil
+        }
+    }
+
+    /// A certificate the test CA's key signs directly, past certctl's signer: one certctl has no record of,
+    /// or (with `recordedAs`) an expired one recorded as issued through that endpoint, as the signer records it.
+    func forge(subject: DistinguishedName, sans: [GeneralName], publicKey: Certificate.PublicKey, notBefore: Date, notAfter: Date,
+               recordedAs endpoint: String? = nil) async throws -> Certificate {
+        let key = try P256.Signing.PrivateKey(pemRepresentation: String(contentsOfFile: ca.keyPath, encoding: .utf8))
+        let serial = SerialNumber.random()
+        let certificate = try Certificate(
+            version: .v3, serialNumber: Certificate.SerialNumber(bytes: serial), publicKey: publicKey, notValidBefore: notBefore,
+            notValidAfter: notAfter, issuer: caCertificate.subject, subject: subject, signatureAlgorithm: .ecdsaWithSHA256,
+            extensions: try Certificate.Extensions { SubjectAlternativeNames(sans) }, issuerPrivateKey: .init(key))
+        guard let endpoint else { return certificate }
+        var serializer = DER.Serializer()
+        try serializer.serialize(certificate)
+        let der = ByteBuffer(bytes: serializer.serializedBytes), serialHex = try #require(SerialNumber.canonicalHex(ofDERInteger: serial))
+        let names = sans.map(GeneralNameText.describe), text = subject.description
+        try await TestEnvironment.withConnection(url) { connection in
+            try await connection.query("""
+                INSERT INTO certificates (issuer_id, issuer_generation, serial_hex, status, profile_id, subject, subject_alt_names,
+                                          not_before, not_after, certificate_der, requested_by, request_source, enrollment_endpoint)
+                SELECT issuer_id, generation, \(serialHex), 'issued', 'default', \(text), \(names), \(notBefore), \(notAfter), \(der),
+                       'tests', \(String(endpoint.prefix { $0 != ":" })), \(endpoint)
+                FROM issuer_generations WHERE issuer_id = 'iss-local' AND status = 'active'
+                """, logger: logger)
+        }
+        return certificate
+    }
+
+    /// The certificate row of `certificate` (issuer iss-local).
+    func record(of certificate: Certificate) async throws -> CertificateRecord {
+        let serial = try #require(SerialNumber.canonicalHex(ofDERInteger: Array(certificate.serialNumber.bytes)))
+        return try #require(try await CertificateRecordStore(client: client, logger: logger).get(issuerID: "iss-local", serialHex: serial))
+    }
+
+    /// Revokes `certificate` as the admin API does (keyCompromise).
+    func revoke(_ certificate: Certificate) async throws {
+        let record = try await record(of: certificate)
+        #expect(try await RevocationStore(client: client, logger: logger).revoke(RevocationRequest(
+            certificateID: record.id, reasonCode: 1, invalidityDate: nil, actor: "tests", service: "tests")))
+    }
+
+    /// Issues through the admin API's path (no enrollment endpoint) for `csrDER`.
+    func issueAsAdmin(_ csrDER: [UInt8]) async throws -> Certificate {
+        let result = try await issuance.issue(IssuanceRequest(
+            csrPEM: PEMDocument(type: "CERTIFICATE REQUEST", derBytes: csrDER).pemString, issuerID: "iss-local", profileID: "default",
+            validityDays: nil, requestedBy: "tests", source: "api", idempotencyKey: nil))
+        return try Certificate(derEncoded: try #require(result.certificate.certificateDER))
+    }
+
+    /// `renewed` renews `old`: it is recorded as issued through `endpoint`, and the success audit row of
+    /// `action` that issued it names `old`'s serial and id.
+    func expectRenewal(_ renewed: Certificate, of old: Certificate, through endpoint: String, action: String,
+                       sourceLocation: SourceLocation = #_sourceLocation) async throws {
+        let issued = try await record(of: renewed), previous = try await record(of: old)
+        #expect(issued.enrollmentEndpoint == endpoint, sourceLocation: sourceLocation)
+        let audited = try await text("""
+            SELECT (details->>'renewed_serial') || ' ' || (details->>'renewed_certificate_id') FROM audit_events
+            WHERE action = '\(action)' AND outcome = 'success' AND details->>'serial' = '\(issued.serialHex)'
+            """)
+        #expect(audited == "\(previous.serialHex) \(previous.id.uuidString.lowercased())", sourceLocation: sourceLocation)
     }
 }

@@ -185,11 +185,12 @@ struct SCEPEnrollTests {
             #expect(certificate.issuer == (try Certificate(pemEncoded: caPEM)).subject)
             #expect(try await TestEnvironment.scalar("SELECT count(*) FROM certificates WHERE request_source = 'scep' AND status = 'issued'", stack.url) == 1)
 
-            // RenewalReq: signed with the issued certificate and its key, for a new key with the same subject.
+            // RenewalReq: signed with the issued certificate and its key, for a new key with the same subject and SANs.
             let dir = stack.ca.directory
             let current = try SCEPRAIdentity(certificate: certificate, keyPEM: String(contentsOfFile: "\(dir)/device-static.key", encoding: .utf8))
             try TestCA.run("/usr/bin/openssl", ["req", "-new", "-newkey", "rsa:2048", "-nodes", "-keyout", "\(dir)/renew.key",
-                                                "-subj", "/CN=device-static", "-outform", "DER", "-out", "\(dir)/renew.csr"])
+                                                "-subj", "/CN=device-static", "-addext", "subjectAltName=DNS:device-static.example.com",
+                                                "-outform", "DER", "-out", "\(dir)/renew.csr"])
             let renewCSR = Array(try Data(contentsOf: URL(fileURLWithPath: "\(dir)/renew.csr")))
             func renew(_ csr: [UInt8], signer: SCEPRAIdentity, _ id: String) throws -> SCEPClientMessage.Reply {
                 let message = try SCEPClientMessage.pkcsReq(csrDER: csr, transactionID: id, senderNonce: Array(repeating: 1, count: 16),
@@ -204,6 +205,7 @@ struct SCEPEnrollTests {
             #expect(renewed.certificates.first?.subject == certificate.subject)
             #expect(renewed.certificates.first?.publicKey != certificate.publicKey, "the renewal certifies the new key")
             try TestCA.run("/usr/bin/openssl", ["req", "-new", "-key", "\(dir)/renew.key", "-subj", "/CN=someone-else",
+                                                "-addext", "subjectAltName=DNS:device-static.example.com",
                                                 "-outform", "DER", "-out", "\(dir)/renew-other.csr"])
             let other = try renew(Array(try Data(contentsOf: URL(fileURLWithPath: "\(dir)/renew-other.csr"))), signer: current, "tx-renew-2")
             #expect(other.status == .failure && other.failInfo == .badRequest)

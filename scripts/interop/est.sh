@@ -2,8 +2,9 @@
 # Interop suite: EST (RFC 7030) over HTTPS with curl + openssl against the
 # stack's label `default`: cacerts, csrattrs, serverkeygen, simpleenroll with HTTP Basic and
 # with a client certificate (mTLS against trust bundle est-clients),
-# simplereenroll with the issued certificate (and a mismatched subject), a
-# client certificate from an untrusted CA refused, then accepted after its CA
+# simplereenroll with the issued certificate (and a mismatched subject), the
+# renewal rules across labels (accept_renewals_from through the admin API) and
+# revoked client certificates refused, a client certificate from an untrusted CA refused, then accepted after its CA
 # is added to the bundle and the bundle is reloaded through the admin API —
 # without restarting certctl-enroll —, and a broken bundle reload that keeps
 # the old pool.
@@ -89,8 +90,69 @@ openssl req -new -key basic.key -subj "/CN=someone-else-$RUN" -addext "subjectAl
     2>/dev/null | openssl base64 >other-subject.b64
 before=$(est_refusals est_reenroll_subject_mismatch)
 est simplereenroll other-subject.b64 --cert basic.crt --key basic.key
-expect_status 400
+expect_status 403
 expect_eq "a mismatched subject is audited" "$((before + 1))" "$(est_refusals est_reenroll_subject_mismatch)"
+expect_eq "the renewal is audited with the renewed certificate's serial" "$serial" \
+    "$(sql -c "SELECT details->>'renewed_serial' FROM audit_events WHERE action = 'est.simplereenroll' AND outcome = 'success'
+        AND details->>'serial' = '$(openssl x509 -in renewed.crt -noout -serial | cut -d= -f2 | tr 'A-F' 'a-f' | sed 's/^0*//')'")"
+
+# ---------------------------------------------------------------------------
+section "3a. renewal of another label's certificate; revoked client certificates"
+# Other SANs, another subject, an unknown or expired certificate are refused in-process over TLS:
+# Tests/Integration/ESTRenewalTests.swift. Here: the admin API's accept_renewals_from, and revocation.
+OTHER="other-$RUN"
+api POST /api/v1/est/labels "${JSON[@]}" -d "{\"name\": \"$OTHER\", \"issuer_id\": \"$ISSUER\", \"allow_basic\": true}"
+expect_status 201
+expect_eq "a new label accepts no other label's certificates" 0 "$(jf '.accept_renewals_from | length')"
+api POST "/api/v1/est/labels/$OTHER/users" "${JSON[@]}" -d '{"username": "other-device"}'
+expect_status 201
+OTHER_AUTH="other-device:$(jf .password)"
+csr moved "est-moved-$RUN"
+est "$OTHER/simpleenroll" moved.b64 -u "$OTHER_AUTH"
+expect_status 200
+certs_of est.out moved.crt
+before=$(est_refusals est_reenroll_other_endpoint)
+est simplereenroll moved.b64 --cert moved.crt --key moved.key
+expect_status 403
+expect_eq "renewing label $OTHER's certificate on label default is refused and audited" "$((before + 1))" \
+    "$(est_refusals est_reenroll_other_endpoint)"
+restore_accepted() { api PATCH /api/v1/est/labels/default "${JSON[@]}" -d '{"accept_renewals_from": []}' >/dev/null 2>&1 || true; }
+trap 'rc=$?; restore_bundle; restore_accepted; (exit $rc); interop_cleanup' EXIT
+api PATCH /api/v1/est/labels/default "${JSON[@]}" -d "{\"accept_renewals_from\": [\"est:$OTHER\"]}"
+expect_status 200
+expect_eq "label default now accepts est:$OTHER" "est:$OTHER" "$(jf '.accept_renewals_from | join(",")')"
+est simplereenroll moved.b64 --cert moved.crt --key moved.key
+expect_status 200
+certs_of est.out moved-renewed.crt
+check "the cross-label renewal verifies against the CA" openssl verify -CAfile "$CA" moved-renewed.crt
+expect_eq "the renewed certificate belongs to label default" est:default \
+    "$(sql -c "SELECT enrollment_endpoint FROM certificates WHERE serial_hex = '$(openssl x509 -in moved-renewed.crt -noout -serial | cut -d= -f2 | tr 'A-F' 'a-f' | sed 's/^0*//')'")"
+api PATCH /api/v1/est/labels/default "${JSON[@]}" -d '{"accept_renewals_from": ["routers"]}'
+expect_status 400 invalid_request
+api PATCH /api/v1/est/labels/default "${JSON[@]}" -d "{\"accept_renewals_from\": [\"est:$OTHER\", \"est:$OTHER\"]}"
+expect_status 400 invalid_request
+api PATCH "/api/v1/est/labels/nope-$RUN" "${JSON[@]}" -d '{"accept_renewals_from": []}'
+expect_status 404 est_label_not_found
+api GET /api/v1/est/labels
+expect_eq "refused updates changed nothing" "est:$OTHER" "$(jf '.items[] | select(.name == "default") | .accept_renewals_from | join(",")')"
+restore_accepted
+# revoke the certificate the client authenticates with: mTLS simpleenroll and simplereenroll refuse it
+moved_serial=$(openssl x509 -in moved-renewed.crt -noout -serial | cut -d= -f2 | tr 'A-F' 'a-f' | sed 's/^0*//')
+api POST "/api/v1/certificates/$(sql -c "SELECT id FROM certificates WHERE serial_hex = '$moved_serial'")/revoke" "${JSON[@]}" \
+    -d '{"reason": "keyCompromise"}'
+expect_status 200
+csr after-revoke "est-after-revoke-$RUN"
+rows=$(row_count certificates)
+before=$(est_refusals est_client_certificate_revoked)
+est simpleenroll after-revoke.b64 --cert moved-renewed.crt --key moved.key
+expect_status 403
+expect_eq "mTLS simpleenroll with a revoked certctl certificate is refused and audited" "$((before + 1))" \
+    "$(est_refusals est_client_certificate_revoked)"
+before=$(est_refusals est_reenroll_revoked)
+est simplereenroll moved.b64 --cert moved-renewed.crt --key moved.key
+expect_status 403
+expect_eq "simplereenroll of a revoked certificate is refused and audited" "$((before + 1))" "$(est_refusals est_reenroll_revoked)"
+expect_eq "nothing was issued for them" "$rows" "$(row_count certificates)"
 
 # ---------------------------------------------------------------------------
 section "3b. serverkeygen: the server makes the key (same type as the CSR's)"

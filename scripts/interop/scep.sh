@@ -7,7 +7,8 @@
 #   - micromdm's scepclient (package `scep`).
 # Each enrolls an RSA key with the static challenge and with a one-time
 # challenge from the admin API; a reused challenge fails; issued certificates
-# verify with `openssl verify` against the CA.
+# verify with `openssl verify` against the CA; scepclient renews (RenewalReq)
+# on its own profile, and on another once that one accepts it.
 #
 #   set -a; source <data>/dev.env; set +a; bash scripts/interop/scep.sh
 set -Eeuo pipefail
@@ -310,5 +311,39 @@ MDM_PID=
 expect_match "it reports FAILURE badRequest" "failInfo: badRequest|BadRequest" "$(cat "mdm-rej-$RUN.log")"
 expect_eq "no certificate for the rejected request" "" "$(cat "mdm-rej-$RUN.d/cert.pem" 2>/dev/null || true)"
 expect_eq "the rejection is audited" 1 "$(sql -c "SELECT count(*) FROM audit_events WHERE action = 'enrollment_request.reject' AND target_id = '$rej_id'")"
+
+# ---------------------------------------------------------------------------
+section "6. renewal: scepclient sends a RenewalReq signed with the certificate it holds"
+# scepclient renews (RenewalReq, no challenge) when its -certificate file exists. Every refusal of the
+# renewal rules is tested in-process: Tests/Integration/SCEPRenewalTests.swift.
+serial_of() { openssl x509 -in "$1" -noout -serial | cut -d= -f2 | tr 'A-F' 'a-f' | sed 's/^0*//'; }
+# renew NAME: scepclient's RenewalReq to profile default; its exit status (scepclient_enroll's is cp's when a certificate is there)
+renew() { (scepclient_run "$1" "" "$SCEP"); }
+renewals_of() { sql -c "SELECT count(*) FROM audit_events WHERE action = 'scep.renew' AND outcome = 'success' AND details->>'renewed_serial' = '$1'"; }
+old=$(serial_of "mdm-static-$RUN.d/cert.pem")
+check "scepclient renews its certificate on the profile that issued it" renew "mdm-static-$RUN"
+[ "$(serial_of "mdm-static-$RUN.d/cert.pem")" != "$old" ] && pass "it got a new certificate" \
+    || fail "scepclient's renewal gets a new certificate" "a new serial" "$old"
+check "the renewed certificate verifies against the CA" openssl verify -CAfile "$CA" "mdm-static-$RUN.d/cert.pem"
+expect_eq "the renewal is audited as scep.renew with the renewed serial" 1 "$(renewals_of "$old")"
+# a certificate of profile mdm-$RUN (section 4) renewed on profile default
+restore_accepted() { api PATCH /api/v1/scep/profiles/default "${JSON[@]}" -d '{"accept_renewals_from": []}' >/dev/null 2>&1 || true; }
+trap 'rc=$?; cleanup_held; restore_accepted; (exit $rc); interop_cleanup' EXIT
+old=$(serial_of "sig-first-$RUN.d/cert.pem")
+before=$(scep_refusals scep_renewal_other_endpoint)
+if renew "sig-first-$RUN"; then fail "another profile's certificate does not renew on default" "scepclient fails" "it renewed"; fi
+pass "another profile's certificate does not renew on default"
+expect_eq "scepclient kept its certificate" "$old" "$(serial_of "sig-first-$RUN.d/cert.pem")"
+expect_eq "audited as scep_renewal_other_endpoint" "$((before + 1))" "$(scep_refusals scep_renewal_other_endpoint)"
+api PATCH /api/v1/scep/profiles/default "${JSON[@]}" -d "{\"accept_renewals_from\": [\"scep:mdm-$RUN\"]}"
+expect_status 200
+expect_eq "profile default now accepts scep:mdm-$RUN" "scep:mdm-$RUN" "$(jf '.accept_renewals_from | join(",")')"
+check "then it renews there" renew "sig-first-$RUN"
+expect_eq "audited as scep.renew with the renewed serial" 1 "$(renewals_of "$old")"
+expect_eq "the new certificate belongs to profile default" scep:default \
+    "$(sql -c "SELECT enrollment_endpoint FROM certificates WHERE serial_hex = '$(serial_of "sig-first-$RUN.d/cert.pem")'")"
+api PATCH /api/v1/scep/profiles/default "${JSON[@]}" -d '{"accept_renewals_from": ["scep:Not A Name"]}'
+expect_status 400 invalid_request
+restore_accepted
 
 interop_done

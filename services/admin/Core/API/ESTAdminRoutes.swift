@@ -16,6 +16,7 @@ struct ESTAdminRoutes: Sendable {
         let allow_mtls: Bool?
         let trust_anchor: String?
         let require_approval: Bool?
+        let accept_renewals_from: [String]?
     }
 
     struct LabelJSON: Encodable {
@@ -26,12 +27,14 @@ struct ESTAdminRoutes: Sendable {
         let allow_mtls: Bool
         let trust_anchor: String?
         let require_approval: Bool
+        let accept_renewals_from: [String]
         let path: String
 
         init(_ r: ESTLabelRecord) {
             name = r.name; issuer_id = r.issuerID; profile_id = r.profileID; allow_basic = r.allowBasic
             allow_mtls = r.allowMTLS; trust_anchor = r.trustAnchor; path = "/.well-known/est/\(r.name)"
             require_approval = r.requireApproval
+            accept_renewals_from = r.acceptRenewalsFrom
         }
     }
 
@@ -56,7 +59,8 @@ struct ESTAdminRoutes: Sendable {
             }
             let label = ESTLabelRecord(name: body.name, issuerID: body.issuer_id, profileID: body.profile_id ?? "default",
                                        allowBasic: body.allow_basic ?? true, allowMTLS: body.allow_mtls ?? false,
-                                       trustAnchor: body.trust_anchor, requireApproval: body.require_approval ?? false)
+                                       trustAnchor: body.trust_anchor, requireApproval: body.require_approval ?? false,
+                                       acceptRenewalsFrom: try RenewalSources.validated(body.accept_renewals_from))
             guard label.allowBasic || label.allowMTLS else {
                 throw APIError(.badRequest, "invalid_request", "a label needs allow_basic or allow_mtls")
             }
@@ -75,6 +79,13 @@ struct ESTAdminRoutes: Sendable {
             }
             return try APISupport.json(LabelJSON(label), status: .created)
         }
+        // Only accept_renewals_from can change; everything else is set when the label is created.
+        router.patch("/api/v1/est/labels/:name") { request, context in
+            let name = context.parameters.get("name") ?? ""
+            return try await RenewalSources.update(request, support: support, targetType: "est_label", name: name, notFound: Self.notFound(name),
+                                                   write: { try await store.setAcceptRenewalsFrom(name, $0, audit: $1) },
+                                                   read: { try await store.get(name).map(LabelJSON.init) })
+        }
         // Creates the user or replaces its password; the password is returned once and stored hashed.
         router.post("/api/v1/est/labels/:name/users") { request, context in
             let principal = try await support.require(request, [.admin])
@@ -90,9 +101,13 @@ struct ESTAdminRoutes: Sendable {
                                                            outcome: .success, targetType: "est_label", targetID: name,
                                                            details: ["username": body.username]))
             } catch EnrollmentStoreError.notFound {
-                throw APIError(.notFound, "est_label_not_found", "EST label \(name) does not exist")
+                throw Self.notFound(name)
             }
             return try APISupport.json(UserJSON(label: name, username: body.username, password: password), status: .created)
         }
+    }
+
+    static func notFound(_ name: String) -> APIError {
+        APIError(.notFound, "est_label_not_found", "EST label \(name) does not exist")
     }
 }

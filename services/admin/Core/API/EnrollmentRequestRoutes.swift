@@ -147,7 +147,8 @@ struct EnrollmentRequestRoutes: Sendable {
             let result = try await issuance.issue(IssuanceRequest(
                 csrPEM: PEMDocument(type: "CERTIFICATE REQUEST", derBytes: held.csrDER).pemString,
                 issuerID: held.issuerID, profileID: held.profileID, validityDays: held.validityDays,
-                requestedBy: held.requester, source: held.protocolName, idempotencyKey: key))
+                requestedBy: held.requester, source: held.protocolName, idempotencyKey: key,
+                enrollmentEndpoint: held.protocolName == "scep" ? EnrollmentEndpoint.scep(held.endpoint) : EnrollmentEndpoint.est(held.endpoint)))
             switch result.certificate.status {
             case "issued":
                 return result.certificate.id

@@ -21,6 +21,7 @@ struct SCEPAdminRoutes: Sendable {
         let validity_days: Int?
         let signed_challenge_trust_anchor: String?
         let require_approval: Bool?
+        let accept_renewals_from: [String]?
     }
 
     struct ProfileJSON: Encodable {
@@ -34,6 +35,7 @@ struct SCEPAdminRoutes: Sendable {
         let validity_days: Int?
         let signed_challenge_trust_anchor: String?
         let require_approval: Bool
+        let accept_renewals_from: [String]
         let path: String
         let created_at: Date
 
@@ -43,6 +45,7 @@ struct SCEPAdminRoutes: Sendable {
             allow_one_time_challenges = r.allowOneTimeChallenges; validity_days = r.validityDays
             signed_challenge_trust_anchor = r.signedChallengeTrustAnchor
             require_approval = r.requireApproval
+            accept_renewals_from = r.acceptRenewalsFrom
             path = "/scep/\(r.name)"; created_at = r.createdAt
         }
     }
@@ -92,6 +95,13 @@ struct SCEPAdminRoutes: Sendable {
                                    + "(a trust anchor of purpose scep-signed-challenge) does not exist")
             }
             return try APISupport.json(ProfileJSON(try await store.get(record.name) ?? record), status: .created)
+        }
+        // Only accept_renewals_from can change; everything else is set when the endpoint is created.
+        router.patch("/api/v1/scep/profiles/:name") { request, context in
+            let name = context.parameters.get("name") ?? ""
+            return try await RenewalSources.update(request, support: support, targetType: "scep_profile", name: name, notFound: Self.notFound(name),
+                                                   write: { try await store.setAcceptRenewalsFrom(name, $0, audit: $1) },
+                                                   read: { try await store.get(name).map(ProfileJSON.init) })
         }
         router.delete("/api/v1/scep/profiles/:name") { request, context in
             let principal = try await support.require(request, [.admin])
@@ -186,6 +196,7 @@ struct SCEPAdminRoutes: Sendable {
             raCertPath: body.ra_cert_path, raKeyPath: body.ra_key_path,
             staticChallengeSHA256: body.static_challenge.map { Array(SHA256.hash(data: Data($0.utf8))) },
             allowOneTimeChallenges: oneTime, validityDays: body.validity_days,
-            signedChallengeTrustAnchor: body.signed_challenge_trust_anchor, requireApproval: body.require_approval ?? false)
+            signedChallengeTrustAnchor: body.signed_challenge_trust_anchor, requireApproval: body.require_approval ?? false,
+            acceptRenewalsFrom: try RenewalSources.validated(body.accept_renewals_from))
     }
 }

@@ -125,7 +125,7 @@ package struct ESTRoutes: Sendable {
     }
 
     /// §4.2 simpleenroll (Basic or mTLS against the label's bundle) and
-    /// §4.2.2 simplereenroll (client certificate of this issuer, same subject and SANs).
+    /// §4.2.2 simplereenroll (the renewal rules of `checkRenewable`).
     private func enroll(_ label: ESTLabelRecord, _ request: Request, _ context: ESTRequestContext, renewal: Bool) async throws -> Response {
         let clientCertificate = try await peerCertificate(context)
         let actor: String
@@ -133,35 +133,32 @@ package struct ESTRoutes: Sendable {
             guard let current = clientCertificate else {
                 throw Refusal(.unauthorized, "est_reenroll_needs_client_certificate", "simplereenroll needs the certificate being renewed as TLS client certificate")
             }
-            try await checkRenewable(current, label: label)
             actor = "est:\(label.name):reenroll:\(current.serialNumber)"
         } else {
             actor = try await authenticate(request, clientCertificate, label: label)
         }
         let csr = try await readCSR(request)
+        var renewed: CertificateRecord?
         if renewal, let current = clientCertificate {
-            guard csr.subject == current.subject else {
-                throw Refusal(.badRequest, "est_reenroll_subject_mismatch", "the CSR's subject must equal the current certificate's (\(current.subject))")
-            }
-            guard current.subjectAlternativeNameTexts == csr.subjectAlternativeNameTexts else {
-                throw Refusal(.badRequest, "est_reenroll_san_mismatch", "the CSR's subjectAltNames must equal the current certificate's")
-            }
+            renewed = try await checkRenewable(current, csr: csr, label: label)
         }
         var serializer = DER.Serializer()
         try serializer.serialize(csr)
         if label.requireApproval {
             return try await held(label, csr: csr, csrDER: serializer.serializedBytes, actor: actor,
-                                  operation: renewal ? "simplereenroll" : "simpleenroll", remote: context.channel.remoteAddress)
+                                  operation: renewal ? "simplereenroll" : "simpleenroll", renewed: renewed,
+                                  remote: context.channel.remoteAddress)
         }
         do {
             let result = try await issuance.issue(IssuanceRequest(
                 csrPEM: PEMDocument(type: "CERTIFICATE REQUEST", derBytes: serializer.serializedBytes).pemString,
                 issuerID: label.issuerID, profileID: label.profileID, validityDays: nil, requestedBy: actor, source: "est",
-                idempotencyKey: nil))
+                idempotencyKey: nil, enrollmentEndpoint: EnrollmentEndpoint.est(label.name)))
             try? await audit.record(AuditRecord(service: "enroll", actor: actor, action: renewal ? "est.simplereenroll" : "est.simpleenroll",
                                                outcome: .success, targetType: "certificate",
                                                targetID: result.certificate.id.uuidString.lowercased(),
-                                               details: ["label": label.name, "serial": result.certificate.serialHex]))
+                                               details: ["label": label.name, "serial": result.certificate.serialHex]
+                                                .merging(CertificateStanding.auditDetails(renewed: renewed)) { a, _ in a }))
             return Self.pkcs7(try CMSSignedData.certsOnly([try Certificate(derEncoded: result.certificate.certificateDER ?? [])]))
         } catch let error as IssuanceError {
             if case .signerUnavailable = error { throw Refusal(.serviceUnavailable, "est_signer_unavailable", "try again later") }
@@ -176,7 +173,7 @@ package struct ESTRoutes: Sendable {
     /// 202 + Retry-After; the same CSR from the same actor gets 202 again while it is pending, the
     /// certificate once approved (while it is valid and not revoked), and a refusal once rejected.
     private func held(_ label: ESTLabelRecord, csr: CertificateSigningRequest, csrDER: [UInt8], actor: String, operation: String,
-                      remote: SocketAddress?) async throws -> Response {
+                      renewed: CertificateRecord?, remote: SocketAddress?) async throws -> Response {
         let digest = Array(SHA256.hash(data: csrDER))
         if let previous = try await approvals.latestEST(endpoint: label.name, csrSHA256: digest, requester: actor) {
             switch previous.status {
@@ -211,7 +208,8 @@ package struct ESTRoutes: Sendable {
             remote: remoteText
         ), audit: AuditRecord(service: "enroll", actor: actor, action: "enrollment_request.create", outcome: .success,
                               details: ["protocol": "est", "endpoint": label.name, "operation": operation,
-                                        "subject": csr.subject.description, "remote": remoteText ?? "-"]))
+                                        "subject": csr.subject.description, "remote": remoteText ?? "-"]
+                                .merging(CertificateStanding.auditDetails(renewed: renewed)) { a, _ in a }))
         if created {
             logger.notice("EST request held for approval", metadata: [
                 "label": "\(label.name)", "request_id": "\(stored.id.uuidString.lowercased())", "actor": "\(actor)", "subject": "\(csr.subject)",
@@ -244,7 +242,7 @@ package struct ESTRoutes: Sendable {
             let result = try await issuance.issue(IssuanceRequest(
                 csrPEM: PEMDocument(type: "CERTIFICATE REQUEST", derBytes: serializer.serializedBytes).pemString,
                 issuerID: label.issuerID, profileID: label.profileID, validityDays: nil, requestedBy: actor, source: "est",
-                idempotencyKey: nil))
+                idempotencyKey: nil, enrollmentEndpoint: EnrollmentEndpoint.est(label.name)))
             try? await audit.record(AuditRecord(service: "enroll", actor: actor, action: "est.serverkeygen", outcome: .success,
                                                targetType: "certificate", targetID: result.certificate.id.uuidString.lowercased(),
                                                details: ["label": label.name, "serial": result.certificate.serialHex]))
@@ -277,26 +275,34 @@ package struct ESTRoutes: Sendable {
             guard await ESTServer.validates(certificate, intermediates: [], roots: pool.certificates) else {
                 throw Refusal(.forbidden, "est_client_certificate_untrusted", "the client certificate does not chain to trust bundle \(anchor)")
             }
+            try await checkStanding(certificate)
             return "est:\(label.name):mtls:\(certificate.subject)"
         }
         throw Refusal(.unauthorized, "est_unauthenticated", "authenticate with HTTP Basic or a client certificate")
     }
 
-    /// The client certificate must be a currently valid certificate of this label's issuer, issued and not revoked.
-    private func checkRenewable(_ certificate: Certificate, label: ESTLabelRecord) async throws {
-        guard let issuer = try await issuers.get(label.issuerID), let ca = try? Certificate(derEncoded: issuer.certificateDER),
-              await ESTServer.validates(certificate, intermediates: [], roots: [ca]) else {
-            throw Refusal(.forbidden, "est_reenroll_wrong_issuer", "the client certificate is not a valid certificate of issuer \(label.issuerID)")
+    private var standing: CertificateStanding { CertificateStanding(issuers: issuers, certificates: certificates) }
+
+    /// Issue #12 §4: the client certificate is a current certificate of this label's issuer (issued, not
+    /// revoked, not expired) that this label issued or accepts, and the CSR keeps its subject and SANs.
+    private func checkRenewable(_ current: Certificate, csr: CertificateSigningRequest, label: ESTLabelRecord) async throws
+        -> CertificateRecord {
+        do {
+            return try await standing.renewable(current, csr: csr, issuerID: label.issuerID, endpoint: EnrollmentEndpoint.est(label.name),
+                                                accepts: label.acceptRenewalsFrom)
+        } catch let refusal as CertificateStanding.Refusal {
+            throw Refusal(.forbidden, "est_reenroll_\(refusal.code)", "simplereenroll: \(refusal)")
         }
-        guard let serial = SerialNumber.canonicalHex(ofDERInteger: Array(certificate.serialNumber.bytes)) else {
-            throw Refusal(.forbidden, "est_reenroll_not_current", "the client certificate's serial number is not one certctl issues")
-        }
-        var filter = CertificateFilter()
-        filter.issuerID = label.issuerID
-        filter.serialHex = serial
-        filter.limit = 1
-        guard let record = try await certificates.list(filter).first, record.status == "issued" else {
-            throw Refusal(.forbidden, "est_reenroll_not_current", "the client certificate is revoked or unknown")
+    }
+
+    /// A client certificate certctl issued (its issuer name is a certctl issuer's) must still be issued and not
+    /// revoked. One from another CA of the label's bundle has no record here to check.
+    private func checkStanding(_ certificate: Certificate) async throws {
+        guard let issuer = try await standing.certctlIssuer(of: certificate) else { return }
+        do {
+            _ = try await standing.current(certificate, issuerID: issuer.id)
+        } catch let refusal as CertificateStanding.Refusal {
+            throw Refusal(.forbidden, "est_client_certificate_\(refusal.code)", "the client certificate: \(refusal)")
         }
     }
 

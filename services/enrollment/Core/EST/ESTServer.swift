@@ -26,9 +26,9 @@ package struct ESTRequestContext: RequestContext {
 /// bundle's *current* pool or to an issuer's CA (re-enrollment), checked in
 /// the verification callback on every handshake, so a reloaded bundle takes
 /// effect for new connections without a restart.
-enum ESTServer {
-    static func make(listen: ListenAddress, certPath: String, keyPath: String, routes: ESTRoutes,
-                     holder: TrustAnchorHolder, issuerRoots: IssuerRoots, logger: Logger) throws -> any Service {
+package enum ESTServer {
+    package static func make(listen: ListenAddress, certPath: String, keyPath: String, routes: ESTRoutes,
+                             holder: TrustAnchorHolder, issuerRoots: IssuerRoots, logger: Logger) throws -> any Service {
         var tls = TLSConfiguration.makeServerConfiguration(
             certificateChain: try NIOSSLCertificate.fromPEMFile(certPath).map { .certificate($0) },
             privateKey: .privateKey(try NIOSSLPrivateKey(file: keyPath, format: .pem)))
@@ -67,11 +67,11 @@ enum ESTServer {
 }
 
 /// CA certificates of every issuer, re-read at most every 30 s (they change only with a CA rollover).
-final class IssuerRoots: Sendable {
+package final class IssuerRoots: Sendable {
     let issuers: IssuerStore
     private let cache = Mutex<(loaded: ContinuousClock.Instant, certificates: [Certificate])?>(nil)
 
-    init(issuers: IssuerStore) { self.issuers = issuers }
+    package init(issuers: IssuerStore) { self.issuers = issuers }
 
     func current() async -> [Certificate] {
         if let cached = cache.withLock({ $0 }), cached.loaded.duration(to: .now) < .seconds(30) { return cached.certificates }

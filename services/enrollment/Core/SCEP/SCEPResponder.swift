@@ -160,8 +160,9 @@ package struct SCEPResponder: Sendable {
            try await isResend(message, csr: csr, of: held) {
             return try await answer(held, to: message, csr: csr)
         }
+        var renewed: CertificateRecord?
         if message.messageType == .renewalReq {
-            try await checkRenewal(message.signerCertificate, csr: csr, endpoint: endpoint)
+            renewed = try await checkRenewal(message.signerCertificate, csr: csr, endpoint: endpoint)
         } else {
             guard csr.publicKey == message.signerCertificate.publicKey else {
                 throw SCEPError("scep_signer_key_mismatch", .badMessageCheck, "the message is not signed with the CSR's key")
@@ -169,7 +170,7 @@ package struct SCEPResponder: Sendable {
             try await checkChallenge(try csr.challengePassword, csr: csr, endpoint: endpoint, transactionID: message.transactionID)
         }
         if endpoint.requireApproval {
-            return try await hold(message, csr: csr, csrDER: inner, endpoint: endpoint, remote: remote)
+            return try await hold(message, csr: csr, csrDER: inner, endpoint: endpoint, renewed: renewed, remote: remote)
         }
         // A replayed message repeats transactionID *and* senderNonce. certmonger reuses the transactionID
         // (a hash of the key) when it resubmits or renews with the same key, with a fresh nonce: that is a new request.
@@ -185,7 +186,8 @@ package struct SCEPResponder: Sendable {
             result = try await issuance.issue(IssuanceRequest(
                 csrPEM: PEMDocument(type: "CERTIFICATE REQUEST", derBytes: serializer.serializedBytes).pemString,
                 issuerID: endpoint.issuerID, profileID: endpoint.profileID, validityDays: endpoint.validityDays,
-                requestedBy: "scep:\(endpoint.name)", source: "scep", idempotencyKey: nil))
+                requestedBy: "scep:\(endpoint.name)", source: "scep", idempotencyKey: nil,
+                enrollmentEndpoint: EnrollmentEndpoint.scep(endpoint.name)))
         } catch let error as IssuanceError {
             try? await store.finishTransaction(profile: endpoint.name, transactionID: replayKey, certificateID: nil)
             if case .signerUnavailable = error { throw error }
@@ -195,14 +197,15 @@ package struct SCEPResponder: Sendable {
         try? await audit.record(AuditRecord(
             service: "enroll", actor: "scep:\(endpoint.name)", action: message.messageType == .renewalReq ? "scep.renew" : "scep.enroll",
             outcome: .success, targetType: "certificate", targetID: result.certificate.id.uuidString.lowercased(),
-            details: ["transaction_id": message.transactionID, "remote": remote, "serial": result.certificate.serialHex]))
+            details: ["transaction_id": message.transactionID, "remote": remote, "serial": result.certificate.serialHex]
+                .merging(CertificateStanding.auditDetails(renewed: renewed)) { a, _ in a }))
         return Self.issued([try Certificate(derEncoded: result.certificate.certificateDER ?? [])], to: message)
     }
 
     /// Stores a checked request as pending (endpoint with require_approval). Issuance's own checks run
     /// now, so an operator is never asked to approve a request the profile would refuse.
     private func hold(_ message: SCEPPKIMessage, csr: CertificateSigningRequest, csrDER: [UInt8], endpoint: SCEPEndpointRecord,
-                      remote: String) async throws -> SCEPCertRep.Outcome {
+                      renewed: CertificateRecord?, remote: String) async throws -> SCEPCertRep.Outcome {
         do {
             try await issuance.check(IssuanceRequest(
                 csrPEM: PEMDocument(type: "CERTIFICATE REQUEST", derBytes: csrDER).pemString, issuerID: endpoint.issuerID,
@@ -222,7 +225,8 @@ package struct SCEPResponder: Sendable {
             requesterCertificateDER: serializer.serializedBytes, remote: remote
         ), audit: AuditRecord(service: "enroll", actor: "scep:\(endpoint.name)", action: "enrollment_request.create", outcome: .success,
                               details: ["protocol": "scep", "endpoint": endpoint.name, "operation": operation,
-                                        "transaction_id": message.transactionID, "subject": csr.subject.description, "remote": remote]))
+                                        "transaction_id": message.transactionID, "subject": csr.subject.description, "remote": remote]
+                                .merging(CertificateStanding.auditDetails(renewed: renewed)) { a, _ in a }))
         guard created else { return try await answer(held, to: message, csr: csr) }
         logger.notice("SCEP request held for approval", metadata: [
             "profile": "\(endpoint.name)", "request_id": "\(held.id.uuidString.lowercased())", "transaction_id": "\(message.transactionID)",
@@ -276,24 +280,21 @@ package struct SCEPResponder: Sendable {
         }
     }
 
-    /// RFC 8894 §3.3.1.2: a RenewalReq is signed by a currently valid certificate of this issuer
-    /// (issued, not revoked, in certctl's database) whose subject the new request keeps.
-    private func checkRenewal(_ current: Certificate, csr: CertificateSigningRequest, endpoint: SCEPEndpointRecord) async throws {
-        guard let issuer = try await issuers.get(endpoint.issuerID), let ca = try? Certificate(derEncoded: issuer.certificateDER),
-              await ESTServer.validates(current, intermediates: [], roots: [ca]) else {
-            throw SCEPError("scep_renewal_wrong_issuer", .badMessageCheck,
-                            "a RenewalReq must be signed by a valid certificate of issuer \(endpoint.issuerID)")
-        }
-        var filter = CertificateFilter()
-        filter.issuerID = endpoint.issuerID
-        filter.serialHex = SerialNumber.canonicalHex(ofDERInteger: Array(current.serialNumber.bytes))
-        filter.limit = 1
-        guard filter.serialHex != nil, let record = try await certificates.list(filter).first, record.status == "issued" else {
-            throw SCEPError("scep_renewal_not_current", .badMessageCheck, "the signing certificate is revoked or unknown")
-        }
-        guard csr.subject == current.subject else {
-            throw SCEPError("scep_renewal_subject_mismatch", .badRequest,
-                            "a RenewalReq must keep the subject of the certificate it renews (\(current.subject))")
+    /// RFC 8894 §3.3.1.2 and issue #12 §4: a RenewalReq is signed by a current certificate of this issuer
+    /// (issued, not revoked, not expired) that this endpoint issued or accepts, and keeps its subject and SANs.
+    private func checkRenewal(_ current: Certificate, csr: CertificateSigningRequest, endpoint: SCEPEndpointRecord) async throws
+        -> CertificateRecord {
+        do {
+            return try await CertificateStanding(issuers: issuers, certificates: certificates).renewable(
+                current, csr: csr, issuerID: endpoint.issuerID, endpoint: EnrollmentEndpoint.scep(endpoint.name),
+                accepts: endpoint.acceptRenewalsFrom)
+        } catch let refusal as CertificateStanding.Refusal {
+            let failInfo: SCEPFailInfo = switch refusal {
+            case .wrongIssuer: .badMessageCheck
+            case .unknown, .revoked, .expired: .badCertID
+            case .otherEndpoint, .subjectMismatch, .sanMismatch: .badRequest
+            }
+            throw SCEPError("scep_renewal_\(refusal.code)", failInfo, "RenewalReq: \(refusal)")
         }
     }
 

@@ -12,7 +12,7 @@ import X509
 /// refused and the old pool stays. Readers take a snapshot (a value), so a
 /// request in flight keeps the pool it started with.
 package final class TrustAnchorHolder: Sendable {
-    struct Pool: Sendable {
+    package struct Pool: Sendable {
         let name: String
         /// est-mtls or scep-signed-challenge (trust_anchors.purpose).
         let purpose: String
@@ -21,7 +21,7 @@ package final class TrustAnchorHolder: Sendable {
         let earliestNotAfter: Date
     }
 
-    enum LoadError: Error, Equatable, CustomStringConvertible {
+    package enum LoadError: Error, Equatable, CustomStringConvertible {
         case unreadable(String)
         case empty(String)
         case unparsable(String, String)
@@ -36,7 +36,7 @@ package final class TrustAnchorHolder: Sendable {
             }
         }
 
-        var description: String {
+        package var description: String {
             switch self {
             case .unreadable(let path): "\(path) cannot be read"
             case .empty(let path): "\(path) holds no certificate"
@@ -60,7 +60,7 @@ package final class TrustAnchorHolder: Sendable {
 
     /// Loads `path` and, only if it is acceptable, makes it the pool of `name`.
     @discardableResult
-    func reload(name: String, purpose: String, path: String, now: Date = Date()) -> Result<Pool, LoadError> {
+    package func reload(name: String, purpose: String, path: String, now: Date = Date()) -> Result<Pool, LoadError> {
         let result = Self.load(name: name, purpose: purpose, path: path, now: now)
         if case .success(let pool) = result { pools.withLock { $0[name] = pool } }
         return result
