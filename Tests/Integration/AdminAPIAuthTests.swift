@@ -92,6 +92,7 @@ struct AdminAPIAuthTests {
         case "POST /api/v1/est/labels/{name}/users": ["username": "alice"]
         case "POST /api/v1/admin/trust-anchors": ["name": "other", "path": "/etc/other.pem"]
         case "POST /api/v1/enrollment/requests/{id}/reject": ["reason": "not ours"]
+        case "PATCH /api/v1/scep/profiles/{name}", "PATCH /api/v1/est/labels/{name}": ["accept_renewals_from": ["est:lab"]]
         default: nil
         }
     }
