@@ -11,7 +11,6 @@ set -Eeuo pipefail
 
 source "$(dirname "${BASH_SOURCE[0]}")/lib/common.sh"
 require_env CERTCTL_OCSP_URL CERTCTL_CRL_URL
-require_tools od
 interop_start
 OCSP=${CERTCTL_OCSP_URL%/}
 CRL=${CERTCTL_CRL_URL%/}
