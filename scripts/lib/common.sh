@@ -120,6 +120,14 @@ pg_is_running() {
     pg_run "$bin/pg_ctl" -D "$data/db" status >/dev/null 2>&1
 }
 
+# swift_build ARGS...: `swift build` with the Swift runtime's hashing seeded the
+# same way in every run. SwiftPM 6.3 writes package-trait defines (Hummingbird's
+# -DConfigurationSupport and -DFullFoundation) in Set order, which otherwise
+# changes from one invocation to the next; a new order is a new compile command,
+# so Hummingbird and everything built on it compile again (about a minute on 2
+# cores). Only builds get this: tests and services keep randomly seeded hashing.
+swift_build() { SWIFT_DETERMINISTIC_HASHING=1 swift build "$@"; }
+
 # The Swift toolchain is not a Debian package: say so plainly if it is missing.
 require_swift() {
     command -v swift >/dev/null 2>&1 || die "swift not found: install the Swift 6 toolchain (swift.org) and put it on PATH"
