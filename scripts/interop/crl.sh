@@ -192,7 +192,7 @@ expect_eq "after TRUNCATE the next fetch regenerates" "200 verify OK" "$STATUS $
 section "two publishers: CRL numbers never repeat or go back"
 # a second certctl-crl replica with the first one's environment on another port
 crl_pid=$(cat "$CERTCTL_DEV_DATA/run/crl.pid")
-port2=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
+port2=$(free_port)
 mapfile -d '' crl_env <"/proc/$crl_pid/environ"
 env -i "${crl_env[@]}" CERTCTL_CRL_LISTEN="127.0.0.1:$port2" "$(readlink "/proc/$crl_pid/exe")" >replica2.log 2>&1 &
 replica2=$!

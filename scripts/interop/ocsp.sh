@@ -11,9 +11,7 @@
 set -Eeuo pipefail
 
 source "$(dirname "${BASH_SOURCE[0]}")/lib/common.sh"
-ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
 require_env CERTCTL_OCSP_URL CERTCTL_DEV_DATA CERTCTL_BIN_DIR CERTCTL_SIGNER_ADDR
-require_tools base64 python3
 interop_start
 OCSP=${CERTCTL_OCSP_URL%/}
 DATA=$CERTCTL_DEV_DATA
@@ -25,9 +23,9 @@ cleanup_replicas() {
     for pid in ${REPLICA_PIDS[@]+"${REPLICA_PIDS[@]}"}; do wait "$pid" 2>/dev/null || true; done
 }
 # Postgres back up whatever happens in section 10 (later suites need it).
+# (From /: pg_ctl runs as postgres when we are root, and cannot enter $WORK.)
 ensure_postgres() {
-    ( cd /; source "$ROOT/scripts/lib/common.sh"
-      pg_is_running "$DATA/pg" || pg_start "$DATA/pg" "$(cat "$DATA/pg/port")" >/dev/null ) || true
+    ( cd /; pg_is_running "$DATA/pg" || pg_start "$DATA/pg" "$(cat "$DATA/pg/port")" >/dev/null ) || true
 }
 trap 'rc=$?; cleanup_replicas; ensure_postgres; (exit $rc); interop_cleanup' EXIT INT TERM
 
@@ -123,7 +121,7 @@ expect_match "responder ID byKey" "^[0-9A-F]{40}$" "$(responder_id nonce-resp.de
 section "2. GET (RFC 6960 A.1) and RFC 5019 headers"
 openssl ocsp -issuer "$CA" -cert a.pem -no_nonce -reqout get-req.der >/dev/null 2>&1
 b64=$(base64 -w0 get-req.der)
-enc=$(python3 -c 'import sys, urllib.parse; print(urllib.parse.quote(sys.argv[1], safe=""))' "$b64")
+enc=$(jq -rn --arg b64 "$b64" '$b64 | @uri')   # '+', '/' and '=' percent-encoded
 headers() { curl -s -D headers.txt -o "$2" "${@:3}" "$1"; tr -d '\r' <headers.txt; }
 h=$(headers "$URL/$enc" get.der)
 expect_match "GET url-encoded base64 -> 200" "^HTTP/1.1 200" "$h"
@@ -205,8 +203,7 @@ expect_match "metrics count revoked" "^[1-9]" "$(metric "$(ocsp_port)" 'certctl_
 # ---------------------------------------------------------------------------
 section "5. two more replicas started together on an empty responder table"
 sql -c "DELETE FROM ocsp_responder_certs WHERE issuer_id = '$ISSUER'" >/dev/null
-P2=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
-P3=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
+pick_ports P2 P3
 start_replica r2 "$P2" CERTCTL_OCSP_REFRESH_MARGIN=20s   # refresh loop every 5 s
 start_replica r3 "$P3"
 wait_ready "$P2"; wait_ready "$P3"
@@ -286,7 +283,7 @@ expect_ocsp "replica 3: n revoked without a NOTIFY (revocation-log poll)" revoke
 
 # ---------------------------------------------------------------------------
 section "8. per-IP rate limit and trusted proxies"
-P4=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
+P4=$(free_port)
 start_replica r4 "$P4" CERTCTL_OCSP_RATE_LIMIT_PER_IP_MIN=5 CERTCTL_OCSP_TRUSTED_PROXIES=127.0.0.1
 wait_ready "$P4"
 R4="http://127.0.0.1:$P4/.well-known/pki/ocsp/$ISSUER/$SERIAL_a"
@@ -302,7 +299,7 @@ expect_match "metrics count rate-limited" "^[1-9]" "$(metric "$P4" 'certctl_ocsp
 
 # ---------------------------------------------------------------------------
 section "8b. responder rotation before expiry"
-P5=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
+P5=$(free_port)
 # 1h certificates replaced when less than 59m59s is left: due one second after issuance
 start_replica r5 "$P5" CERTCTL_OCSP_RESPONDER_VALIDITY=1h CERTCTL_OCSP_RESPONDER_ROTATION_GRACE=59m59s
 wait_ready "$P5"
@@ -351,7 +348,7 @@ section "10. Postgres unavailable: cached answers until nextUpdate, misses tryLa
 new_cert d
 new_cert e
 expect_ocsp "d good (now in memory)" good "$URL" d.pem -no_nonce
-( cd /; source "$ROOT/scripts/lib/common.sh"; pg_stop "$DATA/pg" )
+( cd /; pg_stop "$DATA/pg" )
 expect_ocsp "Postgres down: d still answered from memory" good "$URL" d.pem -no_nonce
 expect_ocsp "Postgres down: e (never asked) -> tryLater" "error:trylater (3)" "$URL" e.pem -no_nonce
 for i in $(seq 50); do
@@ -361,7 +358,7 @@ done
 expect_match "/readyz reports degraded, naming the database" '"status":"degraded".*database' "$(curl -s "$OCSP/readyz")"
 expect_eq "/readyz stays 200 while degraded (the balancer keeps the replica)" 200 \
     "$(curl -s -o /dev/null -w '%{http_code}' "$OCSP/readyz")"
-( cd /; source "$ROOT/scripts/lib/common.sh"; pg_start "$DATA/pg" "$(cat "$DATA/pg/port")" >/dev/null )
+( cd /; pg_start "$DATA/pg" "$(cat "$DATA/pg/port")" >/dev/null )
 for i in $(seq 100); do
     curl -s "$OCSP/readyz" | grep -q '"status":"ready"' && break
     sleep 0.2

@@ -13,7 +13,6 @@
 #   set -a; source <data>/dev.env; set +a; bash scripts/interop/scep.sh
 set -Eeuo pipefail
 
-source "$(dirname "${BASH_SOURCE[0]}")/../lib/common.sh"   # ensure_packages
 source "$(dirname "${BASH_SOURCE[0]}")/lib/common.sh"
 ensure_packages certmonger:getcert scep:scepclient dbus:dbus-run-session
 require_env CERTCTL_SCEP_URL CERTCTL_SCEP_CHALLENGE

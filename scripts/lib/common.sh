@@ -49,7 +49,8 @@ pg_run() {
 # True if nothing accepts TCP connections on 127.0.0.1:$1.
 port_is_free() { ! (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
 
-# A free loopback port at random in 20000-59999.
+# A free loopback port at random from 20000 up to the start of the kernel's
+# ephemeral range.
 free_port() {
     # Below the kernel's ephemeral range: a port picked inside it can be taken by
     # an outgoing connection (a service dialling Postgres) before the listener binds.
@@ -64,6 +65,23 @@ free_port() {
     die "no free loopback port found"
 }
 
+# pick_ports VAR...: sets each VAR to a free loopback port, all different.
+# (Separate free_port calls may return the same port twice while nothing is
+# listening on it yet.)
+pick_ports() {
+    local var port taken=" " tries
+    for var in "$@"; do
+        tries=0
+        while :; do
+            port=$(free_port) || exit 1
+            [[ $taken == *" $port "* ]] || break
+            tries=$((tries + 1)); [ $tries -lt 100 ] || die "no free loopback port found"
+        done
+        taken+="$port "
+        printf -v "$var" '%s' "$port"
+    done
+}
+
 # pg_start DATA_DIR PORT [extra postgres -c options...]
 # Initialises DATA_DIR if empty and starts a server on 127.0.0.1:PORT with its
 # socket inside DATA_DIR/socket. Trust auth: loopback-only, for dev and tests.
@@ -71,7 +89,12 @@ pg_start() {
     local data=$1 port=$2; shift 2
     local bin; bin=$(pg_bin_dir) || die "PostgreSQL server binaries not found under /usr/lib/postgresql"
     mkdir -p "$data"
-    if [ "$(id -u)" = 0 ]; then chown postgres:postgres "$data"; fi
+    if [ "$(id -u)" = 0 ]; then
+        chown postgres:postgres "$data"
+        # root runs the server as `postgres`, which must reach DATA through every parent
+        runuser -u postgres -- test -w "$data" \
+            || die "the postgres account cannot reach $data (a parent directory such as /root is not world-searchable): put the repository (or CERTCTL_DEV_DATA) elsewhere"
+    fi
     chmod 700 "$data"
     if [ ! -f "$data/db/PG_VERSION" ]; then
         pg_run mkdir -p "$data/db" "$data/socket"
@@ -96,6 +119,14 @@ pg_is_running() {
     bin=$(pg_bin_dir) || return 1
     pg_run "$bin/pg_ctl" -D "$data/db" status >/dev/null 2>&1
 }
+
+# swift_build ARGS...: `swift build` with the Swift runtime's hashing seeded the
+# same way in every run. SwiftPM 6.3 writes package-trait defines (Hummingbird's
+# -DConfigurationSupport and -DFullFoundation) in Set order, which otherwise
+# changes from one invocation to the next; a new order is a new compile command,
+# so Hummingbird and everything built on it compile again (about a minute on 2
+# cores). Only builds get this: tests and services keep randomly seeded hashing.
+swift_build() { SWIFT_DETERMINISTIC_HASHING=1 swift build "$@"; }
 
 # The Swift toolchain is not a Debian package: say so plainly if it is missing.
 require_swift() {

@@ -7,6 +7,9 @@
 #   interop_start
 # and ends with `interop_done`.
 
+# The scripts' shared helpers: ensure_packages, free_port, pg_start, ...
+source "$(dirname "${BASH_SOURCE[0]}")/../../lib/common.sh"
+
 # ---------------------------------------------------------------------------
 # Environment, scratch directory, clean-up.
 
@@ -17,7 +20,8 @@ require_env() {
         [ -n "${!var:-}" ] || { echo "error: $var is not set (export the stack's dev.env first)" >&2; exit 1; }
     done
 }
-# require_tools TOOL...: each must be on PATH.
+# require_tools TOOL...: each must be on PATH (for tools every Debian has;
+# install others with ensure_packages PACKAGE:TOOL).
 require_tools() {
     local tool
     for tool in "$@"; do
@@ -30,7 +34,8 @@ require_tools() {
 # new_api_key) and changes into it.
 interop_start() {
     require_env DATABASE_URL CERTCTL_ADMIN_URL CERTCTL_API_KEY CERTCTL_CA_CERT_PATH CERTCTL_DEFAULT_ISSUER_ID
-    require_tools curl openssl jq psql date
+    ensure_packages curl:curl openssl:openssl jq:jq postgresql-client:psql
+    require_tools date od base64 sha256sum stat timeout
     [ -r "$CERTCTL_CA_CERT_PATH" ] || { echo "error: CERTCTL_CA_CERT_PATH=$CERTCTL_CA_CERT_PATH is not readable" >&2; exit 1; }
 
     ADMIN=${CERTCTL_ADMIN_URL%/}
