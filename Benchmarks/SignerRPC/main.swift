@@ -3,7 +3,7 @@
 // without the REST API in front. Used by `scripts/bench issuance`.
 //
 //   certctl-bench-signer --count 5000 --concurrency 64
-// reads CERTCTL_DATABASE_URL, CERTCTL_SIGNER_ADDR and CERTCTL_RPC_TLS_* (an
+// reads CERTCTL_DATABASE_URL (+ _PASSWORD_FILE), CERTCTL_SIGNER_ADDR and CERTCTL_RPC_TLS_* (an
 // identity allowed to issue, e.g. admin's) from the environment.
 import CertctlConfig
 import CertctlPKI
@@ -25,7 +25,7 @@ let count = option("--count", 2000)
 let concurrency = option("--concurrency", 64)
 
 let env = Environment(ProcessInfo.processInfo.environment)
-let databaseURL = try env.read(Catalog.databaseURL)
+let databaseURL = try CommonConfig(env).database  // honours CERTCTL_DATABASE_PASSWORD_FILE
 let signerAddress = try env.read(Catalog.signerAddress)
 let identity = try RPCIdentityPaths(env)
 var logger = Logger(label: "certctl-bench-signer")

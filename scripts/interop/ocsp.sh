@@ -80,8 +80,9 @@ metric() { # PORT NAME-WITH-LABELS: the sample's value (0 when absent)
 ocsp_port() { local p=${OCSP##*:}; echo "${p%%/*}"; }
 # start_replica NAME PORT [VAR=VALUE...]: another certctl-ocsp with its own key directory.
 start_replica() {
-    local name=$1 port=$2; shift 2
-    env -i PATH="$PATH" CERTCTL_DATABASE_URL="$DATABASE_URL" CERTCTL_LOG_FORMAT=text \
+    local name=$1 port=$2 database; shift 2
+    mapfile -t database < <(service_database_env ocsp "$CERTCTL_DEV_DATA")   # the ocsp role, as certctl-ocsp runs
+    env -i PATH="$PATH" "${database[@]}" CERTCTL_LOG_FORMAT=text \
         CERTCTL_RPC_TLS_CERT="$DATA/rpc/ocsp.crt" CERTCTL_RPC_TLS_KEY="$DATA/rpc/ocsp.key" CERTCTL_RPC_TLS_CA="$DATA/rpc/ca.crt" \
         CERTCTL_SIGNER_ADDR="$CERTCTL_SIGNER_ADDR" CERTCTL_OCSP_LISTEN="127.0.0.1:$port" \
         CERTCTL_OCSP_RESPONDER_KEY_DIR="$WORK/keys-$name" "$@" \

@@ -107,6 +107,27 @@ pg_start() {
         || { tail -n 20 "$data/postgres.log" >&2; die "postgres did not start (log: $data/postgres.log)"; }
 }
 
+# pg_require_passwords DATA_DIR: loopback TCP connections need a password
+# (scram-sha-256), so each certctl service role's password counts; the
+# superuser `postgres` still connects, without one, through the cluster's own
+# socket directory (DATA_DIR/socket, reachable by its owner only). For the dev
+# stack; the throwaway test cluster stays trust.
+pg_require_passwords() {
+    local data=$1 bin
+    bin=$(pg_bin_dir) || die "PostgreSQL server binaries not found"
+    pg_run sh -c "printf '%s\n' 'local all postgres trust' 'host all all 127.0.0.1/32 scram-sha-256' > '$data/db/pg_hba.conf'"
+    pg_run "$bin/pg_ctl" -D "$data/db" reload >/dev/null
+}
+
+# service_database_env NAME DATA_DIR: the CERTCTL_DATABASE_URL and
+# CERTCTL_DATABASE_PASSWORD_FILE lines of certctl-NAME's own database role on
+# the dev stack in DATA_DIR (`scripts/dev up` provisions the roles).
+service_database_env() {
+    local name=$1 data=$2
+    echo "CERTCTL_DATABASE_URL=postgres://certctl_$name@127.0.0.1:$(cat "$data/pg/port")/certctl?sslmode=disable"
+    echo "CERTCTL_DATABASE_PASSWORD_FILE=$data/secrets/db/certctl_$name.password"
+}
+
 pg_stop() {
     local data=$1 bin
     bin=$(pg_bin_dir) || return 0
