@@ -28,42 +28,21 @@ struct SCEPESTHarness {
 
     static func run(_ body: (SCEPESTHarness) async throws -> Void) async throws {
         try await TestEnvironment.withFreshDatabase(migrated: true) { url in
-            let ca = try TestCA.create()
-            defer { ca.remove() }
-            let identities = try TestCA.identities(in: ca.directory + "/rpc", for: ["signer", "enroll"])
-            let rpcPort = freePort(), healthPort = freePort()
-            var environment = [
-                "CERTCTL_DATABASE_URL": TestEnvironment.urlText(url), "CERTCTL_LOG_FORMAT": "text",
-                "CERTCTL_SIGNER_HEALTH_LISTEN": "127.0.0.1:\(healthPort)", "CERTCTL_SIGNER_RPC_LISTEN": "127.0.0.1:\(rpcPort)",
-                "CERTCTL_CA_CERT_PATH": ca.certPath, "CERTCTL_CA_KEY_PATH": ca.keyPath,
-            ]
-            environment.merge(identities.environment(for: "signer")) { a, _ in a }
-            let signer = try ChildProcess(try TestEnvironment.binary("certctl-signer"), environment: environment)
-            defer { signer.signal(SIGKILL) }
-            try await signer.eventually("/readyz 200", timeout: .seconds(40)) {
-                try await HTTP.get("http://127.0.0.1:\(healthPort)/readyz").status == 200
-            }
-            let connection = try SignerConnection(
-                address: ListenAddress(host: "127.0.0.1", port: rpcPort),
-                tls: RPCTLSFiles(certificatePath: "\(identities.directory)/enroll.crt", keyPath: "\(identities.directory)/enroll.key",
-                                 caPath: "\(identities.directory)/ca.crt"))
-            let database = Database(url: url, maximumConnections: 4, logger: TestEnvironment.logger)
-            try await withThrowingTaskGroup(of: Void.self) { group in
-                group.addTask { await database.run() }
-                group.addTask { try await connection.run() }
-                defer {
-                    connection.close()
-                    group.cancelAll()
+            try await RunningSigner.run(url, callers: ["enroll"]) { signer in
+                let database = Database(url: url, maximumConnections: 4, logger: TestEnvironment.logger)
+                try await signer.withConnection("enroll") { connection in
+                    try await withThrowingTaskGroup(of: Void.self) { group in
+                        group.addTask { await database.run() }
+                        defer { group.cancelAll() }
+                        let harness = SCEPESTHarness(
+                            url: url, client: database.client, ca: signer.ca, caCertificate: signer.issuer,
+                            issuance: IssuanceService(database: database, signer: connection.signing,
+                                                      urls: PublicationURLs(ocspBase: "http://ocsp.test", crlBase: "http://crl.test"),
+                                                      logger: TestEnvironment.logger))
+                        try await body(harness)
+                    }
                 }
-                let harness = SCEPESTHarness(
-                    url: url, client: database.client, ca: ca,
-                    caCertificate: try Certificate(pemEncoded: String(contentsOfFile: ca.certPath, encoding: .utf8)),
-                    issuance: IssuanceService(database: database, signer: connection.signing,
-                                              urls: PublicationURLs(ocspBase: "http://ocsp.test", crlBase: "http://crl.test"),
-                                              logger: TestEnvironment.logger))
-                try await body(harness)
             }
-            #expect(await signer.stop() == 0)
         }
     }
 
