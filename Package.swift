@@ -156,6 +156,7 @@ let package = Package(
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "HTTPTypes", package: "swift-http-types"),
                 .product(name: "X509", package: "swift-certificates"),
+                .product(name: "SwiftASN1", package: "swift-asn1"),
                 .product(name: "Crypto", package: "swift-crypto"),
             ],
             path: "services/admin/Core",
@@ -166,6 +167,7 @@ let package = Package(
             name: "CertctlAdmin",
             dependencies: [
                 "CertctlAdminCore", "CertctlRuntime", "CertctlConfig", "CertctlStore", "CertctlObservability", "CertctlPKI",
+                "CertctlRPC",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
             path: "services/admin/Main",

@@ -89,6 +89,18 @@ public enum Catalog {
         meaning: "The signer refuses a CRL whose nextUpdate is more than this after its thisUpdate, so a compromised certctl-crl cannot get a long-lived CRL signed that hides later revocations.",
         parse: { GoDuration.parse($0).flatMap { $0 >= .seconds(60) && $0 <= .seconds(720 * 3600) ? $0 : nil } })
 
+    public static let signerKeyDir = ConfigVariable<String>(
+        "CERTCTL_SIGNER_KEY_DIR", default: "/etc/certctl/generations", services: [.signer],
+        expected: "a path to a directory only the signer's user can enter (mode 0700); created if missing",
+        meaning: "Where certctl-signer writes the key (mode 0600), certificate and CSR of each CA key generation a rotation makes (`certctl-admin issuer rotate`). Back it up with the CA key.",
+        parse: nonEmptyPath)
+
+    public static let signerArchiveGrace = ConfigVariable<Duration>(
+        "CERTCTL_SIGNER_ARCHIVE_GRACE", default: "168h", services: [.signer],
+        expected: "a duration between 1s and 8760h such as 168h",
+        meaning: "A retired key generation is archived this long after the last certificate it issued expired (it then signs only its final CRL, valid until its CA certificate expires).",
+        parse: { GoDuration.parse($0).flatMap { $0 >= .seconds(1) && $0 <= .seconds(8760 * 3600) ? $0 : nil } })
+
     // MARK: Internal RPC (gRPC over mutual TLS)
 
     public static let signerRPCListen = ConfigVariable<ListenAddress>(
@@ -320,7 +332,7 @@ public enum Catalog {
     public static let all: [ConfigVariableInfo] = [
         databaseURL.info, databasePasswordFile.info, databasePoolSize.info, logLevel.info, logFormat.info,
         signerHealthListen.info, adminListen.info, ocspListen.info, crlListen.info, enrollListen.info,
-        caCertPath.info, caKeyPath.info, signerCRLMaxValidity.info,
+        caCertPath.info, caKeyPath.info, signerCRLMaxValidity.info, signerKeyDir.info, signerArchiveGrace.info,
         signerRPCListen.info, signerAddress.info, rpcTLSCert.info, rpcTLSKey.info, rpcTLSCA.info,
         autoMigrate.info, apiKey.info, ocspBaseURL.info, crlBaseURL.info, pendingIssuanceTimeout.info,
         certExportRateLimitPerActorHour.info, configEncryptionKey.info,

@@ -92,6 +92,8 @@ public struct SignerConfig: ServiceConfig {
     public var caCertPath: String
     public var caKeyPath: String
     public var crlMaxValidity: Duration
+    public var keyDir: String
+    public var archiveGrace: Duration
 
     public init(_ env: Environment) throws(ConfigError) {
         common = try CommonConfig(env)
@@ -101,6 +103,8 @@ public struct SignerConfig: ServiceConfig {
         caCertPath = try env.read(Catalog.caCertPath)
         caKeyPath = try env.read(Catalog.caKeyPath)
         crlMaxValidity = try env.read(Catalog.signerCRLMaxValidity)
+        keyDir = try env.read(Catalog.signerKeyDir)
+        archiveGrace = try env.read(Catalog.signerArchiveGrace)
     }
 }
 

@@ -19,8 +19,12 @@ public struct PublicationURLs: Sendable {
     }
 
     public func ocsp(_ issuerID: String) -> String { "\(ocspBase)/.well-known/pki/ocsp/\(issuerID)" }
-    public func crl(_ issuerID: String) -> String { "\(crlBase)/.well-known/pki/crl/\(issuerID)" }
-    public func caIssuers(_ issuerID: String) -> String { "\(crlBase)/.well-known/pki/ca/\(issuerID).crt" }
+    /// Each key generation has its own CRL and CA certificate URL, so a
+    /// rotation never changes what an older certificate points at.
+    public func crl(_ issuerID: String, generation: Int) -> String { "\(crlBase)/.well-known/pki/crl/\(issuerID)/\(generation)" }
+    public func caIssuers(_ issuerID: String, generation: Int) -> String {
+        "\(crlBase)/.well-known/pki/ca/\(issuerID)/\(generation).crt"
+    }
 }
 
 public struct IssuanceRequest: Sendable {
@@ -28,6 +32,8 @@ public struct IssuanceRequest: Sendable {
     public var issuerID: String
     public var profileID: String
     public var validityDays: Int?
+    /// Instead of days: a short-lived certificate (at least 60 s).
+    public var validitySeconds: Int?
     public var requestedBy: String
     public var source: String
     public var idempotencyKey: String?
@@ -35,7 +41,8 @@ public struct IssuanceRequest: Sendable {
     public var enrollmentEndpoint: String?
 
     public init(csrPEM: String, issuerID: String, profileID: String, validityDays: Int?, requestedBy: String,
-                source: String, idempotencyKey: String?, enrollmentEndpoint: String? = nil) {
+                source: String, idempotencyKey: String?, enrollmentEndpoint: String? = nil, validitySeconds: Int? = nil) {
+        self.validitySeconds = validitySeconds
         self.csrPEM = csrPEM
         self.issuerID = issuerID
         self.profileID = profileID
@@ -91,6 +98,8 @@ public struct IssuanceService: Sendable {
         let profile: CertificateProfile
         let sans: [GeneralName]
         let days: Int
+        /// The certificate's lifetime in seconds (days, or the request's validity_seconds).
+        let validity: Int
     }
 
     private func validate(_ request: IssuanceRequest) async throws -> Validated {
@@ -127,26 +136,39 @@ public struct IssuanceService: Sendable {
         guard !sans.isEmpty || !csr.subject.isEmpty else {
             throw IssuanceError.invalidCSR("the CSR has neither a subject nor subject alternative names")
         }
+        guard request.validityDays == nil || request.validitySeconds == nil else {
+            throw IssuanceError.invalidRequest("give validity_days or validity_seconds, not both")
+        }
         let days = request.validityDays ?? profile.maxValidityDays
         guard days >= 1 else { throw IssuanceError.invalidRequest("validity_days must be at least 1") }
         guard days <= profile.maxValidityDays else {
             throw IssuanceError.profileViolation(.validityTooLong(
                 "validity_days \(days) exceeds profile \(profile.id)'s maximum of \(profile.maxValidityDays)"))
         }
-        return Validated(csr: csr, issuer: issuer, issuerCertificate: issuerCertificate, profile: profile, sans: sans, days: days)
+        var validity = days * 86_400
+        if let seconds = request.validitySeconds {
+            guard seconds >= 60 else { throw IssuanceError.invalidRequest("validity_seconds must be at least 60") }
+            guard seconds <= profile.maxValidityDays * 86_400 else {
+                throw IssuanceError.profileViolation(.validityTooLong(
+                    "validity_seconds \(seconds) exceeds profile \(profile.id)'s maximum of \(profile.maxValidityDays) days"))
+            }
+            validity = seconds
+        }
+        return Validated(csr: csr, issuer: issuer, issuerCertificate: issuerCertificate, profile: profile, sans: sans, days: days,
+                         validity: validity)
     }
 
     public func issue(_ request: IssuanceRequest) async throws -> IssuanceResult {
         let checked = try await validate(request)
         let csr = checked.csr, issuer = checked.issuer, issuerCertificate = checked.issuerCertificate
-        let profile = checked.profile, sans = checked.sans, days = checked.days
+        let profile = checked.profile, sans = checked.sans, days = checked.days, validity = checked.validity
         // Whole seconds: certificates carry no fractions, so the row must not either.
         let now = Date(timeIntervalSince1970: Date().timeIntervalSince1970.rounded(.down))
         let notBefore = max(now.addingTimeInterval(-Self.backdate), issuerCertificate.notValidBefore)
         // Never beyond the CA's own notAfter.
-        let notAfter = min(now.addingTimeInterval(Double(days) * 86_400), issuerCertificate.notValidAfter)
+        let notAfter = min(now.addingTimeInterval(Double(validity)), issuerCertificate.notValidAfter)
         let sanTexts = sans.map(GeneralNameText.describe)
-        let fingerprint = Self.fingerprint(request, days: days)
+        let fingerprint = Self.fingerprint(request, days: request.validitySeconds == nil ? days : 0, seconds: validity)
 
         for _ in 0..<3 {
             let serial = SerialNumber.random()
@@ -168,7 +190,8 @@ public struct IssuanceService: Sendable {
                 let content = LeafCertificateContent(
                     serial: serial, subject: csr.subject, publicKey: csr.publicKey, notBefore: notBefore, notAfter: notAfter,
                     subjectAlternativeNames: sans, extendedKeyUsages: profile.extendedKeyUsages.map(\.extendedKeyUsage),
-                    ocspURL: urls.ocsp(issuer.id), crlURL: urls.crl(issuer.id), caIssuersURL: urls.caIssuers(issuer.id))
+                    ocspURL: urls.ocsp(issuer.id), crlURL: urls.crl(issuer.id, generation: issuer.generation),
+                    caIssuersURL: urls.caIssuers(issuer.id, generation: issuer.generation))
                 let tbs = try TBSCertificateBuilder.leaf(content, issuer: issuerCertificate)
                 let der = try await sign(tbs: tbs, id: id, issuer: issuer, profileID: profile.id, requestedBy: request.requestedBy)
                 // The signer stored the row as issued; describe it without reading it back.
@@ -209,9 +232,9 @@ public struct IssuanceService: Sendable {
     }
 
     /// SHA-256 over what determines the certificate: same key + same body = same request.
-    static func fingerprint(_ request: IssuanceRequest, days: Int) -> String {
-        let text = [request.csrPEM.trimmingCharacters(in: .whitespacesAndNewlines), request.issuerID, request.profileID, "\(days)"]
-            .joined(separator: "\u{0}")
-        return Hex.string(SHA256.hash(data: Data(text.utf8)))
+    static func fingerprint(_ request: IssuanceRequest, days: Int, seconds: Int) -> String {
+        var text = [request.csrPEM.trimmingCharacters(in: .whitespacesAndNewlines), request.issuerID, request.profileID, "\(days)"]
+        if request.validitySeconds != nil { text.append("\(seconds)s") }
+        return Hex.string(SHA256.hash(data: Data(text.joined(separator: "\u{0}").utf8)))
     }
 }

@@ -11,6 +11,10 @@ public enum PEM {
         PEMDocument(type: "X509 CRL", derBytes: der).pemString + "\n"
     }
 
+    public static func certificateRequest(_ der: [UInt8]) -> String {
+        PEMDocument(type: "CERTIFICATE REQUEST", derBytes: der).pemString + "\n"
+    }
+
     /// Parses one PEM or (as a fallback) DER certificate signing request.
     public static func csr(_ text: String) throws -> CertificateSigningRequest {
         try CertificateSigningRequest(pemEncoded: text)

@@ -131,7 +131,7 @@ public struct GRPCSigningClient: SigningClient {
 
     /// Runs one call; a refusal (its code in the trailing metadata) becomes `.refused`, anything else `.unavailable`.
     /// `waitForReady` rides out a signer restart within the timeout.
-    private func call<T: Sendable>(
+    func call<T: Sendable>(
         timeout: Duration, waitForReady: Bool, _ body: (CallOptions) async throws -> T
     ) async throws(SigningClientError) -> T {
         var options = CallOptions.defaults

@@ -3,13 +3,19 @@ import Logging
 import NIOCore
 import PostgresNIO
 
-/// What a CRL needs to know about its issuer's active key generation.
+/// What a CRL needs to know about the issuer key generation that signs it.
+/// Every generation has its own CRL (its own URL and numbers).
 public struct CRLIssuer: Sendable {
     public var issuerID: String
     public var generation: Int
+    public var status: GenerationStatus
     public var certificateDER: [UInt8]
     public var subjectDER: [UInt8]
     public var subjectKeyID: [UInt8]
+    /// The CA certificate's notAfter: an archived generation's final CRL is valid until then.
+    public var notAfter: Date
+    /// Archived: its last CRL is final (nothing of it is unexpired), signed once.
+    public var isFinal: Bool { status == .archived }
 }
 
 /// A `crl_cache` row.
@@ -64,36 +70,45 @@ public struct CRLStore: Sendable {
         self.logger = logger
     }
 
-    public func activeIssuers() async throws -> [CRLIssuer] {
-        try await issuers(where: nil)
+    /// The generations whose CRLs the loop keeps current: active and
+    /// retired ones, and archived ones whose final CRL is not signed yet.
+    public func liveGenerations() async throws -> [CRLIssuer] {
+        try await generations(issuerID: nil, generation: nil, liveOnly: true)
     }
 
-    public func issuer(_ issuerID: String) async throws -> CRLIssuer? {
-        try await issuers(where: issuerID).first
+    /// One generation of the issuer (nil: the active one), in any state but pending.
+    public func generation(_ issuerID: String, _ generation: Int?) async throws -> CRLIssuer? {
+        try await generations(issuerID: issuerID, generation: generation, liveOnly: false).first
     }
 
-    func issuers(where issuerID: String?) async throws -> [CRLIssuer] {
+    func generations(issuerID: String?, generation: Int?, liveOnly: Bool) async throws -> [CRLIssuer] {
         let rows = try await client.query("""
-            SELECT g.issuer_id, g.generation, g.certificate_der, g.subject_der, g.subject_key_id
+            SELECT g.issuer_id, g.generation, g.status, g.certificate_der, g.subject_der, g.subject_key_id, g.not_after
             FROM issuer_generations g JOIN issuers i ON i.id = g.issuer_id
-            WHERE g.status = 'active' AND i.status = 'active' AND (\(issuerID)::text IS NULL OR g.issuer_id = \(issuerID))
-            ORDER BY g.issuer_id
+            WHERE i.status = 'active' AND g.status <> 'pending'
+              AND (\(issuerID)::text IS NULL OR g.issuer_id = \(issuerID))
+              AND (CASE WHEN \(generation)::int IS NULL THEN \(liveOnly) OR g.status = 'active' ELSE g.generation = \(generation) END)
+              AND (NOT \(liveOnly) OR g.status IN ('active', 'retired') OR NOT EXISTS (
+                   SELECT 1 FROM crl_cache c WHERE c.issuer_id = g.issuer_id AND c.issuer_generation = g.generation
+                     AND c.next_update >= g.not_after - interval '1 second'))
+            ORDER BY g.issuer_id, g.generation
             """, logger: logger)
         var result: [CRLIssuer] = []
-        for try await (id, generation, certificate, subject, keyID) in rows.decode((String, Int, ByteBuffer, ByteBuffer, ByteBuffer).self) {
-            result.append(CRLIssuer(issuerID: id, generation: generation, certificateDER: Array(buffer: certificate),
-                                    subjectDER: Array(buffer: subject), subjectKeyID: Array(buffer: keyID)))
+        for try await (id, generation, status, certificate, subject, keyID, notAfter)
+            in rows.decode((String, Int, String, ByteBuffer, ByteBuffer, ByteBuffer, Date).self) {
+            result.append(CRLIssuer(issuerID: id, generation: generation, status: GenerationStatus(rawValue: status) ?? .archived,
+                                    certificateDER: Array(buffer: certificate), subjectDER: Array(buffer: subject),
+                                    subjectKeyID: Array(buffer: keyID), notAfter: notAfter))
         }
         return result
     }
 
-    /// The cached CRL of the issuer's active generation.
-    public func cached(_ issuerID: String) async throws -> CachedCRL? {
+    /// The cached CRL of one issuer generation.
+    public func cached(_ issuerID: String, generation: Int) async throws -> CachedCRL? {
         let rows = try await client.query("""
             SELECT c.issuer_generation, c.crl_der, c.crl_number::text, c.this_update, c.next_update, c.revoked_count, c.covered_change_seq
-            FROM crl_cache c JOIN issuer_generations g
-              ON g.issuer_id = c.issuer_id AND g.generation = c.issuer_generation AND g.status = 'active'
-            WHERE c.issuer_id = \(issuerID)
+            FROM crl_cache c
+            WHERE c.issuer_id = \(issuerID) AND c.issuer_generation = \(generation)
             """, logger: logger)
         for try await (generation, der, number, thisUpdate, nextUpdate, count, covered)
             in rows.decode((Int, ByteBuffer, String, Date, Date, Int, Int64).self) {
@@ -103,17 +118,19 @@ public struct CRLStore: Sendable {
         return nil
     }
 
-    /// Runs `body` holding the issuer's CRL generation lock (released at the
+    /// Runs `body` holding the issuer generation's CRL lock (released at the
     /// end of the transaction, or when the connection drops). Replicas
-    /// therefore number and store their CRLs one at a time.
+    /// therefore number and store its CRLs one at a time.
     public func withGenerationLock<Result: Sendable>(
-        _ issuerID: String, _ body: (CRLGenerationSession) async throws -> Result
+        _ issuerID: String, generation: Int, _ body: (CRLGenerationSession) async throws -> Result
     ) async throws -> Result {
         let logger = self.logger
+        let scope = "\(issuerID)/\(generation)"
         return try await client.transaction(logger: logger) { connection in
             try await connection.query(
-                "SELECT pg_advisory_xact_lock(\(Self.lockNamespace), hashtext(\(issuerID)))", logger: logger)
-            return try await body(CRLGenerationSession(connection: connection, issuerID: issuerID, logger: logger))
+                "SELECT pg_advisory_xact_lock(\(Self.lockNamespace), hashtext(\(scope)))", logger: logger)
+            return try await body(CRLGenerationSession(connection: connection, issuerID: issuerID, generation: generation,
+                                                       logger: logger))
         }
     }
 
@@ -138,6 +155,7 @@ extension CRLGenerationEvent {
 public struct CRLGenerationSession {
     let connection: PostgresConnection
     public let issuerID: String
+    public let generation: Int
     let logger: Logger
 
     /// The state a new CRL starts from: the next CRL number, the revocation
@@ -147,8 +165,9 @@ public struct CRLGenerationSession {
         public var latestChangeSeq: Int64
         public var cachedChangeSeq: Int64?
         public var cachedThisUpdate: Date?
+        public var cachedNextUpdate: Date?
         public var cachedGeneration: Int?
-        /// thisUpdate of the last CRL the signer signed for the issuer (issuers.last_crl_this_update):
+        /// thisUpdate of the last CRL the signer signed for the generation (issuer_generations.last_crl_this_update):
         /// entries of certificates that expired before it were on a CRL once more and are left out.
         public var lastSignedThisUpdate: Date?
         /// At most this many entries go on the next CRL: the cached CRL's count plus one per
@@ -158,23 +177,25 @@ public struct CRLGenerationSession {
 
     public func start() async throws -> Start {
         let rows = try await connection.query("""
-            SELECT (GREATEST(i.last_crl_number, COALESCE(c.crl_number, 0)) + 1)::text,
-                   COALESCE((SELECT max(change_seq) FROM certificate_revocations WHERE issuer_id = i.id), 0),
-                   c.covered_change_seq, c.this_update, c.issuer_generation, i.last_crl_this_update,
+            SELECT (GREATEST(g.last_crl_number, COALESCE(c.crl_number, 0)) + 1)::text,
+                   COALESCE((SELECT max(change_seq) FROM certificate_revocations
+                             WHERE issuer_id = g.issuer_id AND issuer_generation = g.generation), 0),
+                   c.covered_change_seq, c.this_update, c.next_update, c.issuer_generation, g.last_crl_this_update,
                    CASE WHEN c.revoked_count IS NULL
-                        THEN (SELECT count(*) FROM certificate_revocations WHERE issuer_id = i.id)
+                        THEN (SELECT count(*) FROM certificate_revocations
+                              WHERE issuer_id = g.issuer_id AND issuer_generation = g.generation)
                         ELSE c.revoked_count + GREATEST(0, (SELECT count(*) FROM certificate_revocations
-                                                            WHERE issuer_id = i.id AND change_seq > c.covered_change_seq))
+                                                            WHERE issuer_id = g.issuer_id AND issuer_generation = g.generation
+                                                              AND change_seq > c.covered_change_seq))
                    END
-            FROM issuers i LEFT JOIN crl_cache c ON c.issuer_id = i.id
-                AND c.issuer_generation = (SELECT generation FROM issuer_generations WHERE issuer_id = i.id AND status = 'active')
-            WHERE i.id = \(issuerID)
+            FROM issuer_generations g LEFT JOIN crl_cache c ON c.issuer_id = g.issuer_id AND c.issuer_generation = g.generation
+            WHERE g.issuer_id = \(issuerID) AND g.generation = \(generation)
             """, logger: logger)
-        for try await (number, latest, covered, thisUpdate, generation, lastSigned, revoked)
-            in rows.decode((String, Int64, Int64?, Date?, Int?, Date?, Int).self) {
+        for try await (number, latest, covered, thisUpdate, nextUpdate, generation, lastSigned, revoked)
+            in rows.decode((String, Int64, Int64?, Date?, Date?, Int?, Date?, Int).self) {
             return Start(nextCRLNumber: number, latestChangeSeq: latest, cachedChangeSeq: covered,
-                         cachedThisUpdate: thisUpdate, cachedGeneration: generation, lastSignedThisUpdate: lastSigned,
-                         expectedEntriesUpperBound: revoked)
+                         cachedThisUpdate: thisUpdate, cachedNextUpdate: nextUpdate, cachedGeneration: generation,
+                         lastSignedThisUpdate: lastSigned, expectedEntriesUpperBound: revoked)
         }
         throw CRLStoreError.unknownIssuer(issuerID)
     }
@@ -215,7 +236,8 @@ public struct CRLGenerationSession {
                          || ' ' || COALESCE(floor(date_part('epoch', invalidity_date))::bigint::text, '-') AS line,
                          (row_number() OVER (ORDER BY serial_hex COLLATE "C") - 1) / 1024 AS chunk
                   FROM certificate_revocations
-                  WHERE issuer_id = '\(issuerID)' AND hold_released_at IS NULL AND change_seq <= \(cut) \(expiry)) entries
+                  WHERE issuer_id = '\(issuerID)' AND issuer_generation = \(generation) AND hold_released_at IS NULL
+                    AND change_seq <= \(cut) \(expiry)) entries
             GROUP BY chunk ORDER BY chunk
             """), logger: logger)
         while true {
@@ -244,7 +266,7 @@ public struct CRLGenerationSession {
     /// of 512 KiB (as hex text), then moves into crl_cache inside Postgres: a
     /// bound parameter would cost two more whole copies of a large CRL in this
     /// process (the bind buffer and the wire message).
-    public func store(generation: Int, der: ByteBuffer, crlNumber: String, thisUpdate: Date, nextUpdate: Date,
+    public func store(der: ByteBuffer, crlNumber: String, thisUpdate: Date, nextUpdate: Date,
                       durationMilliseconds: Int, revokedCount: Int, coveredChangeSeq: Int64) async throws {
         try await connection.query("CREATE TEMPORARY TABLE crl_upload (der bytea NOT NULL) ON COMMIT DROP", logger: logger)
         try await connection.copyFrom(table: "crl_upload", columns: ["der"], logger: logger) { writer in

@@ -63,10 +63,14 @@ public struct IssuerStore: Sendable {
         self.logger = logger
     }
 
-    /// Records `facts` as the issuer's active generation. A CA certificate
-    /// already active changes nothing; a new one (key rotation) retires the
-    /// previous generation and becomes generation n+1. Returns the generation.
-    public func registerActiveGeneration(_ facts: IssuerGenerationFacts) async throws -> Int {
+    /// Records the env-configured CA certificate (`CERTCTL_CA_CERT_PATH`).
+    /// An issuer without generations gets it as generation 1, active. A
+    /// certificate the issuer already has keeps its generation and state, so
+    /// a restart never undoes a rotation. A certificate never seen before is a
+    /// file-swap rotation: it becomes generation n+1, active, and the
+    /// previously active generation is retired (it keeps signing its CRLs and
+    /// responder certificates when its key files are recorded).
+    public func registerEnvironmentGeneration(_ facts: IssuerGenerationFacts) async throws -> (generation: Int, status: String) {
         let logger = self.logger
         return try await client.transaction(logger: logger) { connection in
             try await connection.query("""
@@ -76,39 +80,31 @@ public struct IssuerStore: Sendable {
             // serialise concurrent registrations of the same issuer
             try await connection.query("SELECT 1 FROM issuers WHERE id = \(facts.issuerID) FOR UPDATE", logger: logger)
             let der = ByteBuffer(bytes: facts.certificateDER)
-            let existing = try await connection.query("""
-                SELECT generation, certificate_der = \(der) FROM issuer_generations
+            let known = try await connection.query("""
+                SELECT generation, status FROM issuer_generations WHERE issuer_id = \(facts.issuerID) AND certificate_der = \(der)
+                """, logger: logger)
+            for try await (generation, status) in known.decode((Int, String).self) { return (generation, status) }
+            let next = try await connection.query("""
+                SELECT COALESCE(MAX(generation), 0) + 1, COALESCE(MAX(last_crl_number), 0)::text
+                FROM issuer_generations WHERE issuer_id = \(facts.issuerID)
+                """, logger: logger)
+            var generation = 1, crlNumber = "0"
+            for try await (value, number) in next.decode((Int, String).self) { (generation, crlNumber) = (value, number) }
+            try await connection.query("""
+                UPDATE issuer_generations SET status = 'retired', retired_at = now()
                 WHERE issuer_id = \(facts.issuerID) AND status = 'active'
                 """, logger: logger)
-            var active: (Int, Bool)?
-            for try await row in existing.decode((Int, Bool).self) { active = row }
-            if let (generation, same) = active, same { return generation }
-            let known = try await connection.query("""
-                SELECT generation FROM issuer_generations WHERE issuer_id = \(facts.issuerID) AND certificate_der = \(der)
-                """, logger: logger)
-            for try await generation in known.decode(Int.self) {
-                // an older CA certificate put back: make it active again
-                try await connection.query("UPDATE issuer_generations SET status = 'retired' WHERE issuer_id = \(facts.issuerID) AND status = 'active'", logger: logger)
-                try await connection.query("UPDATE issuer_generations SET status = 'active' WHERE issuer_id = \(facts.issuerID) AND generation = \(generation)", logger: logger)
-                return generation
-            }
-            try await connection.query("UPDATE issuer_generations SET status = 'retired' WHERE issuer_id = \(facts.issuerID) AND status = 'active'", logger: logger)
-            let next = try await connection.query("""
-                SELECT COALESCE(MAX(generation), 0) + 1 FROM issuer_generations WHERE issuer_id = \(facts.issuerID)
-                """, logger: logger)
-            var generation = 1
-            for try await value in next.decode(Int.self) { generation = value }
             try await connection.query("""
                 INSERT INTO issuer_generations (issuer_id, generation, certificate_der, subject_der, subject_key_id,
                     name_hash_sha1, key_hash_sha1, name_hash_sha256, key_hash_sha256, key_algorithm,
-                    cert_path, key_path, not_before, not_after)
+                    cert_path, key_path, not_before, not_after, activated_at, last_crl_number)
                 VALUES (\(facts.issuerID), \(generation), \(der), \(ByteBuffer(bytes: facts.subjectDER)),
                     \(ByteBuffer(bytes: facts.subjectKeyID)), \(ByteBuffer(bytes: facts.nameHashSHA1)),
                     \(ByteBuffer(bytes: facts.keyHashSHA1)), \(ByteBuffer(bytes: facts.nameHashSHA256)),
                     \(ByteBuffer(bytes: facts.keyHashSHA256)), \(facts.keyAlgorithm), \(facts.certPath), \(facts.keyPath),
-                    \(facts.notBefore), \(facts.notAfter))
+                    \(facts.notBefore), \(facts.notAfter), now(), \(crlNumber)::numeric)
                 """, logger: logger)
-            return generation
+            return (generation, "active")
         }
     }
 
@@ -142,15 +138,21 @@ public struct IssuerStore: Sendable {
 extension IssuerStore {
     /// Key files of issuer generations registered in the database (further
     /// issuers and older generations the signer loads besides its env CA).
-    public func keyFiles() async throws -> [(issuerID: String, generation: Int, certPath: String, keyPath: String, active: Bool)] {
+    public func keyFiles() async throws -> [(issuerID: String, generation: Int, certPath: String?, keyPath: String, status: String)] {
         let rows = try await client.query("""
-            SELECT issuer_id, generation, cert_path, key_path, status = 'active'
-            FROM issuer_generations WHERE cert_path IS NOT NULL AND key_path IS NOT NULL
+            SELECT issuer_id, generation, cert_path, key_path, status
+            FROM issuer_generations WHERE key_path IS NOT NULL
             ORDER BY issuer_id, generation
             """, logger: logger)
-        var result: [(String, Int, String, String, Bool)] = []
-        for try await row in rows.decode((String, Int, String, String, Bool).self) { result.append(row) }
-        return result.map { (issuerID: $0.0, generation: $0.1, certPath: $0.2, keyPath: $0.3, active: $0.4) }
+        var result: [(String, Int, String?, String, String)] = []
+        for try await row in rows.decode((String, Int, String?, String, String).self) { result.append(row) }
+        return result.map { (issuerID: $0.0, generation: $0.1, certPath: $0.2, keyPath: $0.3, status: $0.4) }
+    }
+
+    /// Sets the issuer's display name (admin).
+    public func rename(_ issuerID: String, to displayName: String) async throws {
+        try await client.query("UPDATE issuers SET display_name = \(displayName), updated_at = now() WHERE id = \(issuerID)",
+                               logger: logger)
     }
 
     /// Whether the issuer allows sub-CA certificates.

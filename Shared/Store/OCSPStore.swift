@@ -70,6 +70,8 @@ public struct OCSPStore: Sendable {
             SELECT g.issuer_id, g.generation, g.certificate_der, g.name_hash_sha1, g.key_hash_sha1,
                    g.name_hash_sha256, g.key_hash_sha256
             FROM issuer_generations g JOIN issuers i ON i.id = g.issuer_id
+            -- archived generations have no unexpired certificates left to answer for
+            WHERE g.status IN ('active', 'retired')
             ORDER BY g.issuer_id, g.generation
             """, logger: logger)
         var result: [OCSPIssuerGeneration] = []

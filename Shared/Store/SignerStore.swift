@@ -173,31 +173,33 @@ public struct SignerStore: Sendable {
         return nil
     }
 
-    /// The signer's own read of what issuer `issuerID`'s next CRL must list:
-    /// revoked, not released from hold, certificate not expired before the
-    /// last signed CRL's thisUpdate, change_seq ≤ `cut`; digested in
-    /// `CRLEntryDigest`'s form. Also how many changes after the cut are older
-    /// than `staleAfter`. Nil when the issuer does not exist.
-    public func expectedCRL(issuerID: String, cut: Int64, staleAfter: Duration) async throws -> ExpectedCRL? {
+    /// The signer's own read of what the next CRL of generation `generation`
+    /// of issuer `issuerID` must list: its revoked certificates, not released
+    /// from hold, not expired before the generation's last signed CRL's
+    /// thisUpdate, change_seq ≤ `cut`; digested in `CRLEntryDigest`'s form.
+    /// Also how many of its changes after the cut are older than
+    /// `staleAfter`. Nil when the generation does not exist.
+    public func expectedCRL(issuerID: String, generation: Int, cut: Int64, staleAfter: Duration) async throws -> ExpectedCRL? {
         let rows = try await client.query("""
-            SELECT i.last_crl_this_update,
+            SELECT g.last_crl_this_update,
                    (SELECT count(*) FROM certificate_revocations r
-                    WHERE r.issuer_id = i.id AND r.change_seq > \(cut)
+                    WHERE r.issuer_id = g.issuer_id AND r.issuer_generation = g.generation AND r.change_seq > \(cut)
                       AND r.changed_at < now() - make_interval(secs => \(staleAfter.seconds))),
                    \(cut) > COALESCE((SELECT max(change_seq) FROM certificate_revocations), 0),
                    e.entries, e.digest
-            FROM issuers i, LATERAL (
+            FROM issuer_generations g, LATERAL (
                 SELECT count(*) AS entries,
                        sha256(convert_to(COALESCE(string_agg(
                            serial_hex || ' ' || floor(date_part('epoch', revoked_at))::bigint || ' ' || reason_code || ' '
                            || COALESCE(floor(date_part('epoch', invalidity_date))::bigint::text, '-'),
                            E'\\n' ORDER BY serial_hex COLLATE "C"), ''), 'UTF8')) AS digest
                 FROM certificate_revocations
-                WHERE issuer_id = i.id AND hold_released_at IS NULL AND change_seq <= \(cut)
-                  AND (i.last_crl_this_update IS NULL OR certificate_not_after IS NULL
-                       OR certificate_not_after >= i.last_crl_this_update)
+                WHERE issuer_id = g.issuer_id AND issuer_generation = g.generation AND hold_released_at IS NULL
+                  AND change_seq <= \(cut)
+                  AND (g.last_crl_this_update IS NULL OR certificate_not_after IS NULL
+                       OR certificate_not_after >= g.last_crl_this_update)
             ) e
-            WHERE i.id = \(issuerID)
+            WHERE g.issuer_id = \(issuerID) AND g.generation = \(generation)
             """, logger: logger)
         for try await (lastThisUpdate, staleChanges, beyond, entries, digest)
             in rows.decode((Date?, Int, Bool, Int, ByteBuffer).self) {
@@ -215,18 +217,18 @@ public struct SignerStore: Sendable {
     }
 
     /// Records that the signer signs CRL `number` (decimal) for the issuer
-    /// and its thisUpdate, with its audit row, in one statement — only when
-    /// the number exceeds the last one signed by at most `maxStep`.
+    /// generation and its thisUpdate, with its audit row, in one statement —
+    /// only when the number exceeds the generation's last one by at most `maxStep`.
     public func recordCRL(
-        issuerID: String, number: String, thisUpdate: Date, maxStep: Int, audit: AuditRecord
+        issuerID: String, generation: Int, number: String, thisUpdate: Date, maxStep: Int, audit: AuditRecord
     ) async throws -> CRLNumberOutcome {
         let details = try Self.json(audit.details)
         let rows = try await client.query("""
             WITH advanced AS (
-                UPDATE issuers SET last_crl_number = \(number)::numeric, last_crl_this_update = \(thisUpdate), updated_at = now()
-                WHERE id = \(issuerID) AND last_crl_number < \(number)::numeric
+                UPDATE issuer_generations SET last_crl_number = \(number)::numeric, last_crl_this_update = \(thisUpdate)
+                WHERE issuer_id = \(issuerID) AND generation = \(generation) AND last_crl_number < \(number)::numeric
                   AND \(number)::numeric <= last_crl_number + \(maxStep)
-                RETURNING id
+                RETURNING issuer_id
             )
             INSERT INTO audit_events (service, actor, action, outcome, target_type, target_id, error_code, details)
             SELECT \(audit.service), \(audit.actor), \(audit.action), \(audit.outcome.rawValue), \(audit.targetType),
@@ -236,7 +238,8 @@ public struct SignerStore: Sendable {
             """, logger: logger)
         for try await _ in rows.decode(Bool.self) { return .recorded }
         let standing = try await client.query("""
-            SELECT last_crl_number::text, \(number)::numeric > last_crl_number FROM issuers WHERE id = \(issuerID)
+            SELECT last_crl_number::text, \(number)::numeric > last_crl_number FROM issuer_generations
+            WHERE issuer_id = \(issuerID) AND generation = \(generation)
             """, logger: logger)
         for try await (last, increases) in standing.decode((String, Bool).self) {
             return increases ? .stepTooLarge(last: last) : .notIncreasing(last: last)

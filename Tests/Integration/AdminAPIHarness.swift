@@ -52,6 +52,7 @@ struct AdminAPIStack: Sendable {
                     "CERTCTL_DATABASE_URL": TestEnvironment.urlText(url), "CERTCTL_LOG_FORMAT": "text", "CERTCTL_DATABASE_POOL_SIZE": "2",
                     "CERTCTL_SIGNER_HEALTH_LISTEN": "127.0.0.1:\(healthPort)", "CERTCTL_SIGNER_RPC_LISTEN": "127.0.0.1:\(rpcPort)",
                     "CERTCTL_CA_CERT_PATH": ca.certPath, "CERTCTL_CA_KEY_PATH": ca.keyPath,
+                    "CERTCTL_SIGNER_KEY_DIR": ca.directory + "/generations", "CERTCTL_SIGNER_ARCHIVE_GRACE": "1s",
                 ].merging(identities.environment(for: "signer")) { a, _ in a })
                 child = process
                 try await process.eventually("/readyz 200") {
@@ -237,7 +238,7 @@ extension AdminAPIStack {
         let subjectDER = serializer.serializedBytes
         // RFC 6960 keyHash: over the subjectPublicKey BIT STRING's value (the uncompressed point).
         let keyBits = Array(key.publicKey.x963Representation)
-        _ = try await IssuerStore(client: client, logger: TestEnvironment.logger).registerActiveGeneration(IssuerGenerationFacts(
+        _ = try await IssuerStore(client: client, logger: TestEnvironment.logger).registerEnvironmentGeneration(IssuerGenerationFacts(
             issuerID: issuerID, displayName: "Test issuer \(issuerID)", certificateDER: der, subjectDER: subjectDER,
             subjectKeyID: Array(try TBSCertificateBuilder.issuerKeyIdentifier(certificate)),
             nameHashSHA1: Array(Insecure.SHA1.hash(data: subjectDER)), keyHashSHA1: Array(Insecure.SHA1.hash(data: keyBits)),

@@ -36,14 +36,21 @@ struct AdminAPIIssuerTests {
             #expect(date(reply["not_after"]).map { abs($0.timeIntervalSince(first.notValidAfter)) < 1 } == true)
             // docs/crl-ocsp.md: where relying parties fetch OCSP, the CRL and the CA certificate
             #expect(reply["ocsp_url"] as? String == "http://ocsp.test/.well-known/pki/ocsp/iss-a")
-            #expect(reply["crl_url"] as? String == "http://crl.test/.well-known/pki/crl/iss-a")
-            #expect(reply["ca_issuers_url"] as? String == "http://crl.test/.well-known/pki/ca/iss-a.crt")
+            // each key generation has its own CRL and CA certificate URL
+            #expect(reply["crl_url"] as? String == "http://crl.test/.well-known/pki/crl/iss-a/1")
+            #expect(reply["ca_issuers_url"] as? String == "http://crl.test/.well-known/pki/ca/iss-a/1.crt")
 
             let rotated = try await stack.addIssuer("iss-a", commonName: "Test Issuing CA A2")
             let after = try await stack.call(.get, "/api/v1/issuers/iss-a")
             #expect(after["generation"] as? Int == 2)
             #expect(after["subject"] as? String == "CN=Test Issuing CA A2")
             #expect((after["certificate_pem"] as? String).flatMap { try? Certificate(pemEncoded: $0) } == rotated)
+            #expect(after["crl_url"] as? String == "http://crl.test/.well-known/pki/crl/iss-a/2")
+            let generations = try #require(after["generations"] as? [[String: Any]])
+            #expect(generations.map { $0["generation"] as? Int } == [1, 2])
+            #expect(generations.map { $0["status"] as? String } == ["retired", "active"])
+            #expect(generations[0]["crl_url"] as? String == "http://crl.test/.well-known/pki/crl/iss-a/1")
+            #expect((generations[0]["certificates"] as? [String: Any])?["total"] as? Int == 0)
         }
     }
 

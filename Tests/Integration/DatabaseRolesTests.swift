@@ -130,9 +130,9 @@ struct DatabaseRolesTests {
             #expect(try await Self.sqlState("DELETE FROM ocsp_response_cache", as: .ocsp, url) == nil)
             #expect(try await Self.sqlState("DELETE FROM crl_cache", as: .ocsp, url) == "42501")
             #expect(try await Self.sqlState("DELETE FROM ocsp_response_cache", as: .crl, url) == "42501")
-            #expect(try await Self.sqlState("UPDATE issuers SET last_crl_number = 10 ^ 47", as: .crl, url) == "42501",
+            #expect(try await Self.sqlState("UPDATE issuer_generations SET last_crl_number = 10 ^ 47", as: .crl, url) == "42501",
                     "the crl role cannot push the CRL number")
-            #expect(try await Self.sqlState("UPDATE issuers SET last_crl_number = last_crl_number + 1", as: .signer, url) == nil)
+            #expect(try await Self.sqlState("UPDATE issuer_generations SET last_crl_number = last_crl_number + 1", as: .signer, url) == nil)
             #expect(try await Self.sqlState("SELECT count(*) FROM audit_events", as: .enroll, url) == "42501", "only admin reads the trail")
             #expect(try await Self.sqlState("SELECT count(*) FROM api_keys", as: .ocsp, url) == "42501")
             #expect(try await Self.sqlState("SELECT count(*) FROM est_users", as: .ocsp, url) == "42501")

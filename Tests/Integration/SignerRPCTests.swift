@@ -279,7 +279,7 @@ struct SignerRPCTests {
             }
             #expect(results == [nil, nil, "crl_number_not_increasing", "crl_number_not_increasing", "issuer_mismatch", "malformed_tbs",
                                 "crl_number_step_too_large", nil])
-            #expect(try await TestEnvironment.scalar("SELECT last_crl_number::int FROM issuers WHERE id = 'iss-local'", h.url) == 108)
+            #expect(try await TestEnvironment.scalar("SELECT last_crl_number::int FROM issuer_generations WHERE issuer_id = 'iss-local' AND status = 'active'", h.url) == 108)
             #expect(try await TestEnvironment.scalar("""
                 SELECT count(*) FROM audit_events WHERE action = 'crl.sign' AND actor = 'certctl-crl' AND outcome = 'success'
                 AND details->>'entries' = '0' AND length(details->>'entries_sha256') = 64
@@ -343,7 +343,7 @@ struct SignerRPCTests {
             }
             #expect(results == ["crl_contents_mismatch", "crl_contents_mismatch", "crl_contents_mismatch", "crl_contents_mismatch",
                                 "crl_time_invalid", "crl_time_invalid", "crl_number_step_too_large", nil])
-            #expect(try await TestEnvironment.scalar("SELECT last_crl_number::int FROM issuers WHERE id = 'iss-local'", h.url) == 1)
+            #expect(try await TestEnvironment.scalar("SELECT last_crl_number::int FROM issuer_generations WHERE issuer_id = 'iss-local' AND status = 'active'", h.url) == 1)
             #expect(try await TestEnvironment.scalar("""
                 SELECT count(*) FROM audit_events WHERE actor = 'certctl-crl' AND action = 'signer.SignCRL' AND outcome = 'failure'
                 """, h.url) == 7)

@@ -136,12 +136,23 @@ struct OCSPProtocolTests {
         #expect(throws: OCSPRequestError.hashLength("sha256")) { try OCSPRequest.parse(short) }
     }
 
-    @Test("a SHA-384 CertID from openssl is refused as unsupported")
+    @Test("SHA-384 and SHA-512 CertIDs from openssl parse with their hashes; SHA-224 is refused as unsupported")
     func sha384() throws {
         let f = try Fixture()
         defer { f.remove() }
-        let bytes = try f.request(["-sha384", "-issuer", "\(f.directory)/ca.pem", "-serial", "0x10", "-no_nonce"])
-        #expect(throws: OCSPRequestError.unsupportedHashAlgorithm("2.16.840.1.101.3.4.2.2")) { try OCSPRequest.parse(bytes) }
+        let ca = try Certificate(pemEncoded: String(contentsOfFile: "\(f.directory)/ca.pem", encoding: .utf8))
+        var name = DER.Serializer()
+        try name.serialize(ca.subject)
+        for algorithm in [OCSPHashAlgorithm.sha384, .sha512] {
+            let bytes = try f.request(["-\(algorithm.rawValue)", "-issuer", "\(f.directory)/ca.pem", "-serial", "0x10", "-no_nonce"])
+            let id = try OCSPRequest.parse(bytes).certIDs[0]
+            #expect(id.hashAlgorithm == algorithm)
+            #expect(id.issuerNameHash == algorithm.hash(name.serializedBytes))
+            #expect(id.issuerKeyHash == algorithm.hash(Array(ca.publicKey.subjectPublicKeyInfoBytes)))
+            #expect(id.issuerKeyHash.count == algorithm.digestLength)
+        }
+        let bytes = try f.request(["-sha224", "-issuer", "\(f.directory)/ca.pem", "-serial", "0x10", "-no_nonce"])
+        #expect(throws: OCSPRequestError.unsupportedHashAlgorithm("2.16.840.1.101.3.4.2.4")) { try OCSPRequest.parse(bytes) }
     }
 
     @Test("a signed good/revoked/unknown response with nonce verifies in openssl and round-trips")

@@ -7,15 +7,26 @@ import SwiftASN1
 public enum OCSPHashAlgorithm: String, Sendable, CaseIterable, Hashable {
     case sha1
     case sha256
+    case sha384
+    case sha512
 
     public var oid: ASN1ObjectIdentifier {
         switch self {
         case .sha1: return [1, 3, 14, 3, 2, 26]
         case .sha256: return [2, 16, 840, 1, 101, 3, 4, 2, 1]
+        case .sha384: return [2, 16, 840, 1, 101, 3, 4, 2, 2]
+        case .sha512: return [2, 16, 840, 1, 101, 3, 4, 2, 3]
         }
     }
 
-    public var digestLength: Int { self == .sha1 ? 20 : 32 }
+    public var digestLength: Int {
+        switch self {
+        case .sha1: return 20
+        case .sha256: return 32
+        case .sha384: return 48
+        case .sha512: return 64
+        }
+    }
 
     public init?(oid: ASN1ObjectIdentifier) {
         guard let match = Self.allCases.first(where: { $0.oid == oid }) else { return nil }
@@ -26,6 +37,8 @@ public enum OCSPHashAlgorithm: String, Sendable, CaseIterable, Hashable {
         switch self {
         case .sha1: return Array(Insecure.SHA1.hash(data: bytes))
         case .sha256: return Array(SHA256.hash(data: bytes))
+        case .sha384: return Array(SHA384.hash(data: bytes))
+        case .sha512: return Array(SHA512.hash(data: bytes))
         }
     }
 }

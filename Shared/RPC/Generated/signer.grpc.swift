@@ -67,11 +67,39 @@ public enum Certctl_Signer_V1_Signer: Sendable {
                 type: .unary
             )
         }
+        /// Namespace for "RotateIssuer" metadata.
+        public enum RotateIssuer: Sendable {
+            /// Request type for "RotateIssuer".
+            public typealias Input = Certctl_Signer_V1_RotateIssuerRequest
+            /// Response type for "RotateIssuer".
+            public typealias Output = Certctl_Signer_V1_GenerationResponse
+            /// Descriptor for "RotateIssuer".
+            public static let descriptor = GRPCCore.MethodDescriptor(
+                service: GRPCCore.ServiceDescriptor(fullyQualifiedService: "certctl.signer.v1.Signer"),
+                method: "RotateIssuer",
+                type: .unary
+            )
+        }
+        /// Namespace for "InstallGenerationCertificate" metadata.
+        public enum InstallGenerationCertificate: Sendable {
+            /// Request type for "InstallGenerationCertificate".
+            public typealias Input = Certctl_Signer_V1_InstallGenerationCertificateRequest
+            /// Response type for "InstallGenerationCertificate".
+            public typealias Output = Certctl_Signer_V1_GenerationResponse
+            /// Descriptor for "InstallGenerationCertificate".
+            public static let descriptor = GRPCCore.MethodDescriptor(
+                service: GRPCCore.ServiceDescriptor(fullyQualifiedService: "certctl.signer.v1.Signer"),
+                method: "InstallGenerationCertificate",
+                type: .unary
+            )
+        }
         /// Descriptors for all methods in the "certctl.signer.v1.Signer" service.
         public static let descriptors: [GRPCCore.MethodDescriptor] = [
             SignCertificate.descriptor,
             SignCRLStream.descriptor,
-            GetIssuer.descriptor
+            GetIssuer.descriptor,
+            RotateIssuer.descriptor,
+            InstallGenerationCertificate.descriptor
         ]
     }
 }
@@ -156,6 +184,47 @@ extension Certctl_Signer_V1_Signer {
             request: GRPCCore.StreamingServerRequest<Certctl_Signer_V1_GetIssuerRequest>,
             context: GRPCCore.ServerContext
         ) async throws -> GRPCCore.StreamingServerResponse<Certctl_Signer_V1_GetIssuerResponse>
+
+        /// Handle the "RotateIssuer" method.
+        ///
+        /// > Source IDL Documentation:
+        /// >
+        /// > Start a CA key rotation (caller: admin). The signer makes the new
+        /// > generation's key (it never leaves the signer) and either a self-signed
+        /// > certificate or a CSR for an external parent; the generation stays pending
+        /// > until it has a certificate and its activation time has come.
+        ///
+        /// - Parameters:
+        ///   - request: A streaming request of `Certctl_Signer_V1_RotateIssuerRequest` messages.
+        ///   - context: Context providing information about the RPC.
+        /// - Throws: Any error which occurred during the processing of the request. Thrown errors
+        ///     of type `RPCError` are mapped to appropriate statuses. All other errors are converted
+        ///     to an internal error.
+        /// - Returns: A streaming response of `Certctl_Signer_V1_GenerationResponse` messages.
+        func rotateIssuer(
+            request: GRPCCore.StreamingServerRequest<Certctl_Signer_V1_RotateIssuerRequest>,
+            context: GRPCCore.ServerContext
+        ) async throws -> GRPCCore.StreamingServerResponse<Certctl_Signer_V1_GenerationResponse>
+
+        /// Handle the "InstallGenerationCertificate" method.
+        ///
+        /// > Source IDL Documentation:
+        /// >
+        /// > Install the certificate an external parent issued for a pending sub-CA
+        /// > generation (caller: admin). The signer checks it certifies the
+        /// > generation's key as a CA before recording it.
+        ///
+        /// - Parameters:
+        ///   - request: A streaming request of `Certctl_Signer_V1_InstallGenerationCertificateRequest` messages.
+        ///   - context: Context providing information about the RPC.
+        /// - Throws: Any error which occurred during the processing of the request. Thrown errors
+        ///     of type `RPCError` are mapped to appropriate statuses. All other errors are converted
+        ///     to an internal error.
+        /// - Returns: A streaming response of `Certctl_Signer_V1_GenerationResponse` messages.
+        func installGenerationCertificate(
+            request: GRPCCore.StreamingServerRequest<Certctl_Signer_V1_InstallGenerationCertificateRequest>,
+            context: GRPCCore.ServerContext
+        ) async throws -> GRPCCore.StreamingServerResponse<Certctl_Signer_V1_GenerationResponse>
     }
 
     /// Service protocol for the "certctl.signer.v1.Signer" service.
@@ -224,6 +293,47 @@ extension Certctl_Signer_V1_Signer {
             request: GRPCCore.ServerRequest<Certctl_Signer_V1_GetIssuerRequest>,
             context: GRPCCore.ServerContext
         ) async throws -> GRPCCore.ServerResponse<Certctl_Signer_V1_GetIssuerResponse>
+
+        /// Handle the "RotateIssuer" method.
+        ///
+        /// > Source IDL Documentation:
+        /// >
+        /// > Start a CA key rotation (caller: admin). The signer makes the new
+        /// > generation's key (it never leaves the signer) and either a self-signed
+        /// > certificate or a CSR for an external parent; the generation stays pending
+        /// > until it has a certificate and its activation time has come.
+        ///
+        /// - Parameters:
+        ///   - request: A request containing a single `Certctl_Signer_V1_RotateIssuerRequest` message.
+        ///   - context: Context providing information about the RPC.
+        /// - Throws: Any error which occurred during the processing of the request. Thrown errors
+        ///     of type `RPCError` are mapped to appropriate statuses. All other errors are converted
+        ///     to an internal error.
+        /// - Returns: A response containing a single `Certctl_Signer_V1_GenerationResponse` message.
+        func rotateIssuer(
+            request: GRPCCore.ServerRequest<Certctl_Signer_V1_RotateIssuerRequest>,
+            context: GRPCCore.ServerContext
+        ) async throws -> GRPCCore.ServerResponse<Certctl_Signer_V1_GenerationResponse>
+
+        /// Handle the "InstallGenerationCertificate" method.
+        ///
+        /// > Source IDL Documentation:
+        /// >
+        /// > Install the certificate an external parent issued for a pending sub-CA
+        /// > generation (caller: admin). The signer checks it certifies the
+        /// > generation's key as a CA before recording it.
+        ///
+        /// - Parameters:
+        ///   - request: A request containing a single `Certctl_Signer_V1_InstallGenerationCertificateRequest` message.
+        ///   - context: Context providing information about the RPC.
+        /// - Throws: Any error which occurred during the processing of the request. Thrown errors
+        ///     of type `RPCError` are mapped to appropriate statuses. All other errors are converted
+        ///     to an internal error.
+        /// - Returns: A response containing a single `Certctl_Signer_V1_GenerationResponse` message.
+        func installGenerationCertificate(
+            request: GRPCCore.ServerRequest<Certctl_Signer_V1_InstallGenerationCertificateRequest>,
+            context: GRPCCore.ServerContext
+        ) async throws -> GRPCCore.ServerResponse<Certctl_Signer_V1_GenerationResponse>
     }
 
     /// Simple service protocol for the "certctl.signer.v1.Signer" service.
@@ -290,6 +400,47 @@ extension Certctl_Signer_V1_Signer {
             request: Certctl_Signer_V1_GetIssuerRequest,
             context: GRPCCore.ServerContext
         ) async throws -> Certctl_Signer_V1_GetIssuerResponse
+
+        /// Handle the "RotateIssuer" method.
+        ///
+        /// > Source IDL Documentation:
+        /// >
+        /// > Start a CA key rotation (caller: admin). The signer makes the new
+        /// > generation's key (it never leaves the signer) and either a self-signed
+        /// > certificate or a CSR for an external parent; the generation stays pending
+        /// > until it has a certificate and its activation time has come.
+        ///
+        /// - Parameters:
+        ///   - request: A `Certctl_Signer_V1_RotateIssuerRequest` message.
+        ///   - context: Context providing information about the RPC.
+        /// - Throws: Any error which occurred during the processing of the request. Thrown errors
+        ///     of type `RPCError` are mapped to appropriate statuses. All other errors are converted
+        ///     to an internal error.
+        /// - Returns: A `Certctl_Signer_V1_GenerationResponse` to respond with.
+        func rotateIssuer(
+            request: Certctl_Signer_V1_RotateIssuerRequest,
+            context: GRPCCore.ServerContext
+        ) async throws -> Certctl_Signer_V1_GenerationResponse
+
+        /// Handle the "InstallGenerationCertificate" method.
+        ///
+        /// > Source IDL Documentation:
+        /// >
+        /// > Install the certificate an external parent issued for a pending sub-CA
+        /// > generation (caller: admin). The signer checks it certifies the
+        /// > generation's key as a CA before recording it.
+        ///
+        /// - Parameters:
+        ///   - request: A `Certctl_Signer_V1_InstallGenerationCertificateRequest` message.
+        ///   - context: Context providing information about the RPC.
+        /// - Throws: Any error which occurred during the processing of the request. Thrown errors
+        ///     of type `RPCError` are mapped to appropriate statuses. All other errors are converted
+        ///     to an internal error.
+        /// - Returns: A `Certctl_Signer_V1_GenerationResponse` to respond with.
+        func installGenerationCertificate(
+            request: Certctl_Signer_V1_InstallGenerationCertificateRequest,
+            context: GRPCCore.ServerContext
+        ) async throws -> Certctl_Signer_V1_GenerationResponse
     }
 }
 
@@ -325,6 +476,28 @@ extension Certctl_Signer_V1_Signer.StreamingServiceProtocol {
             serializer: GRPCProtobuf.ProtobufSerializer<Certctl_Signer_V1_GetIssuerResponse>(),
             handler: { request, context in
                 try await self.getIssuer(
+                    request: request,
+                    context: context
+                )
+            }
+        )
+        router.registerHandler(
+            forMethod: Certctl_Signer_V1_Signer.Method.RotateIssuer.descriptor,
+            deserializer: GRPCProtobuf.ProtobufDeserializer<Certctl_Signer_V1_RotateIssuerRequest>(),
+            serializer: GRPCProtobuf.ProtobufSerializer<Certctl_Signer_V1_GenerationResponse>(),
+            handler: { request, context in
+                try await self.rotateIssuer(
+                    request: request,
+                    context: context
+                )
+            }
+        )
+        router.registerHandler(
+            forMethod: Certctl_Signer_V1_Signer.Method.InstallGenerationCertificate.descriptor,
+            deserializer: GRPCProtobuf.ProtobufDeserializer<Certctl_Signer_V1_InstallGenerationCertificateRequest>(),
+            serializer: GRPCProtobuf.ProtobufSerializer<Certctl_Signer_V1_GenerationResponse>(),
+            handler: { request, context in
+                try await self.installGenerationCertificate(
                     request: request,
                     context: context
                 )
@@ -368,6 +541,28 @@ extension Certctl_Signer_V1_Signer.ServiceProtocol {
         )
         return GRPCCore.StreamingServerResponse(single: response)
     }
+
+    public func rotateIssuer(
+        request: GRPCCore.StreamingServerRequest<Certctl_Signer_V1_RotateIssuerRequest>,
+        context: GRPCCore.ServerContext
+    ) async throws -> GRPCCore.StreamingServerResponse<Certctl_Signer_V1_GenerationResponse> {
+        let response = try await self.rotateIssuer(
+            request: GRPCCore.ServerRequest(stream: request),
+            context: context
+        )
+        return GRPCCore.StreamingServerResponse(single: response)
+    }
+
+    public func installGenerationCertificate(
+        request: GRPCCore.StreamingServerRequest<Certctl_Signer_V1_InstallGenerationCertificateRequest>,
+        context: GRPCCore.ServerContext
+    ) async throws -> GRPCCore.StreamingServerResponse<Certctl_Signer_V1_GenerationResponse> {
+        let response = try await self.installGenerationCertificate(
+            request: GRPCCore.ServerRequest(stream: request),
+            context: context
+        )
+        return GRPCCore.StreamingServerResponse(single: response)
+    }
 }
 
 // Default implementation of methods from 'ServiceProtocol'.
@@ -405,6 +600,32 @@ extension Certctl_Signer_V1_Signer.SimpleServiceProtocol {
     ) async throws -> GRPCCore.ServerResponse<Certctl_Signer_V1_GetIssuerResponse> {
         return GRPCCore.ServerResponse<Certctl_Signer_V1_GetIssuerResponse>(
             message: try await self.getIssuer(
+                request: request.message,
+                context: context
+            ),
+            metadata: [:]
+        )
+    }
+
+    public func rotateIssuer(
+        request: GRPCCore.ServerRequest<Certctl_Signer_V1_RotateIssuerRequest>,
+        context: GRPCCore.ServerContext
+    ) async throws -> GRPCCore.ServerResponse<Certctl_Signer_V1_GenerationResponse> {
+        return GRPCCore.ServerResponse<Certctl_Signer_V1_GenerationResponse>(
+            message: try await self.rotateIssuer(
+                request: request.message,
+                context: context
+            ),
+            metadata: [:]
+        )
+    }
+
+    public func installGenerationCertificate(
+        request: GRPCCore.ServerRequest<Certctl_Signer_V1_InstallGenerationCertificateRequest>,
+        context: GRPCCore.ServerContext
+    ) async throws -> GRPCCore.ServerResponse<Certctl_Signer_V1_GenerationResponse> {
+        return GRPCCore.ServerResponse<Certctl_Signer_V1_GenerationResponse>(
+            message: try await self.installGenerationCertificate(
                 request: request.message,
                 context: context
             ),
@@ -494,6 +715,57 @@ extension Certctl_Signer_V1_Signer {
             deserializer: some GRPCCore.MessageDeserializer<Certctl_Signer_V1_GetIssuerResponse>,
             options: GRPCCore.CallOptions,
             onResponse handleResponse: @Sendable @escaping (GRPCCore.ClientResponse<Certctl_Signer_V1_GetIssuerResponse>) async throws -> Result
+        ) async throws -> Result where Result: Sendable
+
+        /// Call the "RotateIssuer" method.
+        ///
+        /// > Source IDL Documentation:
+        /// >
+        /// > Start a CA key rotation (caller: admin). The signer makes the new
+        /// > generation's key (it never leaves the signer) and either a self-signed
+        /// > certificate or a CSR for an external parent; the generation stays pending
+        /// > until it has a certificate and its activation time has come.
+        ///
+        /// - Parameters:
+        ///   - request: A request containing a single `Certctl_Signer_V1_RotateIssuerRequest` message.
+        ///   - serializer: A serializer for `Certctl_Signer_V1_RotateIssuerRequest` messages.
+        ///   - deserializer: A deserializer for `Certctl_Signer_V1_GenerationResponse` messages.
+        ///   - options: Options to apply to this RPC.
+        ///   - handleResponse: A closure which handles the response and returns its result to
+        ///       the caller. Returning from the closure will cancel the RPC if it hasn't
+        ///       already finished.
+        /// - Returns: The result of `handleResponse`.
+        func rotateIssuer<Result>(
+            request: GRPCCore.ClientRequest<Certctl_Signer_V1_RotateIssuerRequest>,
+            serializer: some GRPCCore.MessageSerializer<Certctl_Signer_V1_RotateIssuerRequest>,
+            deserializer: some GRPCCore.MessageDeserializer<Certctl_Signer_V1_GenerationResponse>,
+            options: GRPCCore.CallOptions,
+            onResponse handleResponse: @Sendable @escaping (GRPCCore.ClientResponse<Certctl_Signer_V1_GenerationResponse>) async throws -> Result
+        ) async throws -> Result where Result: Sendable
+
+        /// Call the "InstallGenerationCertificate" method.
+        ///
+        /// > Source IDL Documentation:
+        /// >
+        /// > Install the certificate an external parent issued for a pending sub-CA
+        /// > generation (caller: admin). The signer checks it certifies the
+        /// > generation's key as a CA before recording it.
+        ///
+        /// - Parameters:
+        ///   - request: A request containing a single `Certctl_Signer_V1_InstallGenerationCertificateRequest` message.
+        ///   - serializer: A serializer for `Certctl_Signer_V1_InstallGenerationCertificateRequest` messages.
+        ///   - deserializer: A deserializer for `Certctl_Signer_V1_GenerationResponse` messages.
+        ///   - options: Options to apply to this RPC.
+        ///   - handleResponse: A closure which handles the response and returns its result to
+        ///       the caller. Returning from the closure will cancel the RPC if it hasn't
+        ///       already finished.
+        /// - Returns: The result of `handleResponse`.
+        func installGenerationCertificate<Result>(
+            request: GRPCCore.ClientRequest<Certctl_Signer_V1_InstallGenerationCertificateRequest>,
+            serializer: some GRPCCore.MessageSerializer<Certctl_Signer_V1_InstallGenerationCertificateRequest>,
+            deserializer: some GRPCCore.MessageDeserializer<Certctl_Signer_V1_GenerationResponse>,
+            options: GRPCCore.CallOptions,
+            onResponse handleResponse: @Sendable @escaping (GRPCCore.ClientResponse<Certctl_Signer_V1_GenerationResponse>) async throws -> Result
         ) async throws -> Result where Result: Sendable
     }
 
@@ -619,6 +891,79 @@ extension Certctl_Signer_V1_Signer {
                 onResponse: handleResponse
             )
         }
+
+        /// Call the "RotateIssuer" method.
+        ///
+        /// > Source IDL Documentation:
+        /// >
+        /// > Start a CA key rotation (caller: admin). The signer makes the new
+        /// > generation's key (it never leaves the signer) and either a self-signed
+        /// > certificate or a CSR for an external parent; the generation stays pending
+        /// > until it has a certificate and its activation time has come.
+        ///
+        /// - Parameters:
+        ///   - request: A request containing a single `Certctl_Signer_V1_RotateIssuerRequest` message.
+        ///   - serializer: A serializer for `Certctl_Signer_V1_RotateIssuerRequest` messages.
+        ///   - deserializer: A deserializer for `Certctl_Signer_V1_GenerationResponse` messages.
+        ///   - options: Options to apply to this RPC.
+        ///   - handleResponse: A closure which handles the response and returns its result to
+        ///       the caller. Returning from the closure will cancel the RPC if it hasn't
+        ///       already finished.
+        /// - Returns: The result of `handleResponse`.
+        public func rotateIssuer<Result>(
+            request: GRPCCore.ClientRequest<Certctl_Signer_V1_RotateIssuerRequest>,
+            serializer: some GRPCCore.MessageSerializer<Certctl_Signer_V1_RotateIssuerRequest>,
+            deserializer: some GRPCCore.MessageDeserializer<Certctl_Signer_V1_GenerationResponse>,
+            options: GRPCCore.CallOptions = .defaults,
+            onResponse handleResponse: @Sendable @escaping (GRPCCore.ClientResponse<Certctl_Signer_V1_GenerationResponse>) async throws -> Result = { response in
+                try response.message
+            }
+        ) async throws -> Result where Result: Sendable {
+            try await self.client.unary(
+                request: request,
+                descriptor: Certctl_Signer_V1_Signer.Method.RotateIssuer.descriptor,
+                serializer: serializer,
+                deserializer: deserializer,
+                options: options,
+                onResponse: handleResponse
+            )
+        }
+
+        /// Call the "InstallGenerationCertificate" method.
+        ///
+        /// > Source IDL Documentation:
+        /// >
+        /// > Install the certificate an external parent issued for a pending sub-CA
+        /// > generation (caller: admin). The signer checks it certifies the
+        /// > generation's key as a CA before recording it.
+        ///
+        /// - Parameters:
+        ///   - request: A request containing a single `Certctl_Signer_V1_InstallGenerationCertificateRequest` message.
+        ///   - serializer: A serializer for `Certctl_Signer_V1_InstallGenerationCertificateRequest` messages.
+        ///   - deserializer: A deserializer for `Certctl_Signer_V1_GenerationResponse` messages.
+        ///   - options: Options to apply to this RPC.
+        ///   - handleResponse: A closure which handles the response and returns its result to
+        ///       the caller. Returning from the closure will cancel the RPC if it hasn't
+        ///       already finished.
+        /// - Returns: The result of `handleResponse`.
+        public func installGenerationCertificate<Result>(
+            request: GRPCCore.ClientRequest<Certctl_Signer_V1_InstallGenerationCertificateRequest>,
+            serializer: some GRPCCore.MessageSerializer<Certctl_Signer_V1_InstallGenerationCertificateRequest>,
+            deserializer: some GRPCCore.MessageDeserializer<Certctl_Signer_V1_GenerationResponse>,
+            options: GRPCCore.CallOptions = .defaults,
+            onResponse handleResponse: @Sendable @escaping (GRPCCore.ClientResponse<Certctl_Signer_V1_GenerationResponse>) async throws -> Result = { response in
+                try response.message
+            }
+        ) async throws -> Result where Result: Sendable {
+            try await self.client.unary(
+                request: request,
+                descriptor: Certctl_Signer_V1_Signer.Method.InstallGenerationCertificate.descriptor,
+                serializer: serializer,
+                deserializer: deserializer,
+                options: options,
+                onResponse: handleResponse
+            )
+        }
     }
 }
 
@@ -712,6 +1057,69 @@ extension Certctl_Signer_V1_Signer.ClientProtocol {
             request: request,
             serializer: GRPCProtobuf.ProtobufSerializer<Certctl_Signer_V1_GetIssuerRequest>(),
             deserializer: GRPCProtobuf.ProtobufDeserializer<Certctl_Signer_V1_GetIssuerResponse>(),
+            options: options,
+            onResponse: handleResponse
+        )
+    }
+
+    /// Call the "RotateIssuer" method.
+    ///
+    /// > Source IDL Documentation:
+    /// >
+    /// > Start a CA key rotation (caller: admin). The signer makes the new
+    /// > generation's key (it never leaves the signer) and either a self-signed
+    /// > certificate or a CSR for an external parent; the generation stays pending
+    /// > until it has a certificate and its activation time has come.
+    ///
+    /// - Parameters:
+    ///   - request: A request containing a single `Certctl_Signer_V1_RotateIssuerRequest` message.
+    ///   - options: Options to apply to this RPC.
+    ///   - handleResponse: A closure which handles the response and returns its result to
+    ///       the caller. Returning from the closure will cancel the RPC if it hasn't
+    ///       already finished.
+    /// - Returns: The result of `handleResponse`.
+    public func rotateIssuer<Result>(
+        request: GRPCCore.ClientRequest<Certctl_Signer_V1_RotateIssuerRequest>,
+        options: GRPCCore.CallOptions = .defaults,
+        onResponse handleResponse: @Sendable @escaping (GRPCCore.ClientResponse<Certctl_Signer_V1_GenerationResponse>) async throws -> Result = { response in
+            try response.message
+        }
+    ) async throws -> Result where Result: Sendable {
+        try await self.rotateIssuer(
+            request: request,
+            serializer: GRPCProtobuf.ProtobufSerializer<Certctl_Signer_V1_RotateIssuerRequest>(),
+            deserializer: GRPCProtobuf.ProtobufDeserializer<Certctl_Signer_V1_GenerationResponse>(),
+            options: options,
+            onResponse: handleResponse
+        )
+    }
+
+    /// Call the "InstallGenerationCertificate" method.
+    ///
+    /// > Source IDL Documentation:
+    /// >
+    /// > Install the certificate an external parent issued for a pending sub-CA
+    /// > generation (caller: admin). The signer checks it certifies the
+    /// > generation's key as a CA before recording it.
+    ///
+    /// - Parameters:
+    ///   - request: A request containing a single `Certctl_Signer_V1_InstallGenerationCertificateRequest` message.
+    ///   - options: Options to apply to this RPC.
+    ///   - handleResponse: A closure which handles the response and returns its result to
+    ///       the caller. Returning from the closure will cancel the RPC if it hasn't
+    ///       already finished.
+    /// - Returns: The result of `handleResponse`.
+    public func installGenerationCertificate<Result>(
+        request: GRPCCore.ClientRequest<Certctl_Signer_V1_InstallGenerationCertificateRequest>,
+        options: GRPCCore.CallOptions = .defaults,
+        onResponse handleResponse: @Sendable @escaping (GRPCCore.ClientResponse<Certctl_Signer_V1_GenerationResponse>) async throws -> Result = { response in
+            try response.message
+        }
+    ) async throws -> Result where Result: Sendable {
+        try await self.installGenerationCertificate(
+            request: request,
+            serializer: GRPCProtobuf.ProtobufSerializer<Certctl_Signer_V1_InstallGenerationCertificateRequest>(),
+            deserializer: GRPCProtobuf.ProtobufDeserializer<Certctl_Signer_V1_GenerationResponse>(),
             options: options,
             onResponse: handleResponse
         )
@@ -820,6 +1228,77 @@ extension Certctl_Signer_V1_Signer.ClientProtocol {
             metadata: metadata
         )
         return try await self.getIssuer(
+            request: request,
+            options: options,
+            onResponse: handleResponse
+        )
+    }
+
+    /// Call the "RotateIssuer" method.
+    ///
+    /// > Source IDL Documentation:
+    /// >
+    /// > Start a CA key rotation (caller: admin). The signer makes the new
+    /// > generation's key (it never leaves the signer) and either a self-signed
+    /// > certificate or a CSR for an external parent; the generation stays pending
+    /// > until it has a certificate and its activation time has come.
+    ///
+    /// - Parameters:
+    ///   - message: request message to send.
+    ///   - metadata: Additional metadata to send, defaults to empty.
+    ///   - options: Options to apply to this RPC, defaults to `.defaults`.
+    ///   - handleResponse: A closure which handles the response and returns its result to
+    ///       the caller. Returning from the closure will cancel the RPC if it hasn't
+    ///       already finished.
+    /// - Returns: The result of `handleResponse`.
+    public func rotateIssuer<Result>(
+        _ message: Certctl_Signer_V1_RotateIssuerRequest,
+        metadata: GRPCCore.Metadata = [:],
+        options: GRPCCore.CallOptions = .defaults,
+        onResponse handleResponse: @Sendable @escaping (GRPCCore.ClientResponse<Certctl_Signer_V1_GenerationResponse>) async throws -> Result = { response in
+            try response.message
+        }
+    ) async throws -> Result where Result: Sendable {
+        let request = GRPCCore.ClientRequest<Certctl_Signer_V1_RotateIssuerRequest>(
+            message: message,
+            metadata: metadata
+        )
+        return try await self.rotateIssuer(
+            request: request,
+            options: options,
+            onResponse: handleResponse
+        )
+    }
+
+    /// Call the "InstallGenerationCertificate" method.
+    ///
+    /// > Source IDL Documentation:
+    /// >
+    /// > Install the certificate an external parent issued for a pending sub-CA
+    /// > generation (caller: admin). The signer checks it certifies the
+    /// > generation's key as a CA before recording it.
+    ///
+    /// - Parameters:
+    ///   - message: request message to send.
+    ///   - metadata: Additional metadata to send, defaults to empty.
+    ///   - options: Options to apply to this RPC, defaults to `.defaults`.
+    ///   - handleResponse: A closure which handles the response and returns its result to
+    ///       the caller. Returning from the closure will cancel the RPC if it hasn't
+    ///       already finished.
+    /// - Returns: The result of `handleResponse`.
+    public func installGenerationCertificate<Result>(
+        _ message: Certctl_Signer_V1_InstallGenerationCertificateRequest,
+        metadata: GRPCCore.Metadata = [:],
+        options: GRPCCore.CallOptions = .defaults,
+        onResponse handleResponse: @Sendable @escaping (GRPCCore.ClientResponse<Certctl_Signer_V1_GenerationResponse>) async throws -> Result = { response in
+            try response.message
+        }
+    ) async throws -> Result where Result: Sendable {
+        let request = GRPCCore.ClientRequest<Certctl_Signer_V1_InstallGenerationCertificateRequest>(
+            message: message,
+            metadata: metadata
+        )
+        return try await self.installGenerationCertificate(
             request: request,
             options: options,
             onResponse: handleResponse

@@ -75,6 +75,49 @@ public nonisolated enum Certctl_Signer_V1_CertificatePurpose: SwiftProtobuf.Enum
 
 }
 
+public nonisolated enum Certctl_Signer_V1_RotationMode: SwiftProtobuf.Enum, Swift.CaseIterable {
+  public typealias RawValue = Int
+  case unspecified // = 0
+
+  /// A self-signed root for the new generation.
+  case selfSigned // = 1
+
+  /// A CSR for an external parent; the certificate comes back through
+  /// InstallGenerationCertificate.
+  case subCa // = 2
+  case UNRECOGNIZED(Int)
+
+  public init() {
+    self = .unspecified
+  }
+
+  public init?(rawValue: Int) {
+    switch rawValue {
+    case 0: self = .unspecified
+    case 1: self = .selfSigned
+    case 2: self = .subCa
+    default: self = .UNRECOGNIZED(rawValue)
+    }
+  }
+
+  public var rawValue: Int {
+    switch self {
+    case .unspecified: return 0
+    case .selfSigned: return 1
+    case .subCa: return 2
+    case .UNRECOGNIZED(let i): return i
+    }
+  }
+
+  // The compiler won't synthesize support with the UNRECOGNIZED case.
+  public static let allCases: [Certctl_Signer_V1_RotationMode] = [
+    .unspecified,
+    .selfSigned,
+    .subCa,
+  ]
+
+}
+
 public nonisolated struct Certctl_Signer_V1_SignCertificateRequest: Sendable {
   // SwiftProtobuf.Message conformance is added in an extension below. See the
   // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
@@ -184,12 +227,102 @@ public nonisolated struct Certctl_Signer_V1_GetIssuerResponse: Sendable {
   public init() {}
 }
 
+public nonisolated struct Certctl_Signer_V1_RotateIssuerRequest: Sendable {
+  // SwiftProtobuf.Message conformance is added in an extension below. See the
+  // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
+  // methods supported on all messages.
+
+  public var issuerID: String = String()
+
+  public var mode: Certctl_Signer_V1_RotationMode = .unspecified
+
+  /// ecdsa-p256, ecdsa-p384, rsa-2048, rsa-3072, rsa-4096; empty: the active generation's.
+  public var keyAlgorithm: String = String()
+
+  /// RFC 4514 distinguished name; empty: the active generation's subject.
+  public var subject: String = String()
+
+  /// Validity of a self-signed certificate, in seconds (at least 3600).
+  public var validitySeconds: Int64 = 0
+
+  /// Unix seconds; 0: as soon as the generation has its certificate.
+  public var activateAt: Int64 = 0
+
+  /// Also certify the new key with the active generation's key (self-signed mode).
+  public var crossCertificate: Bool = false
+
+  /// Who asked (the API actor), for the audit trail.
+  public var requestedBy: String = String()
+
+  public var unknownFields = SwiftProtobuf.UnknownStorage()
+
+  public init() {}
+}
+
+public nonisolated struct Certctl_Signer_V1_InstallGenerationCertificateRequest: Sendable {
+  // SwiftProtobuf.Message conformance is added in an extension below. See the
+  // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
+  // methods supported on all messages.
+
+  public var issuerID: String = String()
+
+  public var issuerGeneration: UInt32 = 0
+
+  /// DER certificate of the generation's key, issued by the external parent.
+  public var certificate: Data = Data()
+
+  /// Certificates above it, DER, nearest first.
+  public var chain: [Data] = []
+
+  /// Unix seconds; 0: keep the rotation's activation time.
+  public var activateAt: Int64 = 0
+
+  public var requestedBy: String = String()
+
+  public var unknownFields = SwiftProtobuf.UnknownStorage()
+
+  public init() {}
+}
+
+public nonisolated struct Certctl_Signer_V1_GenerationResponse: Sendable {
+  // SwiftProtobuf.Message conformance is added in an extension below. See the
+  // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
+  // methods supported on all messages.
+
+  public var issuerID: String = String()
+
+  public var issuerGeneration: UInt32 = 0
+
+  /// pending, active, retired or archived.
+  public var status: String = String()
+
+  /// DER; empty while a sub-CA generation waits for its parent.
+  public var certificate: Data = Data()
+
+  /// DER PKCS#10 request (sub-CA mode).
+  public var csr: Data = Data()
+
+  /// DER certificate of the new key issued by the previous generation, when asked for.
+  public var crossCertificate: Data = Data()
+
+  /// Unix seconds; 0 when the generation activates as soon as it has a certificate.
+  public var activateAt: Int64 = 0
+
+  public var unknownFields = SwiftProtobuf.UnknownStorage()
+
+  public init() {}
+}
+
 // MARK: - Code below here is support for the SwiftProtobuf runtime.
 
 fileprivate nonisolated let _protobuf_package = "certctl.signer.v1"
 
 nonisolated extension Certctl_Signer_V1_CertificatePurpose: SwiftProtobuf._ProtoNameProviding {
   public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{2}\0CERTIFICATE_PURPOSE_UNSPECIFIED\0\u{1}CERTIFICATE_PURPOSE_LEAF\0\u{1}CERTIFICATE_PURPOSE_OCSP_RESPONDER\0")
+}
+
+nonisolated extension Certctl_Signer_V1_RotationMode: SwiftProtobuf._ProtoNameProviding {
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{2}\0ROTATION_MODE_UNSPECIFIED\0\u{1}ROTATION_MODE_SELF_SIGNED\0\u{1}ROTATION_MODE_SUB_CA\0")
 }
 
 nonisolated extension Certctl_Signer_V1_SignCertificateRequest: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
@@ -427,6 +560,186 @@ nonisolated extension Certctl_Signer_V1_GetIssuerResponse: SwiftProtobuf.Message
     if lhs.issuerGeneration != rhs.issuerGeneration {return false}
     if lhs.certificate != rhs.certificate {return false}
     if lhs.chain != rhs.chain {return false}
+    if lhs.unknownFields != rhs.unknownFields {return false}
+    return true
+  }
+}
+
+nonisolated extension Certctl_Signer_V1_RotateIssuerRequest: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
+  public static let protoMessageName: String = _protobuf_package + ".RotateIssuerRequest"
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{3}issuer_id\0\u{1}mode\0\u{3}key_algorithm\0\u{1}subject\0\u{3}validity_seconds\0\u{3}activate_at\0\u{3}cross_certificate\0\u{3}requested_by\0")
+
+  public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
+    while let fieldNumber = try decoder.nextFieldNumber() {
+      // The use of inline closures is to circumvent an issue where the compiler
+      // allocates stack space for every case branch when no optimizations are
+      // enabled. https://github.com/apple/swift-protobuf/issues/1034
+      switch fieldNumber {
+      case 1: try { try decoder.decodeSingularStringField(value: &self.issuerID) }()
+      case 2: try { try decoder.decodeSingularEnumField(value: &self.mode) }()
+      case 3: try { try decoder.decodeSingularStringField(value: &self.keyAlgorithm) }()
+      case 4: try { try decoder.decodeSingularStringField(value: &self.subject) }()
+      case 5: try { try decoder.decodeSingularInt64Field(value: &self.validitySeconds) }()
+      case 6: try { try decoder.decodeSingularInt64Field(value: &self.activateAt) }()
+      case 7: try { try decoder.decodeSingularBoolField(value: &self.crossCertificate) }()
+      case 8: try { try decoder.decodeSingularStringField(value: &self.requestedBy) }()
+      default: break
+      }
+    }
+  }
+
+  public func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
+    if !self.issuerID.isEmpty {
+      try visitor.visitSingularStringField(value: self.issuerID, fieldNumber: 1)
+    }
+    if self.mode != .unspecified {
+      try visitor.visitSingularEnumField(value: self.mode, fieldNumber: 2)
+    }
+    if !self.keyAlgorithm.isEmpty {
+      try visitor.visitSingularStringField(value: self.keyAlgorithm, fieldNumber: 3)
+    }
+    if !self.subject.isEmpty {
+      try visitor.visitSingularStringField(value: self.subject, fieldNumber: 4)
+    }
+    if self.validitySeconds != 0 {
+      try visitor.visitSingularInt64Field(value: self.validitySeconds, fieldNumber: 5)
+    }
+    if self.activateAt != 0 {
+      try visitor.visitSingularInt64Field(value: self.activateAt, fieldNumber: 6)
+    }
+    if self.crossCertificate != false {
+      try visitor.visitSingularBoolField(value: self.crossCertificate, fieldNumber: 7)
+    }
+    if !self.requestedBy.isEmpty {
+      try visitor.visitSingularStringField(value: self.requestedBy, fieldNumber: 8)
+    }
+    try unknownFields.traverse(visitor: &visitor)
+  }
+
+  public static func ==(lhs: Certctl_Signer_V1_RotateIssuerRequest, rhs: Certctl_Signer_V1_RotateIssuerRequest) -> Bool {
+    if lhs.issuerID != rhs.issuerID {return false}
+    if lhs.mode != rhs.mode {return false}
+    if lhs.keyAlgorithm != rhs.keyAlgorithm {return false}
+    if lhs.subject != rhs.subject {return false}
+    if lhs.validitySeconds != rhs.validitySeconds {return false}
+    if lhs.activateAt != rhs.activateAt {return false}
+    if lhs.crossCertificate != rhs.crossCertificate {return false}
+    if lhs.requestedBy != rhs.requestedBy {return false}
+    if lhs.unknownFields != rhs.unknownFields {return false}
+    return true
+  }
+}
+
+nonisolated extension Certctl_Signer_V1_InstallGenerationCertificateRequest: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
+  public static let protoMessageName: String = _protobuf_package + ".InstallGenerationCertificateRequest"
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{3}issuer_id\0\u{3}issuer_generation\0\u{1}certificate\0\u{1}chain\0\u{3}activate_at\0\u{3}requested_by\0")
+
+  public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
+    while let fieldNumber = try decoder.nextFieldNumber() {
+      // The use of inline closures is to circumvent an issue where the compiler
+      // allocates stack space for every case branch when no optimizations are
+      // enabled. https://github.com/apple/swift-protobuf/issues/1034
+      switch fieldNumber {
+      case 1: try { try decoder.decodeSingularStringField(value: &self.issuerID) }()
+      case 2: try { try decoder.decodeSingularUInt32Field(value: &self.issuerGeneration) }()
+      case 3: try { try decoder.decodeSingularBytesField(value: &self.certificate) }()
+      case 4: try { try decoder.decodeRepeatedBytesField(value: &self.chain) }()
+      case 5: try { try decoder.decodeSingularInt64Field(value: &self.activateAt) }()
+      case 6: try { try decoder.decodeSingularStringField(value: &self.requestedBy) }()
+      default: break
+      }
+    }
+  }
+
+  public func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
+    if !self.issuerID.isEmpty {
+      try visitor.visitSingularStringField(value: self.issuerID, fieldNumber: 1)
+    }
+    if self.issuerGeneration != 0 {
+      try visitor.visitSingularUInt32Field(value: self.issuerGeneration, fieldNumber: 2)
+    }
+    if !self.certificate.isEmpty {
+      try visitor.visitSingularBytesField(value: self.certificate, fieldNumber: 3)
+    }
+    if !self.chain.isEmpty {
+      try visitor.visitRepeatedBytesField(value: self.chain, fieldNumber: 4)
+    }
+    if self.activateAt != 0 {
+      try visitor.visitSingularInt64Field(value: self.activateAt, fieldNumber: 5)
+    }
+    if !self.requestedBy.isEmpty {
+      try visitor.visitSingularStringField(value: self.requestedBy, fieldNumber: 6)
+    }
+    try unknownFields.traverse(visitor: &visitor)
+  }
+
+  public static func ==(lhs: Certctl_Signer_V1_InstallGenerationCertificateRequest, rhs: Certctl_Signer_V1_InstallGenerationCertificateRequest) -> Bool {
+    if lhs.issuerID != rhs.issuerID {return false}
+    if lhs.issuerGeneration != rhs.issuerGeneration {return false}
+    if lhs.certificate != rhs.certificate {return false}
+    if lhs.chain != rhs.chain {return false}
+    if lhs.activateAt != rhs.activateAt {return false}
+    if lhs.requestedBy != rhs.requestedBy {return false}
+    if lhs.unknownFields != rhs.unknownFields {return false}
+    return true
+  }
+}
+
+nonisolated extension Certctl_Signer_V1_GenerationResponse: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
+  public static let protoMessageName: String = _protobuf_package + ".GenerationResponse"
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{3}issuer_id\0\u{3}issuer_generation\0\u{1}status\0\u{1}certificate\0\u{1}csr\0\u{3}cross_certificate\0\u{3}activate_at\0")
+
+  public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
+    while let fieldNumber = try decoder.nextFieldNumber() {
+      // The use of inline closures is to circumvent an issue where the compiler
+      // allocates stack space for every case branch when no optimizations are
+      // enabled. https://github.com/apple/swift-protobuf/issues/1034
+      switch fieldNumber {
+      case 1: try { try decoder.decodeSingularStringField(value: &self.issuerID) }()
+      case 2: try { try decoder.decodeSingularUInt32Field(value: &self.issuerGeneration) }()
+      case 3: try { try decoder.decodeSingularStringField(value: &self.status) }()
+      case 4: try { try decoder.decodeSingularBytesField(value: &self.certificate) }()
+      case 5: try { try decoder.decodeSingularBytesField(value: &self.csr) }()
+      case 6: try { try decoder.decodeSingularBytesField(value: &self.crossCertificate) }()
+      case 7: try { try decoder.decodeSingularInt64Field(value: &self.activateAt) }()
+      default: break
+      }
+    }
+  }
+
+  public func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
+    if !self.issuerID.isEmpty {
+      try visitor.visitSingularStringField(value: self.issuerID, fieldNumber: 1)
+    }
+    if self.issuerGeneration != 0 {
+      try visitor.visitSingularUInt32Field(value: self.issuerGeneration, fieldNumber: 2)
+    }
+    if !self.status.isEmpty {
+      try visitor.visitSingularStringField(value: self.status, fieldNumber: 3)
+    }
+    if !self.certificate.isEmpty {
+      try visitor.visitSingularBytesField(value: self.certificate, fieldNumber: 4)
+    }
+    if !self.csr.isEmpty {
+      try visitor.visitSingularBytesField(value: self.csr, fieldNumber: 5)
+    }
+    if !self.crossCertificate.isEmpty {
+      try visitor.visitSingularBytesField(value: self.crossCertificate, fieldNumber: 6)
+    }
+    if self.activateAt != 0 {
+      try visitor.visitSingularInt64Field(value: self.activateAt, fieldNumber: 7)
+    }
+    try unknownFields.traverse(visitor: &visitor)
+  }
+
+  public static func ==(lhs: Certctl_Signer_V1_GenerationResponse, rhs: Certctl_Signer_V1_GenerationResponse) -> Bool {
+    if lhs.issuerID != rhs.issuerID {return false}
+    if lhs.issuerGeneration != rhs.issuerGeneration {return false}
+    if lhs.status != rhs.status {return false}
+    if lhs.certificate != rhs.certificate {return false}
+    if lhs.csr != rhs.csr {return false}
+    if lhs.crossCertificate != rhs.crossCertificate {return false}
+    if lhs.activateAt != rhs.activateAt {return false}
     if lhs.unknownFields != rhs.unknownFields {return false}
     return true
   }

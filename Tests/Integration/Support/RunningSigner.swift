@@ -24,6 +24,7 @@ struct RunningSigner {
             "CERTCTL_DATABASE_URL": TestEnvironment.urlText(url, as: .signer), "CERTCTL_LOG_FORMAT": "text",
             "CERTCTL_SIGNER_HEALTH_LISTEN": "127.0.0.1:\(healthPort)", "CERTCTL_SIGNER_RPC_LISTEN": "127.0.0.1:\(rpcPort)",
             "CERTCTL_CA_CERT_PATH": ca.certPath, "CERTCTL_CA_KEY_PATH": ca.keyPath,
+            "CERTCTL_SIGNER_KEY_DIR": ca.directory + "/generations", "CERTCTL_SIGNER_ARCHIVE_GRACE": "1s",
         ]
         environment.merge(identities.environment(for: "signer")) { a, _ in a }
         let process = try ChildProcess(try TestEnvironment.binary("certctl-signer"), environment: environment)

@@ -128,6 +128,15 @@ enum TestEnvironment {
         }
     }
 
+    /// The single text result of `sql`.
+    static func text(_ sql: String, _ url: DatabaseURL) async throws -> String? {
+        try await withConnection(url) { connection in
+            let rows = try await connection.query(PostgresQuery(unsafeSQL: sql), logger: logger)
+            for try await value in rows.decode(String?.self) { return value }
+            return nil
+        }
+    }
+
     /// Names of the tables in the public schema.
     static func tables(_ url: DatabaseURL) async throws -> Set<String> {
         try await withConnection(url) { connection in

@@ -26,7 +26,8 @@ package enum AdminAPI {
     /// Every /api/v1 route, on `database` (which the caller runs) and `signing`. `install` uses it
     /// for the process; tests use it to exercise the routes in-process (HummingbirdTesting).
     package static func addRoutes(
-        to router: Router<BasicRequestContext>, database: Database, signing: any SigningClient, urls: PublicationURLs,
+        to router: Router<BasicRequestContext>, database: Database, signing: any SigningClient & KeyGenerationClient,
+        urls: PublicationURLs,
         logger: Logger
     ) throws {
         router.add(middleware: APIRequestChecks())
@@ -34,13 +35,16 @@ package enum AdminAPI {
         let support = APISupport(keys: APIKeyStore(client: client, logger: logger))
         let issuers = IssuerStore(client: client, logger: logger)
         let issuance = IssuanceService(database: database, signer: signing, urls: urls, logger: logger)
+        let generations = IssuerGenerationStore(client: client, logger: logger)
         CertificateRoutes(
             support: support,
             issuance: issuance,
             certificates: CertificateRecordStore(client: client, logger: logger),
-            revocations: RevocationStore(client: client, logger: logger), issuers: issuers
+            revocations: RevocationStore(client: client, logger: logger), issuers: issuers, generations: generations
         ).add(to: router)
-        IssuerRoutes(support: support, issuers: issuers, urls: urls).add(to: router)
+        IssuerRoutes(support: support, issuers: issuers, generations: generations,
+                     operations: IssuerOperations(signer: signing, issuers: issuers, generations: generations), urls: urls)
+            .add(to: router)
         ProfileRoutes(support: support, profiles: ProfileStore(client: client, logger: logger)).add(to: router)
         AuditRoutes(support: support, client: client, logger: logger).add(to: router)
         SCEPAdminRoutes(support: support, store: EnrollmentSCEPStore(client: client, logger: logger)).add(to: router)

@@ -6,8 +6,9 @@ import Logging
 import ServiceLifecycle
 import Synchronization
 
-/// The runbook's `crlGenerationLoop`: regenerates every issuer's CRL each
-/// generation interval, and an issuer's CRL soon after a revocation
+/// The runbook's `crlGenerationLoop`: regenerates the CRL of every live key
+/// generation of every issuer each generation interval, and an issuer's CRLs
+/// soon after a revocation
 /// (debounced, so a burst yields a few CRLs). A lost LISTEN connection means
 /// lost notifications, so a reconnect regenerates every issuer; the
 /// crl_published channel keeps other replicas' memory copies current.
@@ -57,7 +58,7 @@ struct CRLGenerationLoop: Service {
                 group.addTask { await work(pending) }
                 group.addTask { await schedule(pending) }
                 group.addTask { await listenForRevocations(pending) }
-                group.addTask { await listenForPublications() }
+                group.addTask { await listenForPublications(pending) }
             }
         } onGracefulShutdown: {
             pending.wake.finish()
@@ -72,24 +73,26 @@ struct CRLGenerationLoop: Service {
                 try? await cancelWhenGracefulShutdown { try await Task.sleep(for: debounce) }
             }
             let batch = pending.take()
-            var work = batch.issuers
-            if let all = batch.all {
-                do {
-                    for issuer in try await store.activeIssuers() where work[issuer.issuerID] == nil {
-                        work[issuer.issuerID] = all
-                    }
-                } catch {
-                    logger.warning("cannot list issuers for CRL generation", metadata: ["error": "\(DatabaseErrorText.describe(error))"])
-                    try? await cancelWhenGracefulShutdown { try await Task.sleep(for: .seconds(2)) }
-                    pending.markAll(all)
-                    continue
-                }
+            // every live generation (active, retired, archived awaiting its final CRL) of each marked issuer
+            let live: [CRLIssuer]
+            do {
+                live = try await store.liveGenerations()
+            } catch {
+                logger.warning("cannot list issuer generations for CRL generation", metadata: ["error": "\(DatabaseErrorText.describe(error))"])
+                try? await cancelWhenGracefulShutdown { try await Task.sleep(for: .seconds(2)) }
+                if let all = batch.all { pending.markAll(all) }
+                for (issuerID, trigger) in batch.issuers { pending.mark(issuerID, trigger) }
+                continue
             }
-            for (issuerID, trigger) in work.sorted(by: { $0.key < $1.key }) {
+            for generation in live {
+                guard let trigger = batch.issuers[generation.issuerID] ?? batch.all else { continue }
                 if Task.isCancelledOrShuttingDown { return }
+                let issuerID = generation.issuerID
                 do {
                     // shutdown cancels a generation waiting for the signer (its transaction rolls back)
-                    let outcome = try await cancelWhenGracefulShutdown { try await generator.generate(issuerID, trigger: trigger) }
+                    let outcome = try await cancelWhenGracefulShutdown {
+                        try await generator.generate(issuerID, generation: generation.generation, trigger: trigger)
+                    }
                     if case .generated(let document) = outcome { publisher.remember(document) }
                 } catch CRLGenerationError.unknownIssuer {
                     continue  // a notification about an issuer this database no longer has
@@ -136,7 +139,7 @@ struct CRLGenerationLoop: Service {
         }
     }
 
-    private func listenForPublications() async {
+    private func listenForPublications(_ pending: Pending) async {
         let listener = NotificationListener(url: database, channel: NotifyChannel.crlPublished, logger: logger)
         try? await cancelWhenGracefulShutdown {
             try await listener.withEvents { events in
@@ -145,7 +148,11 @@ struct CRLGenerationLoop: Service {
                     case .subscribed: break
                     case .resync: publisher.forgetAll()
                     case .notification(let issuerID):
-                        if issuerID == "*" { publisher.forgetAll() } else { publisher.forget(issuerID) }
+                        if issuerID == "*" { publisher.forgetAll() } else {
+                            publisher.forget(issuerID)
+                            // a generation activated or archived: its CRLs (a final one) may be due
+                            pending.mark(issuerID, .resync)
+                        }
                     }
                 }
             }

@@ -42,7 +42,7 @@ enum CRLGenerationError: Error, CustomStringConvertible {
     }
 }
 
-/// Builds one issuer's CRL: under the issuer's generation lock it numbers
+/// Builds the CRL of one issuer key generation: under its lock it numbers
 /// the CRL, streams the revocations into a TBSCertList, has certctl-signer
 /// sign it, stores it in crl_cache and records a crl_generation_events row.
 /// This process never holds a CA key.
@@ -61,14 +61,15 @@ struct CRLGenerator: Sendable {
         case upToDate
     }
 
-    func generate(_ issuerID: String, trigger: CRLTrigger) async throws(CRLGenerationError) -> Outcome {
+    /// `requested`: the generation (nil: the issuer's active one).
+    func generate(_ issuerID: String, generation requested: Int?, trigger: CRLTrigger) async throws(CRLGenerationError) -> Outcome {
         let started = Date()
         let clock = ContinuousClock.now
-        var generation: Int?
+        var generation = requested
         do {
-            guard let issuer = try await store.issuer(issuerID) else { throw CRLGenerationError.unknownIssuer(issuerID) }
+            guard let issuer = try await store.generation(issuerID, requested) else { throw CRLGenerationError.unknownIssuer(issuerID) }
             generation = issuer.generation
-            let outcome = try await store.withGenerationLock(issuerID) { session in
+            let outcome = try await store.withGenerationLock(issuerID, generation: issuer.generation) { session in
                 try await build(issuer, session: session, trigger: trigger, started: clock, startedAt: started)
             }
             let elapsed = ContinuousClock.now - clock
@@ -77,8 +78,8 @@ struct CRLGenerator: Sendable {
                 let milliseconds = elapsed.wholeMilliseconds
                 CRLMetrics.generated(issuerID: issuerID, seconds: Double(milliseconds) / 1000, revokedCount: crl.revokedCount,
                                      at: Date().timeIntervalSince1970)
-                logger.info("CRL published", metadata: [
-                    "issuer_id": "\(issuerID)", "crl_number": "\(crl.crlNumber)", "revoked": "\(crl.revokedCount)",
+                logger.info(issuer.isFinal ? "final CRL published" : "CRL published", metadata: [
+                    "issuer_id": "\(issuerID)", "generation": "\(issuer.generation)", "crl_number": "\(crl.crlNumber)", "revoked": "\(crl.revokedCount)",
                     "bytes": "\(crl.body.readableBytes)", "duration_ms": "\(milliseconds)", "trigger": "\(trigger.rawValue)",
                 ])
             case .upToDate:
@@ -94,7 +95,8 @@ struct CRLGenerator: Sendable {
                 error: failure.description, durationMilliseconds: (ContinuousClock.now - clock).wholeMilliseconds,
                 revokedCount: nil, crlNumber: nil))
             logger.warning("CRL generation failed", metadata: [
-                "issuer_id": "\(issuerID)", "trigger": "\(trigger.rawValue)", "error": "\(failure)",
+                "issuer_id": "\(issuerID)", "generation": "\(generation.map(String.init) ?? "active")",
+                "trigger": "\(trigger.rawValue)", "error": "\(failure)",
             ])
             throw failure
         }
@@ -105,7 +107,7 @@ struct CRLGenerator: Sendable {
         startedAt: Date
     ) async throws -> Outcome {
         let start = try await session.start()
-        guard Self.needsNewCRL(start, generation: issuer.generation, trigger: trigger, freshFor: freshFor, now: Date()) else {
+        guard Self.needsNewCRL(start, issuer: issuer, trigger: trigger, freshFor: freshFor, now: Date()) else {
             return .upToDate
         }
         var phases = CRLPhases(memory: logger.logLevel <= .debug)
@@ -119,7 +121,7 @@ struct CRLGenerator: Sendable {
         let revokedCount = encoded.unsigned.revokedCount
         let der = encoded.unsigned.signed(signatureAlgorithmDER: encoded.algorithm, signature: signature)
         phases.mark("finish")
-        let crl = PublishedCRL(issuerID: issuer.issuerID, der: der, crlNumber: start.nextCRLNumber,
+        let crl = PublishedCRL(issuerID: issuer.issuerID, generation: issuer.generation, der: der, crlNumber: start.nextCRLNumber,
                                thisUpdate: encoded.thisUpdate, nextUpdate: encoded.nextUpdate, revokedCount: revokedCount)
         try await store(crl, issuer: issuer, start: start, session: session, trigger: trigger, started: started, startedAt: startedAt)
         phases.mark("store")
@@ -128,9 +130,15 @@ struct CRLGenerator: Sendable {
     }
 
     /// Whether a generation must build: a request always does; a revocation or resync only when the cached
-    /// CRL misses a change; a scheduled run also when the cached CRL is older than `freshFor`.
-    static func needsNewCRL(_ start: CRLGenerationSession.Start, generation: Int, trigger: CRLTrigger, freshFor: Duration, now: Date) -> Bool {
-        let covered = start.cachedGeneration == generation && (start.cachedChangeSeq ?? -1) >= start.latestChangeSeq
+    /// CRL misses a change; a scheduled run also when the cached CRL is older than `freshFor`. An archived
+    /// generation's final CRL (valid until its CA certificate expires) is built once.
+    static func needsNewCRL(_ start: CRLGenerationSession.Start, issuer: CRLIssuer, trigger: CRLTrigger, freshFor: Duration,
+                            now: Date) -> Bool {
+        if issuer.isFinal {
+            guard issuer.notAfter > now else { return false }  // the CA certificate expired: nothing to publish
+            return (start.cachedNextUpdate ?? .distantPast) < issuer.notAfter.addingTimeInterval(-1)
+        }
+        let covered = start.cachedGeneration == issuer.generation && (start.cachedChangeSeq ?? -1) >= start.latestChangeSeq
         switch trigger {
         case .revocation, .resync:
             return !covered
@@ -168,7 +176,9 @@ struct CRLGenerator: Sendable {
             throw CRLGenerationError.encoding("CRL number \(start.nextCRLNumber) is not decimal")
         }
         let thisUpdate = Int64(Date().timeIntervalSince1970)
-        let nextUpdate = thisUpdate + Int64(validity.seconds)
+        // a final CRL stays valid as long as the CA certificate whose key signed it
+        let nextUpdate = issuer.isFinal ? Int64(issuer.notAfter.timeIntervalSince1970.rounded(.down))
+                                        : thisUpdate + Int64(validity.seconds)
         // Reserving for every entry up front keeps the buffer from doubling (and briefly existing twice) as it grows.
         var writer = try TBSCertListWriter(header: CRLHeader(
             signatureAlgorithmDER: algorithm, issuerNameDER: issuer.subjectDER, thisUpdate: thisUpdate, nextUpdate: nextUpdate,
@@ -190,7 +200,7 @@ struct CRLGenerator: Sendable {
         trigger: CRLTrigger, started: ContinuousClock.Instant, startedAt: Date
     ) async throws {
         try await session.store(
-            generation: issuer.generation, der: crl.body, crlNumber: crl.crlNumber, thisUpdate: crl.thisUpdate,
+            der: crl.body, crlNumber: crl.crlNumber, thisUpdate: crl.thisUpdate,
             nextUpdate: crl.nextUpdate, durationMilliseconds: (ContinuousClock.now - started).wholeMilliseconds,
             revokedCount: crl.revokedCount, coveredChangeSeq: start.latestChangeSeq)
         try await session.record(CRLGenerationEvent(

@@ -4,9 +4,12 @@ import CertctlStore
 import Foundation
 import Hummingbird
 
-/// HTTP publication: `/.well-known/pki/crl/{issuer_id}` (the CDP URL issuance
-/// writes) as DER, `…/{issuer_id}.pem` or `?format=pem` as PEM, with RFC 9110
-/// validators; and `/.well-known/pki/ca/{issuer_id}.crt` (AIA caIssuers).
+/// HTTP publication, per issuer key generation:
+/// `/.well-known/pki/crl/{issuer_id}/{generation}` (the CDP URL issuance
+/// writes) as DER, `….pem` or `?format=pem` as PEM, with RFC 9110 validators;
+/// `/.well-known/pki/ca/{issuer_id}/{generation}.crt` (AIA caIssuers). The
+/// generation-less `/.well-known/pki/crl/{issuer_id}` and
+/// `/.well-known/pki/ca/{issuer_id}.crt` serve the active generation.
 struct CRLRoutes {
     let publisher: CRLPublisher
     let store: CRLStore
@@ -15,10 +18,18 @@ struct CRLRoutes {
     func add(to router: Router<BasicRequestContext>) {
         for method in [HTTPRequest.Method.get, .head] {
             router.on("/.well-known/pki/crl/:issuer", method: method) { request, context in
-                await crl(request, name: context.parameters.get("issuer") ?? "")
+                await crl(request, name: context.parameters.get("issuer") ?? "", generation: nil)
             }
-            router.on("/.well-known/pki/ca/:file", method: method) { _, context in
-                await caCertificate(context.parameters.get("file") ?? "")
+            router.on("/.well-known/pki/crl/:issuer/:generation", method: method) { request, context in
+                await crl(request, name: context.parameters.get("generation") ?? "",
+                          generation: context.parameters.get("issuer") ?? "")
+            }
+            // one parameter name per path position: the router's trie requires it
+            router.on("/.well-known/pki/ca/:issuer", method: method) { _, context in
+                await caCertificate(context.parameters.get("issuer") ?? "", generation: nil)
+            }
+            router.on("/.well-known/pki/ca/:issuer/:file", method: method) { _, context in
+                await caCertificate(context.parameters.get("file") ?? "", generation: context.parameters.get("issuer") ?? "")
             }
         }
     }
@@ -42,16 +53,30 @@ struct CRLRoutes {
         return first != 45 && text.utf8.allSatisfy(allowed)
     }
 
-    func crl(_ request: Request, name: String) async -> Response {
-        guard var (issuerID, format) = Self.parse(name) else {
+    /// `issuerSegment` nil: `name` is "{issuer}[.ext]" (the active generation);
+    /// otherwise `name` is "{generation}[.ext]" under issuer `issuerSegment`.
+    static func target(_ name: String, issuerSegment: String?) -> (issuerID: String, generation: Int?, format: Format)? {
+        guard let (last, format) = parse(name) else {
+            return nil
+        }
+        guard let issuerSegment else { return (last, nil, format) }
+        guard isIssuerID(Substring(issuerSegment)), let generation = Int(last), generation >= 1, last.first != "0" else { return nil }
+        return (issuerSegment, generation, format)
+    }
+
+    func crl(_ request: Request, name: String, generation issuerSegment: String?) async -> Response {
+        guard var (issuerID, generation, format) = Self.target(name, issuerSegment: issuerSegment) else {
             CRLMetrics.request("not_found")
             return Self.text(.notFound, "unknown issuer\n")
         }
         if request.uri.queryParameters.get("format") == "pem" { format = .pem }
-        switch await publisher.lookup(issuerID) {
+        switch await publisher.lookup(issuerID, generation: generation) {
         case .unknownIssuer:
             CRLMetrics.request("not_found")
-            return Self.text(.notFound, "unknown issuer \(issuerID)\n")
+            return Self.text(.notFound, "unknown issuer \(issuerID)\(generation.map { " generation \($0)" } ?? "")\n")
+        case .expired:
+            CRLMetrics.request("not_found")
+            return Self.text(.notFound, "generation \(generation.map(String.init) ?? "") of issuer \(issuerID) is archived and its CA certificate has expired\n")
         case .unavailable(let reason):
             CRLMetrics.request("unavailable")
             var response = Self.text(.serviceUnavailable, "no valid CRL for \(issuerID) can be served right now (\(reason))\n")
@@ -111,15 +136,24 @@ struct CRLRoutes {
         return false
     }
 
-    func caCertificate(_ file: String) async -> Response {
+    func caCertificate(_ file: String, generation issuerSegment: String?) async -> Response {
         var name = Substring(file)
         var pem = false
         if name.hasSuffix(".crt") || name.hasSuffix(".cer") || name.hasSuffix(".der") { name = name.dropLast(4) }
         else if name.hasSuffix(".pem") { name = name.dropLast(4); pem = true }
-        guard Self.isIssuerID(name) else { return Self.text(.notFound, "unknown issuer\n") }
+        let issuerID: String, generation: Int?
+        if let issuerSegment {
+            guard Self.isIssuerID(Substring(issuerSegment)), let number = Int(name), number >= 1, name.first != "0" else {
+                return Self.text(.notFound, "unknown issuer\n")
+            }
+            (issuerID, generation) = (issuerSegment, number)
+        } else {
+            guard Self.isIssuerID(name) else { return Self.text(.notFound, "unknown issuer\n") }
+            (issuerID, generation) = (String(name), nil)
+        }
         do {
-            guard let issuer = try await store.issuer(String(name)) else {
-                return Self.text(.notFound, "unknown issuer \(name)\n")
+            guard let issuer = try await store.generation(issuerID, generation) else {
+                return Self.text(.notFound, "unknown issuer \(issuerID)\n")
             }
             var headers = HTTPFields()
             headers[.contentType] = pem ? "application/x-pem-file" : "application/pkix-cert"

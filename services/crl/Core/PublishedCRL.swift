@@ -7,6 +7,7 @@ import NIOCore
 /// request) and the validators HTTP caching needs.
 struct PublishedCRL: Sendable {
     let issuerID: String
+    let generation: Int
     let body: ByteBuffer
     /// Strong validator: the SHA-256 of the DER, quoted.
     let etag: String
@@ -16,8 +17,9 @@ struct PublishedCRL: Sendable {
     let revokedCount: Int
 
     /// `der`'s readable bytes are the CRL; its storage is kept, not copied.
-    init(issuerID: String, der: ByteBuffer, crlNumber: String, thisUpdate: Date, nextUpdate: Date, revokedCount: Int) {
+    init(issuerID: String, generation: Int, der: ByteBuffer, crlNumber: String, thisUpdate: Date, nextUpdate: Date, revokedCount: Int) {
         self.issuerID = issuerID
+        self.generation = generation
         body = der
         etag = "\"" + Hex.string(SHA256.hash(data: der.readableBytesView)) + "\""
         self.crlNumber = crlNumber

@@ -2,6 +2,7 @@ import CertctlPKI
 import CertctlStore
 import Foundation
 import Synchronization
+import SwiftASN1
 import X509
 
 /// The issuers and CA key generations this tier answers for, matched by the
@@ -31,10 +32,12 @@ final class IssuerDirectory: Sendable {
     }
 
     /// The issuer's generations (newest last); empty when the issuer is unknown.
-    func generations(_ issuerID: String) async throws -> [Generation] {
+    /// `missing`: the caller holds a CertID none of the known generations matches
+    /// (a generation activated since the last load): reload like for an unknown issuer.
+    func generations(_ issuerID: String, missing: Bool = false) async throws -> [Generation] {
         let (known, loadedAt) = state.withLock { ($0.byIssuer[issuerID], $0.loadedAt) }
         let age = loadedAt.map { $0.duration(to: .now) }
-        if let known, let age, age < Self.maximumAge { return known }
+        if let known, let age, age < (missing ? Self.minimumReloadInterval : Self.maximumAge) { return known }
         if known == nil, let age, age < Self.minimumReloadInterval { return [] }
         do {
             try await reload()
@@ -56,7 +59,7 @@ final class IssuerDirectory: Sendable {
             guard let certificate = try? Certificate(derEncoded: row.certificateDER) else { continue }
             byIssuer[row.issuerID, default: []].append(Generation(
                 issuerID: row.issuerID, generation: row.generation, certificate: certificate,
-                hashes: [.sha1: (row.nameHashSHA1, row.keyHashSHA1), .sha256: (row.nameHashSHA256, row.keyHashSHA256)]))
+                hashes: Self.hashes(row, certificate: certificate)))
         }
         state.withLock {
             $0.byIssuer = byIssuer
@@ -70,5 +73,23 @@ final class IssuerDirectory: Sendable {
             guard let hashes = generation.hashes[id.hashAlgorithm] else { return false }
             return hashes.name == id.issuerNameHash && hashes.key == id.issuerKeyHash
         }
+    }
+}
+
+extension IssuerDirectory {
+    /// SHA-1 and SHA-256 CertID hashes as the signer recorded them; SHA-384 and
+    /// SHA-512 computed here from the certificate (name DER, subjectPublicKey bits).
+    static func hashes(_ row: OCSPIssuerGeneration, certificate: Certificate) -> [OCSPHashAlgorithm: (name: [UInt8], key: [UInt8])] {
+        var result: [OCSPHashAlgorithm: (name: [UInt8], key: [UInt8])] = [
+            .sha1: (row.nameHashSHA1, row.keyHashSHA1), .sha256: (row.nameHashSHA256, row.keyHashSHA256),
+        ]
+        var serializer = DER.Serializer()
+        guard (try? serializer.serialize(certificate.subject)) != nil else { return result }
+        let name = serializer.serializedBytes
+        let key = Array(certificate.publicKey.subjectPublicKeyInfoBytes)
+        for algorithm in [OCSPHashAlgorithm.sha384, .sha512] {
+            result[algorithm] = (algorithm.hash(name), algorithm.hash(key))
+        }
+        return result
     }
 }

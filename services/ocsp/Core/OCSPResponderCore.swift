@@ -95,7 +95,10 @@ package final class OCSPResponderCore: Sendable {
             logger.warning("cannot load issuers", metadata: ["error": "\(DatabaseErrorText.describe(error))"])
             return .error(.tryLater)
         }
-        let matches = request.certIDs.map { IssuerDirectory.match($0, in: generations) }
+        var matches = request.certIDs.map { IssuerDirectory.match($0, in: generations) }
+        if matches.allSatisfy({ $0 == nil }), let reloaded = try? await directory.generations(issuerID, missing: true) {
+            matches = request.certIDs.map { IssuerDirectory.match($0, in: reloaded) }
+        }
         // No CertID names this issuer (or the issuer is unknown): not ours to answer.
         guard let generation = matches.compactMap({ $0 }).first else { return .error(.unauthorized) }
         if request.certIDs.count == 1, request.nonce == nil, let serialHex = request.certIDs[0].serialHex {

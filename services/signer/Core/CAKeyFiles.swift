@@ -31,6 +31,12 @@ package enum CAKeyFiles {
     /// A self-signed root: CA:TRUE (critical), keyCertSign + cRLSign, valid from 5 minutes ago for `days`.
     package static func selfSignedCA(key: Certificate.PrivateKey, algorithm: KeyAlgorithm, subject: DistinguishedName,
                                      days: Int, now: Date = Date()) throws -> Certificate {
+        try selfSignedCA(key: key, algorithm: algorithm, subject: subject, validity: Double(days) * 86_400, now: now)
+    }
+
+    /// The same, valid from 5 minutes ago for `validity` seconds.
+    package static func selfSignedCA(key: Certificate.PrivateKey, algorithm: KeyAlgorithm, subject: DistinguishedName,
+                                     validity: TimeInterval, now: Date = Date()) throws -> Certificate {
         var extensions = Certificate.Extensions()
         try extensions.append(Certificate.Extension(BasicConstraints.isCertificateAuthority(maxPathLength: nil), critical: true))
         try extensions.append(Certificate.Extension(KeyUsage(digitalSignature: true, keyCertSign: true, cRLSign: true), critical: true))
@@ -38,7 +44,7 @@ package enum CAKeyFiles {
         return try Certificate(
             version: .v3, serialNumber: Certificate.SerialNumber(bytes: SerialNumber.random()),
             publicKey: key.publicKey, notValidBefore: now.addingTimeInterval(-300),
-            notValidAfter: now.addingTimeInterval(Double(days) * 86_400), issuer: subject, subject: subject,
+            notValidAfter: now.addingTimeInterval(validity), issuer: subject, subject: subject,
             signatureAlgorithm: algorithm.signatureAlgorithm, extensions: extensions, issuerPrivateKey: key)
     }
 

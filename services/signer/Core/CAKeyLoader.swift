@@ -34,7 +34,7 @@ package enum CAKeyLoader {
     package static func load(
         certificatePath: String, keyPath: String,
         certificateVariable: String = Catalog.caCertPath.name, keyVariable: String = Catalog.caKeyPath.name,
-        now: Date = Date()
+        allowExpired: Bool = false, now: Date = Date()
     ) throws(ConfigError) -> LoadedCA {
         try PrivateFile.checkReadable(certificatePath, variable: certificateVariable)
         try PrivateFile.checkOwnerOnly(keyPath, variable: keyVariable)
@@ -64,7 +64,7 @@ package enum CAKeyLoader {
             throw ConfigError(variable: keyVariable, value: keyPath,
                               expected: "an ECDSA P-256/P-384 or RSA 2048/3072/4096 key (found \(KeyAlgorithm.describeUnsupported(certificate.publicKey)))")
         }
-        guard certificate.notValidAfter > now else {
+        guard allowExpired || certificate.notValidAfter > now else {
             throw ConfigError(variable: certificateVariable, value: certificatePath,
                               expected: "a CA certificate that has not expired (notAfter \(certificate.notValidAfter))")
         }

@@ -24,9 +24,11 @@ package struct CRLRules: Sendable {
 /// reads the revocation log (`ExpectedCRL`) first.
 package enum CRLPolicy {
     /// The header: algorithm, issuer name and key id, CRL number, times.
-    /// Returns the CRL number's decimal text.
+    /// Returns the CRL number's decimal text. `final`: the generation is
+    /// archived (none of its certificates is unexpired), so its last CRL may
+    /// stay valid until the CA certificate expires, and no longer.
     package static func checkHeader(
-        _ fields: TBSCertListFields, ca: LoadedCA, rules: CRLRules, now: Date
+        _ fields: TBSCertListFields, ca: LoadedCA, rules: CRLRules, now: Date, final: Bool = false
     ) throws(SigningRefusal) -> String {
         let expectedAlgorithm = try? SignatureAlgorithmIdentifier.der(ca.algorithm.signatureAlgorithm)
         guard fields.signatureAlgorithmDER == expectedAlgorithm else {
@@ -49,8 +51,14 @@ package enum CRLPolicy {
         guard let nextUpdate = fields.nextUpdate, nextUpdate > fields.thisUpdate else {
             throw .crlTime("the CRL must carry a nextUpdate after its thisUpdate")
         }
-        guard nextUpdate.timeIntervalSince(fields.thisUpdate) <= rules.maxValidity.seconds else {
-            throw .crlTime("nextUpdate \(nextUpdate) is more than \(Int(rules.maxValidity.seconds)) s after thisUpdate")
+        if final {
+            guard nextUpdate <= ca.certificate.notValidAfter else {
+                throw .crlTime("the final CRL's nextUpdate \(nextUpdate) is after the CA certificate's notAfter \(ca.certificate.notValidAfter)")
+            }
+        } else {
+            guard nextUpdate.timeIntervalSince(fields.thisUpdate) <= rules.maxValidity.seconds else {
+                throw .crlTime("nextUpdate \(nextUpdate) is more than \(Int(rules.maxValidity.seconds)) s after thisUpdate")
+            }
         }
         return TBSCertListSummary.decimal(number)
     }

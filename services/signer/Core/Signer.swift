@@ -10,10 +10,10 @@ protocol Signer: Sendable {
 
 /// Keys loaded from files (`CAKeyLoader`), by issuer and generation.
 struct FileKeySigner: Signer {
-    let keys: [String: [Int: LoadedCA]]
+    let keyring: IssuerKeyring
 
     func sign(_ bytes: [UInt8], issuerID: String, generation: Int) async throws -> [UInt8] {
-        guard let ca = keys[issuerID]?[generation] else { throw SignerKeyError.noKey(issuerID, generation) }
+        guard let ca = keyring.key(issuerID, generation: generation) else { throw SignerKeyError.noKey(issuerID, generation) }
         let signature = try ca.privateKey.sign(bytes: bytes, signatureAlgorithm: ca.algorithm.signatureAlgorithm)
         return signature.rawRepresentation
     }

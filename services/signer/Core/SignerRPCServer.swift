@@ -29,9 +29,13 @@ struct SignerRPCServer: Service {
         ) {
             try await IssuerKeyring.assemble(defaultCA: defaultCA, store: issuers, logger: logger)
         }
+        let lifecycle = GenerationLifecycle(
+            store: IssuerGenerationStore(client: database.client, logger: logger), keyring: keyring,
+            grace: config.archiveGrace, interval: .seconds(5), logger: logger)
         let service = SignerRPCService(
-            keyring: keyring, signer: FileKeySigner(keys: keyring.keys), store: SignerStore(client: database.client, logger: logger),
-            database: database, crlRules: CRLRules(maxValidity: config.crlMaxValidity), logger: logger)
+            keyring: keyring, signer: FileKeySigner(keyring: keyring), store: SignerStore(client: database.client, logger: logger),
+            issuerStore: issuers, generations: lifecycle.store, rotation: KeyRotation(keyDirectory: config.keyDir),
+            lifecycle: lifecycle, database: database, crlRules: CRLRules(maxValidity: config.crlMaxValidity), logger: logger)
         let tls = RPCTLSFiles(config.rpcIdentity)
         let server = GRPCServer(
             transport: HTTP2ServerTransport.Posix(
@@ -41,6 +45,7 @@ struct SignerRPCServer: Service {
             services: [service])
         try await withThrowingDiscardingTaskGroup { group in
             group.addTask { try await server.serve() }
+            group.addTask { try await lifecycle.run() }
             if let address = try await server.listeningAddress {
                 logger.info("serving signer RPC (mutual TLS)", metadata: ["listen": "\(address)"])
                 readiness.open(Self.gate)

@@ -30,7 +30,10 @@ extension SignerRPCService {
                     cut = chunk.coveredChangeSeq
                     // Postgres digests the expected entries while the rest arrives; awaited below, cancelled on any exit.
                     let store = self.store, issuer = issuerID, cutoff = cut, stale = crlRules.staleAfter
-                    expected = Task { try await store.expectedCRL(issuerID: issuer, cut: cutoff, staleAfter: stale) }
+                    let generationNumber = Int(generation == 0 ? UInt32(keyring.activeCA(issuer)?.generation ?? 0) : generation)
+                    expected = Task {
+                        try await store.expectedCRL(issuerID: issuer, generation: generationNumber, cut: cutoff, staleAfter: stale)
+                    }
                     // The DER header of the first piece tells the whole length: reserve it once.
                     if let length = TBSCertListSummary.encodedLength(prefix: Array(chunk.tbsPart.prefix(8))),
                        length <= Self.maxStreamedTBSBytes {
@@ -66,20 +69,25 @@ extension SignerRPCService {
         } catch {
             throw SigningRefusal.malformed("\(error)")
         }
-        let number = try CRLPolicy.checkHeader(fields, ca: ca, rules: crlRules, now: Date())
+        let status = keyring.status(issuerID, generation: generation)
+        guard status != .pending else {
+            throw SigningRefusal.issuerMismatch("generation \(generation) of issuer \(issuerID) is pending: it signs nothing yet")
+        }
+        let number = try CRLPolicy.checkHeader(fields, ca: ca, rules: crlRules, now: Date(), final: status == .archived)
         guard let read = try await expected.value else {
             throw SigningRefusal.issuerMismatch("issuer \(issuerID) does not exist")
         }
         try CRLPolicy.checkContents(entries, expected: read, cut: cut, rules: crlRules)
         let outcome = try await store.recordCRL(
-            issuerID: issuerID, number: number, thisUpdate: fields.thisUpdate, maxStep: crlRules.maxNumberStep,
+            issuerID: issuerID, generation: generation, number: number, thisUpdate: fields.thisUpdate,
+            maxStep: crlRules.maxNumberStep,
             audit: AuditRecord(service: "signer", actor: "\(caller)", action: "crl.sign", outcome: .success,
                                targetType: "issuer", targetID: issuerID,
                                details: ["issuer_generation": "\(generation)", "crl_number": number,
                                          "entries": "\(entries.count)", "entries_sha256": Hex.string(entries.sha256),
                                          "this_update": "\(Int64(fields.thisUpdate.timeIntervalSince1970))",
                                          "next_update": "\(Int64(fields.nextUpdate?.timeIntervalSince1970 ?? 0))",
-                                         "covered_change_seq": "\(cut)"]))
+                                         "covered_change_seq": "\(cut)", "final": "\(status == .archived)"]))
         switch outcome {
         case .recorded: break
         case .notIncreasing(let last):

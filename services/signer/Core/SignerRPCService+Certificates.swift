@@ -56,6 +56,11 @@ extension SignerRPCService {
         guard let (generation, ca) = keyring.resolve(request.issuerID, generation: request.issuerGeneration) else {
             throw SigningRefusal.issuerMismatch("this signer holds no key for issuer \(request.issuerID) generation \(request.issuerGeneration)")
         }
+        // pending: not in use yet; archived: nothing it issued is unexpired, so nobody asks OCSP about it
+        let status = keyring.status(request.issuerID, generation: generation)
+        guard status == .active || status == .retired else {
+            throw SigningRefusal.generationRetired("generation \(generation) of issuer \(request.issuerID) is \(status?.rawValue ?? "unknown"): it certifies no OCSP responder")
+        }
         let tbs = Array(request.tbsCertificate)
         let parsed = try Self.parseTBS(tbs)
         let certificate = parsed.certificate

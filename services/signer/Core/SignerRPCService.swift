@@ -17,6 +17,10 @@ struct SignerRPCService: SignerRPC.SimpleServiceProtocol {
     let keyring: IssuerKeyring
     let signer: any Signer
     let store: SignerStore
+    let issuerStore: IssuerStore
+    let generations: IssuerGenerationStore
+    let rotation: KeyRotation
+    let lifecycle: GenerationLifecycle
     let database: Database
     let crlRules: CRLRules
     let logger: Logger
@@ -27,6 +31,8 @@ struct SignerRPCService: SignerRPC.SimpleServiceProtocol {
         "SignCertificate/ocsp-responder": ["ocsp"],
         "SignCRL": ["crl"],
         "GetIssuer": ["admin", "enroll", "crl", "ocsp"],
+        "RotateIssuer": ["admin"],
+        "InstallGenerationCertificate": ["admin"],
     ]
 
     /// A TBSCertificate is a few KiB; anything larger is refused before it is parsed.

@@ -12,12 +12,14 @@ struct CertificateRoutes: Sendable {
     let certificates: CertificateRecordStore
     let revocations: RevocationStore
     let issuers: IssuerStore
+    let generations: IssuerGenerationStore
 
     struct IssueBody: Decodable {
         let csr_pem: String
         let issuer_id: String?
         let profile_id: String?
         let validity_days: Int?
+        let validity_seconds: Int?
     }
 
     struct RevokeBody: Decodable {
@@ -43,7 +45,8 @@ struct CertificateRoutes: Sendable {
         do {
             let result = try await issuance.issue(IssuanceRequest(
                 csrPEM: body.csr_pem, issuerID: body.issuer_id ?? "iss-local", profileID: body.profile_id ?? "default",
-                validityDays: body.validity_days, requestedBy: principal.actor, source: "api", idempotencyKey: idempotencyKey))
+                validityDays: body.validity_days, requestedBy: principal.actor, source: "api", idempotencyKey: idempotencyKey,
+                validitySeconds: body.validity_seconds))
             return try APISupport.json(CertificateJSON(result.certificate, issuerCertificateDER: result.issuerCertificateDER),
                                        status: result.created ? .created : .ok)
         } catch let error as IssuanceError {
@@ -84,14 +87,15 @@ struct CertificateRoutes: Sendable {
         let issuerDER = try await issuerCertificates(Set(records.map(\.issuerID)))
         let next = records.count == filter.limit ? records.last.map { $0.id.uuidString.lowercased() } : nil
         return try APISupport.json(Page(
-            items: records.map { CertificateJSON($0, issuerCertificateDER: issuerDER[$0.issuerID]) }, next_cursor: next))
+            items: records.map { CertificateJSON($0, issuerCertificateDER: Self.issuerCertificate(of: $0, in: issuerDER)) },
+            next_cursor: next))
     }
 
     func get(_ request: Request, _ context: BasicRequestContext) async throws -> Response {
         _ = try await support.require(request, [.admin, .operator, .auditor])
         let record = try await find(context)
         let issuerDER = try await issuerCertificates([record.issuerID])
-        return try APISupport.json(CertificateJSON(record, issuerCertificateDER: issuerDER[record.issuerID]))
+        return try APISupport.json(CertificateJSON(record, issuerCertificateDER: Self.issuerCertificate(of: record, in: issuerDER)))
     }
 
     func revoke(_ request: Request, _ context: BasicRequestContext) async throws -> Response {
@@ -129,10 +133,21 @@ struct CertificateRoutes: Sendable {
         return record
     }
 
-    private func issuerCertificates(_ ids: Set<String>) async throws -> [String: [UInt8]] {
-        var result: [String: [UInt8]] = [:]
-        for issuer in try await issuers.list() where ids.contains(issuer.id) { result[issuer.id] = issuer.certificateDER }
+    /// Every generation's CA certificate of these issuers: a certificate's chain is its own generation's.
+    private func issuerCertificates(_ ids: Set<String>) async throws -> [String: [Int: [UInt8]]] {
+        var result: [String: [Int: [UInt8]]] = [:]
+        for id in ids {
+            for generation in try await generations.list(issuerID: id) {
+                result[id, default: [:]][generation.generation] = generation.certificateDER
+            }
+        }
         return result
+    }
+
+    static func issuerCertificate(of record: CertificateRecord, in certificates: [String: [Int: [UInt8]]]) -> [UInt8]? {
+        guard let byGeneration = certificates[record.issuerID] else { return nil }
+        if let generation = record.issuerGeneration { return byGeneration[generation] }
+        return byGeneration.min { $0.key < $1.key }?.value
     }
 }
 
