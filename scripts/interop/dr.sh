@@ -8,8 +8,10 @@
 #   3. OCSP response cache loss (one row; TRUNCATE)
 #   4. trust-bundle reload (admin API and SIGHUP; a broken file keeps the old pool)
 #   5. Postgres restore (pg_dump -Fc, DROP DATABASE, provision-database,
-#      pg_restore, certctl-admin migrate, CRL number raised, services back)
-# The CA key rotation drill is scripts/interop/rotation.sh.
+#      pg_restore in sections, certctl-admin migrate, CRL number raised,
+#      services back, revocations made after the backup re-applied)
+# Check names say "step N" after the numbered steps of the doc's sections.
+# The CA key rotation drill is scripts/interop/rotation.sh (not here).
 # The restore drill stops and starts every service of the stack; the suite
 # leaves all of them running and ready (suites that run after it need them).
 #
@@ -66,6 +68,11 @@ start_service() { # NAME
     env -i "${envs[@]}" nohup "$(cat "$WORK/$1.exe")" >>"$DATA/logs/$1.log" 2>&1 &
     echo $! >"$DATA/run/$1.pid"
 }
+# poll SECONDS COMMAND...: runs COMMAND until it succeeds, at most SECONDS long.
+poll() {
+    local deadline=$((SECONDS + $1)); shift
+    until "$@" >/dev/null 2>&1; do [ $SECONDS -lt $deadline ] || return 1; sleep 0.1; done
+}
 # wait_ready NAME: /readyz answers status "ready" (not "degraded") within 60 s.
 wait_ready() {
     local deadline=$((SECONDS + 60)) url; url=$(health_url "$1")
@@ -75,6 +82,9 @@ wait_ready() {
         sleep 0.2
     done
 }
+# the signer's /readyz turns ready shortly before its RPC listener accepts
+# connections, and a client whose first call finds no listener backs off
+rpc_up() { local addr; addr=$(service_var signer CERTCTL_SIGNER_RPC_LISTEN); ! port_is_free "${addr##*:}"; }
 for name in "${SERVICES[@]}"; do remember_service "$name"; done
 
 # ---------------------------------------------------------------------------
@@ -117,7 +127,11 @@ recover_stack() {
         sql -c "TRUNCATE crl_cache" >/dev/null || true
         [ -z "$LAST_PUBLISHED" ] || raise_crl_number "$ISSUER" "$LAST_PUBLISHED" || true
     fi
-    for name in "${SERVICES[@]}"; do running "$name" || { echo "recovering: starting certctl-$name" >&2; start_service "$name"; }; done
+    for name in "${SERVICES[@]}"; do
+        running "$name" || { echo "recovering: starting certctl-$name" >&2; start_service "$name"; }
+        # the signer first, with its RPC listener up
+        [ "$name" != signer ] || { wait_ready signer && poll 30 rpc_up; } || echo "warning: the signer is not ready" >&2
+    done
     for name in "${SERVICES[@]}"; do wait_ready "$name" || echo "warning: certctl-$name is not ready" >&2; done
 }
 trap 'rc=$?; recover_stack; (exit $rc); interop_cleanup' EXIT
@@ -163,11 +177,6 @@ expect_ocsp() {
     grep -q "^Response verify OK" <<<"$out" || fail "$1 (signature)" "Response verify OK" "$out"
     pass "$1 -> $3${reason:+ ($reason)}"
 }
-# poll SECONDS COMMAND...: runs COMMAND until it succeeds, at most SECONDS long.
-poll() {
-    local deadline=$((SECONDS + $1)); shift
-    until "$@" >/dev/null 2>&1; do [ $SECONDS -lt $deadline ] || return 1; sleep 0.1; done
-}
 
 new_cert good
 new_cert revoked
@@ -201,17 +210,18 @@ done
 section "2. OCSP responder certificate loss (OCSP responder cert recovery)"
 KEY_DIR=$(service_var ocsp CERTCTL_OCSP_RESPONDER_KEY_DIR)
 KEYFILE=$KEY_DIR/$ISSUER.key
-responder_row() { sql -c "SELECT count(*) FROM ocsp_responder_certs WHERE issuer_id = '$ISSUER' AND key_path = '$KEYFILE'"; }
+responder_rows() { sql -c "SELECT count(*) FROM ocsp_responder_certs WHERE issuer_id = '$ISSUER' AND key_path = '$KEYFILE'"; }
 expect_ocsp "before the drill: good" good.pem good
 key_before=$(sha256sum <"$KEYFILE" | cut -c1-64)
 check "diagnosis: ocsp_responder_certs query runs" sql -c "SELECT issuer_id, cert_subject, not_before, not_after, created_at, key_path
     FROM ocsp_responder_certs WHERE issuer_id = '$ISSUER';"
-# the runbook's trigger request, repeated: a replica looks at its row at most once a second
-bootstrapped() { curl -sS -o /dev/null "$OCSP/00" && [ "$(responder_row)" = 1 ] && [ -s "$KEYFILE" ]; }
+# the runbook's trigger request, repeated: a replica looks at its row at most once a second.
+# (The refresh loop may sign, and so re-bootstrap, at any moment too: no check
+# expects the row to stay gone.)
+bootstrapped() { curl -sS -o /dev/null "$OCSP/00" && [ "$(responder_rows)" -ge 1 ] && [ -s "$KEYFILE" ]; }
 
 # (a) the row only
 sql -c "DELETE FROM ocsp_responder_certs WHERE issuer_id = '$ISSUER';" >/dev/null
-expect_eq "(a) the row is gone" 0 "$(responder_row)"
 check "(a) OCSP requests re-bootstrap the row within 5 s" poll 5 bootstrapped
 expect_eq "(a) the key file is kept" "$key_before" "$(sha256sum <"$KEYFILE" | cut -c1-64)"
 expect_ocsp "(a) openssl ocsp verifies the answer" good.pem good
@@ -227,7 +237,8 @@ check "(b) it is a new key" test "$(sha256sum <"$KEYFILE" | cut -c1-64)" != "$ke
 spki_sha() { openssl pkey -pubin -outform DER | openssl sha256 -r | cut -d' ' -f1; }
 expect_eq "(b) the new row certifies the key in the file" \
     "$(openssl pkey -in "$KEYFILE" -pubout | spki_sha)" \
-    "$(sql -c "SELECT encode(certificate_der, 'base64') FROM ocsp_responder_certs WHERE key_path = '$KEYFILE'" | base64 -d |
+    "$(sql -c "SELECT encode(certificate_der, 'base64') FROM ocsp_responder_certs WHERE key_path = '$KEYFILE'
+               ORDER BY created_at DESC LIMIT 1" | base64 -d |
        openssl x509 -inform DER -noout -pubkey | spki_sha)"
 expect_ocsp "(b) openssl ocsp verifies the answer" good.pem good
 expect_ocsp "(b) revoked still revoked with its reason" revoked.pem revoked keyCompromise
@@ -239,7 +250,6 @@ cached() { [ "$(sql -c "SELECT count(*) FROM ocsp_response_cache WHERE issuer_id
 check "a pre-signed row exists for the revoked serial" poll 5 cached "$SERIAL_revoked"
 # (a) one row, and the runbook's verification command
 sql -c "DELETE FROM ocsp_response_cache WHERE issuer_id = '$ISSUER' AND serial_hex = '$SERIAL_revoked';" >/dev/null
-expect_eq "(a) the rows are gone" 0 "$(sql -c "SELECT count(*) FROM ocsp_response_cache WHERE serial_hex = '$SERIAL_revoked'")"
 out=$(curl -sS "$OCSP/$SERIAL_revoked" | openssl ocsp -respin /dev/stdin -resp_text -CAfile "$CA" 2>&1 || true)
 expect_match "(a) runbook command: Cert Status revoked" "Cert Status: revoked" "$out"
 expect_match "(a) with its reason" "Revocation Reason: keyCompromise" "$out"
@@ -247,7 +257,6 @@ expect_match "(a) and the signature verifies" "Response verify OK" "$out"
 expect_ocsp "(a) openssl ocsp (POST) agrees" revoked.pem revoked keyCompromise
 # (b) the whole table
 sql -c "TRUNCATE ocsp_response_cache;" >/dev/null
-expect_eq "(b) the table is empty" 0 "$(row_count ocsp_response_cache)"
 expect_ocsp "(b) after TRUNCATE: good" good.pem good
 expect_ocsp "(b) after TRUNCATE: revoked with its reason" revoked.pem revoked keyCompromise
 # a CertID no replica holds in memory (SHA-256) is signed live and written back
@@ -347,9 +356,7 @@ check "step 6: TRUNCATE crl_cache" sql -c "TRUNCATE crl_cache;"
 check "step 6: raise the CRL number to the last published one" raise_crl_number "$ISSUER" "$LAST_PUBLISHED"
 RESTORED=1
 # step 7: start certctl
-# the signer first: its /readyz turns ready shortly before its RPC listener
-# accepts connections, and a client whose first call finds no listener backs off
-rpc_up() { local addr; addr=$(service_var signer CERTCTL_SIGNER_RPC_LISTEN); ! port_is_free "${addr##*:}"; }
+# the signer first, with its RPC listener up (see rpc_up)
 start_service signer
 check "step 7: certctl-signer /readyz ready" wait_ready signer
 check "step 7: the signer's RPC listener accepts connections" poll 30 rpc_up
