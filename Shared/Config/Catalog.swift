@@ -156,7 +156,7 @@ public enum Catalog {
     public static let crlBaseURL = ConfigVariable<String>(
         "CERTCTL_CRL_BASE_URL", default: "http://127.0.0.1:8082", services: [.admin, .enroll],
         expected: "an http(s) URL without a trailing slash, such as http://crl.example.com",
-        meaning: "Public base URL of the CRL publisher; certificates carry `<this>/.well-known/pki/crl/<issuer_id>` (CDP) and `<this>/.well-known/pki/ca/<issuer_id>.crt` (AIA caIssuers).",
+        meaning: "Public base URL of the CRL publisher; certificates carry `<this>/.well-known/pki/crl/<issuer_id>/<generation>` (CDP) and `<this>/.well-known/pki/ca/<issuer_id>/<generation>.crt` (AIA caIssuers).",
         parse: parseBaseURL)
 
     public static let pendingIssuanceTimeout = ConfigVariable<Duration>(

@@ -25,7 +25,8 @@ public struct IssuerGeneration: Sendable {
     public var retiredAt: Date?
     public var archivedAt: Date?
     public var lastCRLNumber: String
-    /// Certificates it issued: all, revoked, and not yet expired; and the latest notAfter among them.
+    /// Certificates it issued (leaves; its delegated OCSP responder certificates are not counted):
+    /// all, revoked, and not yet expired; and the latest notAfter among them.
     public var certificates: Int
     public var revoked: Int
     public var unexpired: Int
@@ -90,13 +91,13 @@ public struct IssuerGenerationStore: Sendable {
                    g.key_algorithm, g.not_before, g.not_after, g.activate_at, g.activated_at, g.retired_at, g.archived_at,
                    g.last_crl_number::text,
                    (SELECT count(*) FROM certificates c WHERE c.issuer_id = g.issuer_id AND c.issuer_generation = g.generation
-                      AND c.status IN ('issued', 'revoked')),
+                      AND c.status IN ('issued', 'revoked') AND c.request_source IS DISTINCT FROM 'ocsp-responder'),
                    (SELECT count(*) FROM certificates c WHERE c.issuer_id = g.issuer_id AND c.issuer_generation = g.generation
                       AND c.status = 'revoked'),
                    (SELECT count(*) FROM certificates c WHERE c.issuer_id = g.issuer_id AND c.issuer_generation = g.generation
-                      AND c.status IN ('issued', 'revoked') AND c.not_after > now()),
+                      AND c.status IN ('issued', 'revoked') AND c.request_source IS DISTINCT FROM 'ocsp-responder' AND c.not_after > now()),
                    (SELECT max(not_after) FROM certificates c WHERE c.issuer_id = g.issuer_id AND c.issuer_generation = g.generation
-                      AND c.status IN ('issued', 'revoked'))
+                      AND c.status IN ('issued', 'revoked') AND c.request_source IS DISTINCT FROM 'ocsp-responder')
             FROM issuer_generations g
             WHERE \(issuerID)::text IS NULL OR g.issuer_id = \(issuerID)
             ORDER BY g.issuer_id, g.generation
@@ -239,6 +240,8 @@ public struct IssuerGenerationStore: Sendable {
 
     /// Archives every retired generation whose certificates have all been
     /// expired for at least `grace` (one that issued none: retired that long).
+    /// Its OCSP responder certificates do not count: nobody asks OCSP about
+    /// certificates that expired, so they are no longer needed.
     public func archiveDue(grace: Duration, actor: String) async throws -> [GenerationTransition] {
         let logger = self.logger
         return try await client.transaction(logger: logger) { connection in
@@ -247,7 +250,7 @@ public struct IssuerGenerationStore: Sendable {
                 WHERE g.status = 'retired'
                   AND COALESCE((SELECT max(c.not_after) FROM certificates c
                                 WHERE c.issuer_id = g.issuer_id AND c.issuer_generation = g.generation
-                                  AND c.status IN ('issued', 'revoked')), g.retired_at, g.created_at)
+                                  AND c.status IN ('issued', 'revoked') AND c.request_source IS DISTINCT FROM 'ocsp-responder'), g.retired_at, g.created_at)
                       <= now() - make_interval(secs => \(grace.seconds))
                 RETURNING g.issuer_id, g.generation
                 """, logger: logger)

@@ -93,6 +93,9 @@ struct AdminAPIAuthTests {
         case "POST /api/v1/admin/trust-anchors": ["name": "other", "path": "/etc/other.pem"]
         case "POST /api/v1/enrollment/requests/{id}/reject": ["reason": "not ours"]
         case "PATCH /api/v1/scep/profiles/{name}", "PATCH /api/v1/est/labels/{name}": ["accept_renewals_from": ["est:lab"]]
+        case "POST /api/v1/issuers": ["id": "iss-b", "subject": "/CN=B"]
+        case "POST /api/v1/issuers/{id}/rotations": ["cross_certificate": false]
+        case "POST /api/v1/issuers/{id}/generations/{generation}/certificate": ["certificate_pem": "-----BEGIN CERTIFICATE-----"]
         default: nil
         }
     }
@@ -225,7 +228,8 @@ struct AdminAPIAuthTests {
                         let hasBody = !Self.bodiless.contains(operation.key)
                         // a body route gets a body it refuses (every field of a challenge is optional: a bad ttl);
                         // the others an unknown target
-                        let probe: [String: Any] = operation.template.hasSuffix("/challenges") ? ["ttl_seconds": 1] : [:]
+                        let probe: [String: Any] = operation.template.hasSuffix("/challenges") ? ["ttl_seconds": 1]
+                            : operation.template.hasSuffix("/rotations") ? ["validity_days": 0] : [:]
                         let reply = hasBody
                             ? try await stack.call(operation.method, fixtures.path(operation.template), .json(probe), auth: .role(role))
                             : try await stack.call(operation.method, fixtures.path(operation.template, missing: true), auth: .role(role))

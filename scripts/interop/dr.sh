@@ -94,23 +94,16 @@ OWNER_ENV=(); mapfile -t OWNER_ENV < <(service_database_env owner "$DATA")
 SERVER_URL=$(sed 's#^\(postgres://[^/]*\)/[^?]*#\1/postgres#' <<<"$DATABASE_URL")   # the superuser, database postgres
 DB_NAME=$(sed 's#^postgres://[^/]*/\([^?]*\).*#\1#' <<<"$DATABASE_URL")
 DUMP=$WORK/certctl.dump
-# The doc's restore commands (Postgres restore, step 4). pg_dump restores with an empty
-# search_path, and the CHECK on est_labels.accept_renewals_from calls
-# enrollment_endpoint_list_valid(), which calls enrollment_endpoint_valid()
-# unqualified: a plain pg_restore fails on est_labels' rows. Until a migration
-# fixes the function, restore the schema, give the function its search_path,
-# then the data and the rest (docs/disaster-recovery.md says the same).
+# The doc's restore command (Postgres restore, step 4). Migration 0012 gave every
+# certctl function its search_path, so a plain pg_restore works (pg_restore runs
+# with an empty one, and a CHECK calls a function before the data is loaded).
 restore_dump() { # DUMP-FILE
-    pg_restore --exit-on-error --section=pre-data -d "$DATABASE_URL" "$1" &&
-        psql "$DATABASE_URL" -XAtq -v ON_ERROR_STOP=1 \
-            -c "ALTER FUNCTION public.enrollment_endpoint_list_valid(text[]) SET search_path = public" &&
-        pg_restore --exit-on-error --section=data --section=post-data -d "$DATABASE_URL" "$1"
+    pg_restore --exit-on-error -d "$DATABASE_URL" "$1"
 }
-# The doc's "raise the CRL number" line (Postgres restore, step 6). TODAY the high-water mark is
-# issuers.last_crl_number; when it moves to issuer_generations.last_crl_number,
-# change this function and the doc's line together.
+# The doc's "raise the CRL number" line (Postgres restore, step 6): every key
+# generation of the issuer numbers its CRLs after the highest number published.
 raise_crl_number() { # ISSUER NUMBER (decimal, the highest CRL number published)
-    sql -c "UPDATE issuers SET last_crl_number = GREATEST(last_crl_number, $2) WHERE id = '$1';" >/dev/null
+    sql -c "UPDATE issuer_generations SET last_crl_number = GREATEST(last_crl_number, $2) WHERE issuer_id = '$1';" >/dev/null
 }
 WIPED= RESTORED= LAST_PUBLISHED=
 recover_stack() {
@@ -328,7 +321,7 @@ new_cert late   # issued before the backup, revoked after it
 fetch_crl crl.der; PUBLISHED+=("$(crl_number crl.der)")
 # step 1: the backup
 check "step 1: pg_dump -Fc" pg_dump -Fc -f "$DUMP" "$DATABASE_URL"
-dumped_mark=$(sql -c "SELECT last_crl_number FROM issuers WHERE id = '$ISSUER'")
+dumped_mark=$(sql -c "SELECT max(last_crl_number) FROM issuer_generations WHERE issuer_id = '$ISSUER'")
 # after the backup: a revocation, hence at least one more CRL published
 revoke "$ID_late" cessationOfOperation
 late_listed() { fetch_crl crl.der && [ "$STATUS" = 200 ] && on_crl "$SERIAL_late" crl.der; }
@@ -347,10 +340,10 @@ check "wipe: DROP DATABASE $DB_NAME" psql "$SERVER_URL" -XAtq -v ON_ERROR_STOP=1
 # step 4: roles and an empty database, then the restore (in three parts)
 check "step 4: certctl-admin provision-database (same password files)" "$CERTCTL_BIN_DIR/certctl-admin" provision-database \
     --server-url "$SERVER_URL" --database "$DB_NAME" --password-dir "$DATA/secrets/db"
-check "step 4: pg_restore (schema, function search_path, data)" restore_dump "$DUMP"
+check "step 4: pg_restore" restore_dump "$DUMP"
 check "step 5: migrations as the schema owner (certctl-admin migrate)" env "${OWNER_ENV[@]}" "$CERTCTL_BIN_DIR/certctl-admin" migrate
 expect_eq "the restored database has the backup's high-water mark" "$dumped_mark" \
-    "$(sql -c "SELECT last_crl_number FROM issuers WHERE id = '$ISSUER'")"
+    "$(sql -c "SELECT max(last_crl_number) FROM issuer_generations WHERE issuer_id = '$ISSUER'")"
 # step 6: caches and the CRL number
 check "step 6: TRUNCATE crl_cache" sql -c "TRUNCATE crl_cache;"
 check "step 6: raise the CRL number to the last published one" raise_crl_number "$ISSUER" "$LAST_PUBLISHED"

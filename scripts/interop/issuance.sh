@@ -72,9 +72,9 @@ expect_eq "authorityKeyIdentifier = CA subjectKeyIdentifier" "$ca_ski" "$leaf_ak
 expect_eq "subjectAltName" "X509v3 Subject Alternative Name:|DNS:$HOST, IP Address:10.1.2.3" \
     "$(ext p256.pem subjectAltName)"
 expect_eq "authorityInfoAccess" \
-    "Authority Information Access:|OCSP - URI:$OCSP/.well-known/pki/ocsp/$ISSUER|CA Issuers - URI:$CRL/.well-known/pki/ca/$ISSUER.crt" \
+    "Authority Information Access:|OCSP - URI:$OCSP/.well-known/pki/ocsp/$ISSUER|CA Issuers - URI:$CRL/.well-known/pki/ca/$ISSUER/1.crt" \
     "$(ext p256.pem authorityInfoAccess)"
-expect_eq "crlDistributionPoints" "X509v3 CRL Distribution Points:|Full Name:|URI:$CRL/.well-known/pki/crl/$ISSUER" \
+expect_eq "crlDistributionPoints" "X509v3 CRL Distribution Points:|Full Name:|URI:$CRL/.well-known/pki/crl/$ISSUER/1" \
     "$(ext p256.pem crlDistributionPoints)"
 
 now=$(date -u +%s)

@@ -71,10 +71,17 @@ public struct SCEPSignedChallenge: Sendable, Equatable {
     }
 
     /// The certificate among `connectors` whose key made the signature and which is valid at `now`.
+    /// Clock skew allowed between connectors and certctl.
+    public static let skew: TimeInterval = 300
+
     public func signer(among connectors: [Certificate], now: Date) -> Certificate? {
         let message = Data(signedText.utf8)
         return connectors.first { certificate in
-            guard certificate.notValidBefore <= now, now <= certificate.notValidAfter else { return false }
+            // the same 5 minutes of clock skew as the token's own window: a connector
+            // certificate made seconds ago on a host whose clock runs ahead still verifies
+            guard certificate.notValidBefore <= now.addingTimeInterval(Self.skew), now <= certificate.notValidAfter else {
+                return false
+            }
             if let usage = try? certificate.extensions.keyUsage, !usage.digitalSignature { return false }
             if let key = P256.Signing.PublicKey(certificate.publicKey),
                let signature = try? P256.Signing.ECDSASignature(derRepresentation: self.signature) {
@@ -89,7 +96,7 @@ public struct SCEPSignedChallenge: Sendable, Equatable {
     }
 
     /// Audience, window (with `skew` for clocks) and lifetime checks, after the signature.
-    public func check(audience expected: String, now: Date, skew: TimeInterval = 300,
+    public func check(audience expected: String, now: Date, skew: TimeInterval = Self.skew,
                       maxLifetime: TimeInterval = 7 * 86_400) throws(SCEPError) {
         guard audience == expected else {
             throw SCEPError("scep_signed_challenge_wrong_audience", .badRequest,

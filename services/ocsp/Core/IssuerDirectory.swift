@@ -25,7 +25,9 @@ final class IssuerDirectory: Sendable {
     private let state = Mutex(State())
     private let store: OCSPStore
     static let maximumAge: Duration = .seconds(60)
-    static let minimumReloadInterval: Duration = .seconds(5)
+    /// An unknown issuer or an unmatched CertID reloads at most this often (a new
+    /// issuer or generation is seen within it; a flood costs one small query per interval).
+    static let minimumReloadInterval: Duration = .seconds(1)
 
     init(store: OCSPStore) {
         self.store = store

@@ -124,10 +124,10 @@ struct IssuerRoutes: Sendable {
         router.post("/api/v1/issuers/:id/generations/:generation/certificate") { request, context in
             let principal = try await support.require(request, [.admin])
             let id = context.parameters.get("id") ?? ""
+            let body = try await APISupport.decode(InstallBody.self, from: request)
             guard let generation = context.parameters.get("generation").flatMap({ Int($0) }), generation >= 1 else {
                 throw APIError(.notFound, "generation_not_found", "no such generation")
             }
-            let body = try await APISupport.decode(InstallBody.self, from: request)
             let result = try await perform {
                 try await operations.install(issuerID: id, generation: generation, certificatePEM: body.certificate_pem,
                                              chainPEM: body.chain_pem, activateAt: body.activate_at, requestedBy: principal.actor)
