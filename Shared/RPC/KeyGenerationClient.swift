@@ -46,14 +46,33 @@ public struct GenerationResult: Sendable {
     public var activateAt: Date?
 }
 
+/// A CA key file as the signer sees it.
+public struct KeyFileState: Sendable, Equatable {
+    public var generation: Int
+    public var path: String
+    /// Empty when the file exists and only its owner may use it.
+    public var problem: String
+}
+
 /// CA key rotation, carried out by certctl-signer (caller: admin only).
 public protocol KeyGenerationClient: Sendable {
+    /// The key files of every generation of `issuerID` the signer holds.
+    func keyFiles(_ issuerID: String) async throws(SigningClientError) -> [KeyFileState]
     func rotate(_ request: RotationRequest) async throws(SigningClientError) -> GenerationResult
     func installCertificate(issuerID: String, generation: Int, certificateDER: [UInt8], chainDER: [[UInt8]], activateAt: Date?,
                             requestedBy: String) async throws(SigningClientError) -> GenerationResult
 }
 
 extension GRPCSigningClient: KeyGenerationClient {
+    public func keyFiles(_ issuerID: String) async throws(SigningClientError) -> [KeyFileState] {
+        try await call(timeout: .seconds(10), waitForReady: false) { options in
+            let response = try await rpc.getIssuer(.with { $0.issuerID = issuerID }, options: options)
+            return response.keyFiles.map {
+                KeyFileState(generation: Int($0.issuerGeneration), path: $0.path, problem: $0.ownerOnly ? "" : $0.problem)
+            }
+        }
+    }
+
     public func rotate(_ request: RotationRequest) async throws(SigningClientError) -> GenerationResult {
         var message = Certctl_Signer_V1_RotateIssuerRequest()
         message.issuerID = request.issuerID

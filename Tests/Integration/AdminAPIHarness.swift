@@ -32,6 +32,8 @@ struct AdminAPIStack: Sendable {
     let ca: TestCA
     let http: any TestClientProtocol
     let keys: [APIRole: String]
+    /// The routes' signer client (admin's identity).
+    let signing: GRPCSigningClient
     /// The tables of the migrated schema.
     let tables: [String]
     static let urls = PublicationURLs(ocspBase: "http://ocsp.test", crlBase: "http://crl.test")
@@ -78,7 +80,8 @@ struct AdminAPIStack: Sendable {
                     try await store.ensure(key: key, role: role, actor: actor(role), service: "tests")
                     keys[role] = key
                 }
-                try await body(AdminAPIStack(url: url, client: database.client, ca: ca, http: http, keys: keys, tables: tables))
+                try await body(AdminAPIStack(url: url, client: database.client, ca: ca, http: http, keys: keys,
+                                             signing: connection.connection.signing, tables: tables))
             }
             if let child { #expect(await child.stop() == 0, "certctl-signer: \(child.stderr.suffix(2000))") }
         }

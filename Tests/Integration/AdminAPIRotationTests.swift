@@ -180,6 +180,44 @@ struct AdminAPIRotationTests {
         return try CRLDistributionPoints.uris(value)
     }
 
+    @Test("certctl-admin doctor: one line per check; the signer's view of each key file, CA expiry, OCSP responders and CRL per generation; FAIL for a key file others can read and for a missing or expired CRL, warn for a CA with less than a year left")
+    func doctor() async throws {
+        try await AdminAPIStack.run(signer: true) { stack in
+            let doctor = Doctor(client: stack.client, signer: stack.signing, migrator: Migrator(migrations: try Migration.bundled()),
+                                logger: TestEnvironment.logger)
+            var checks = await doctor.run()
+            let line = { (name: String) in checks.first { $0.name.hasPrefix(name) } }
+            #expect(line("migrations")?.level == .ok)
+            #expect(line("signer")?.level == .ok, "\(checks.map(\.line))")
+            #expect(line("key file iss-local/1")?.level == .ok)
+            #expect(line("key file iss-local/1")?.detail.contains(stack.ca.keyPath) == true)
+            // the test CA lasts 30 days
+            #expect(line("iss-local/1 (active) CA")?.level == .warn)
+            #expect(line("iss-local/1 (active) CRL")?.level == .fail, "no certctl-crl runs here: none published")
+            #expect(line("iss-local/1 (active) OCSP responders")?.level == .warn)
+
+            try await TestEnvironment.execute("""
+                INSERT INTO crl_cache (issuer_id, issuer_generation, crl_der, crl_number, this_update, next_update,
+                                       generation_duration_ms, revoked_count)
+                VALUES ('iss-local', 1, '\\x00', 7, now() - interval '2 hours', now() - interval '1 minute', 1, 0)
+                """, stack.url)
+            chmod(stack.ca.keyPath, 0o644)
+            defer { chmod(stack.ca.keyPath, 0o600) }
+            checks = await doctor.run()
+            #expect(line("key file iss-local/1")?.level == .fail)
+            #expect(line("key file iss-local/1")?.detail.contains("mode 644") == true, "\(checks.map(\.line))")
+            #expect(line("iss-local/1 (active) CRL")?.level == .fail)
+            #expect(line("iss-local/1 (active) CRL")?.detail.contains("number 7") == true)
+            #expect(line("iss-local/1 (active) CRL")?.detail.contains("expired") == true)
+            chmod(stack.ca.keyPath, 0o600)
+            try await TestEnvironment.execute("UPDATE crl_cache SET next_update = now() + interval '3 hours'", stack.url)
+            checks = await doctor.run()
+            #expect(line("key file iss-local/1")?.level == .ok)
+            #expect(line("iss-local/1 (active) CRL")?.level == .ok)
+            #expect(checks.allSatisfy { !$0.line.isEmpty && $0.line.contains(": ") })
+        }
+    }
+
     static func certificate(subject: DistinguishedName, key: Certificate.PublicKey, issuer: DistinguishedName,
                             signer: P256.Signing.PrivateKey, isCA: Bool) throws -> Certificate {
         try Certificate(

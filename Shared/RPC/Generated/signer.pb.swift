@@ -222,6 +222,30 @@ public nonisolated struct Certctl_Signer_V1_GetIssuerResponse: Sendable {
   /// Certificate chain above it (sub-CA), DER, nearest first.
   public var chain: [Data] = []
 
+  /// The key file of every generation of the issuer this signer holds, as the
+  /// signer sees it now (certctl-admin doctor reports it).
+  public var keyFiles: [Certctl_Signer_V1_KeyFileState] = []
+
+  public var unknownFields = SwiftProtobuf.UnknownStorage()
+
+  public init() {}
+}
+
+public nonisolated struct Certctl_Signer_V1_KeyFileState: Sendable {
+  // SwiftProtobuf.Message conformance is added in an extension below. See the
+  // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
+  // methods supported on all messages.
+
+  public var issuerGeneration: UInt32 = 0
+
+  public var path: String = String()
+
+  /// The file exists and neither group nor others may read or write it.
+  public var ownerOnly: Bool = false
+
+  /// What is wrong, when owner_only is false.
+  public var problem: String = String()
+
   public var unknownFields = SwiftProtobuf.UnknownStorage()
 
   public init() {}
@@ -522,7 +546,7 @@ nonisolated extension Certctl_Signer_V1_GetIssuerRequest: SwiftProtobuf.Message,
 
 nonisolated extension Certctl_Signer_V1_GetIssuerResponse: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
   public static let protoMessageName: String = _protobuf_package + ".GetIssuerResponse"
-  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{3}issuer_id\0\u{3}issuer_generation\0\u{1}certificate\0\u{1}chain\0")
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{3}issuer_id\0\u{3}issuer_generation\0\u{1}certificate\0\u{1}chain\0\u{3}key_files\0")
 
   public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
     while let fieldNumber = try decoder.nextFieldNumber() {
@@ -534,6 +558,7 @@ nonisolated extension Certctl_Signer_V1_GetIssuerResponse: SwiftProtobuf.Message
       case 2: try { try decoder.decodeSingularUInt32Field(value: &self.issuerGeneration) }()
       case 3: try { try decoder.decodeSingularBytesField(value: &self.certificate) }()
       case 4: try { try decoder.decodeRepeatedBytesField(value: &self.chain) }()
+      case 5: try { try decoder.decodeRepeatedMessageField(value: &self.keyFiles) }()
       default: break
       }
     }
@@ -552,6 +577,9 @@ nonisolated extension Certctl_Signer_V1_GetIssuerResponse: SwiftProtobuf.Message
     if !self.chain.isEmpty {
       try visitor.visitRepeatedBytesField(value: self.chain, fieldNumber: 4)
     }
+    if !self.keyFiles.isEmpty {
+      try visitor.visitRepeatedMessageField(value: self.keyFiles, fieldNumber: 5)
+    }
     try unknownFields.traverse(visitor: &visitor)
   }
 
@@ -560,6 +588,52 @@ nonisolated extension Certctl_Signer_V1_GetIssuerResponse: SwiftProtobuf.Message
     if lhs.issuerGeneration != rhs.issuerGeneration {return false}
     if lhs.certificate != rhs.certificate {return false}
     if lhs.chain != rhs.chain {return false}
+    if lhs.keyFiles != rhs.keyFiles {return false}
+    if lhs.unknownFields != rhs.unknownFields {return false}
+    return true
+  }
+}
+
+nonisolated extension Certctl_Signer_V1_KeyFileState: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
+  public static let protoMessageName: String = _protobuf_package + ".KeyFileState"
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{3}issuer_generation\0\u{1}path\0\u{3}owner_only\0\u{1}problem\0")
+
+  public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
+    while let fieldNumber = try decoder.nextFieldNumber() {
+      // The use of inline closures is to circumvent an issue where the compiler
+      // allocates stack space for every case branch when no optimizations are
+      // enabled. https://github.com/apple/swift-protobuf/issues/1034
+      switch fieldNumber {
+      case 1: try { try decoder.decodeSingularUInt32Field(value: &self.issuerGeneration) }()
+      case 2: try { try decoder.decodeSingularStringField(value: &self.path) }()
+      case 3: try { try decoder.decodeSingularBoolField(value: &self.ownerOnly) }()
+      case 4: try { try decoder.decodeSingularStringField(value: &self.problem) }()
+      default: break
+      }
+    }
+  }
+
+  public func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
+    if self.issuerGeneration != 0 {
+      try visitor.visitSingularUInt32Field(value: self.issuerGeneration, fieldNumber: 1)
+    }
+    if !self.path.isEmpty {
+      try visitor.visitSingularStringField(value: self.path, fieldNumber: 2)
+    }
+    if self.ownerOnly != false {
+      try visitor.visitSingularBoolField(value: self.ownerOnly, fieldNumber: 3)
+    }
+    if !self.problem.isEmpty {
+      try visitor.visitSingularStringField(value: self.problem, fieldNumber: 4)
+    }
+    try unknownFields.traverse(visitor: &visitor)
+  }
+
+  public static func ==(lhs: Certctl_Signer_V1_KeyFileState, rhs: Certctl_Signer_V1_KeyFileState) -> Bool {
+    if lhs.issuerGeneration != rhs.issuerGeneration {return false}
+    if lhs.path != rhs.path {return false}
+    if lhs.ownerOnly != rhs.ownerOnly {return false}
+    if lhs.problem != rhs.problem {return false}
     if lhs.unknownFields != rhs.unknownFields {return false}
     return true
   }

@@ -20,6 +20,8 @@ package enum AdminAPI {
             signerService,
             PendingReaper(certificates: CertificateRecordStore(client: context.database.client, logger: context.logger),
                           timeout: config.pendingIssuanceTimeout, logger: context.logger),
+            GenerationGauges(store: IssuerGenerationStore(client: context.database.client, logger: context.logger),
+                             logger: context.logger),
         ]
     }
 

@@ -110,27 +110,10 @@ struct IssuerCommand: AsyncParsableCommand {
 /// What the issuer subcommands share: configuration, connections, output.
 enum IssuerCLI {
     static func withParts(_ body: (IssuerOperations, IssuerGenerationStore) async throws -> Void) async throws {
-        let environment = Environment(ProcessInfo.processInfo.environment)
-        let common: CommonConfig, address: ListenAddress, identity: RPCIdentityPaths
-        do {
-            common = try CommonConfig(environment)
-            address = try environment.read(Catalog.signerAddress)
-            identity = try RPCIdentityPaths(environment)
-        } catch {
-            ServiceProcess.exitWith("certctl-admin issuer: \(error)", code: ConfigError.exitCode)
-        }
-        LoggingSetup.bootstrap(level: common.logLevel, format: common.logFormat == .json ? .json : .text)
-        let logger = Logger(label: "certctl-admin.issuer")
-        let database = Database(url: common.database, maximumConnections: 2, logger: logger)
-        let connection = try SignerConnection(address: address, tls: RPCTLSFiles(identity))
-        let store = IssuerGenerationStore(client: database.client, logger: logger)
-        let operations = IssuerOperations(signer: connection.signing, issuers: IssuerStore(client: database.client, logger: logger),
-                                          generations: store)
-        try await withThrowingTaskGroup(of: Void.self) { group in
-            group.addTask { await database.run() }
-            group.addTask { try await connection.run() }
-            defer { group.cancelAll(); connection.close() }
-            try await body(operations, store)
+        try await AdminCLIContext.run(label: "certctl-admin issuer") { database, signer, logger in
+            let store = IssuerGenerationStore(client: database.client, logger: logger)
+            try await body(IssuerOperations(signer: signer, issuers: IssuerStore(client: database.client, logger: logger),
+                                            generations: store), store)
         }
     }
 

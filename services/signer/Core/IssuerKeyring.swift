@@ -43,6 +43,11 @@ final class IssuerKeyring: Sendable {
         state.withLock { $0.status[issuerID]?.first { $0.value == .pending }?.key }
     }
 
+    /// The key file of every generation of the issuer held here, by generation.
+    func keyPaths(_ issuerID: String) -> [(generation: Int, path: String)] {
+        state.withLock { ($0.keys[issuerID] ?? [:]).map { ($0.key, $0.value.keyPath) }.sorted { $0.0 < $1.0 } }
+    }
+
     func status(_ issuerID: String, generation: Int) -> GenerationStatus? {
         state.withLock { $0.status[issuerID]?[generation] }
     }

@@ -80,7 +80,23 @@ struct SignerRPCService: SignerRPC.SimpleServiceProtocol {
         response.issuerID = request.issuerID
         response.issuerGeneration = UInt32(generation)
         response.certificate = Data(ca.certificateDER)
+        response.keyFiles = keyring.keyPaths(request.issuerID).map { generation, path in
+            var state = Certctl_Signer_V1_KeyFileState()
+            state.issuerGeneration = UInt32(generation)
+            state.path = path
+            state.problem = Self.keyFileProblem(path) ?? ""
+            state.ownerOnly = state.problem.isEmpty
+            return state
+        }
         return response
+    }
+
+    /// Why a CA key file is not private right now (missing, or group/others may use it); nil when it is.
+    static func keyFileProblem(_ path: String) -> String? {
+        var info = stat()
+        guard stat(path, &info) == 0 else { return "cannot stat: \(String(cString: strerror(errno)))" }
+        let mode = info.st_mode & 0o777
+        return mode & 0o077 == 0 ? nil : "mode \(String(mode, radix: 8)): group or others may access it"
     }
 
     /// Signs `tbs` with the generation's key and returns the complete certificate, checked to verify.
