@@ -34,12 +34,12 @@ struct CRLPolicyTests {
         }
     }
 
-    static func headerRefusal(_ change: (inout Header) -> Void) throws -> String? {
+    static func headerRefusal(final: Bool = false, _ change: (inout Header) -> Void) throws -> String? {
         var header = Header()
         change(&header)
         let fields = try TBSCertListFields(try header.tbs())
         do {
-            _ = try CRLPolicy.checkHeader(fields, ca: ca, rules: rules, now: now)
+            _ = try CRLPolicy.checkHeader(fields, ca: ca, rules: rules, now: now, final: final)
             return nil
         } catch {
             return error.code
@@ -57,6 +57,16 @@ struct CRLPolicyTests {
         #expect(try Self.headerRefusal { $0.validity = 10 * 365 * 86_400 } == "crl_time_invalid", "a nextUpdate ten years ahead")
         #expect(try Self.headerRefusal { $0.validity = 7 * 86_400 } == nil)
         #expect(try Self.headerRefusal { $0.validity = 7 * 86_400 + 1 } == "crl_time_invalid")
+    }
+
+    @Test("an archived generation's final CRL may stay valid until its CA certificate expires, not a second longer; a live generation's may not")
+    func finalCRL() throws {
+        let untilExpiry = Int64(Self.ca.certificate.notValidAfter.timeIntervalSince1970) - Int64(Self.now.timeIntervalSince1970)
+        #expect(untilExpiry > 7 * 86_400, "the test CA outlives the normal maximum")
+        #expect(try Self.headerRefusal(final: true) { $0.validity = untilExpiry } == nil)
+        #expect(try Self.headerRefusal(final: true) { $0.validity = untilExpiry + 1 } == "crl_time_invalid")
+        #expect(try Self.headerRefusal(final: false) { $0.validity = untilExpiry } == "crl_time_invalid")
+        #expect(try Self.headerRefusal(final: true) { $0.thisUpdate -= 301 } == "crl_time_invalid", "thisUpdate is still checked")
     }
 
     @Test("the CRL Number's decimal text is what the signer records; a number of more than 20 octets cannot even be encoded")
