@@ -141,33 +141,41 @@ public struct IssuerGenerationStore: Sendable {
             for try await generation in pending.decode(Int.self) {
                 throw GenerationStoreError.rotationPending(facts.issuerID, generation)
             }
-            let next = try await connection.query("""
-                SELECT COALESCE(MAX(generation), 0) + 1, COALESCE(MAX(last_crl_number), 0)::text
-                FROM issuer_generations WHERE issuer_id = \(facts.issuerID)
-                """, logger: logger)
-            var generation = 1, crlNumber = "0"
-            for try await (value, number) in next.decode((Int, String).self) { (generation, crlNumber) = (value, number) }
-            // a new generation numbers its CRLs after every number the issuer published
-            try await connection.query("""
-                INSERT INTO issuer_generations (issuer_id, generation, status, certificate_der, subject_der, subject_key_id,
-                    name_hash_sha1, key_hash_sha1, name_hash_sha256, key_hash_sha256, key_algorithm, cert_path, key_path,
-                    not_before, not_after, csr_der, cross_certificate_der, activate_at, last_crl_number)
-                VALUES (\(facts.issuerID), \(generation), \(new.status.rawValue),
-                    \(facts.certificateDER.isEmpty ? nil : ByteBuffer(bytes: facts.certificateDER)),
-                    \(ByteBuffer(bytes: facts.subjectDER)), \(ByteBuffer(bytes: facts.subjectKeyID)),
-                    \(ByteBuffer(bytes: facts.nameHashSHA1)), \(ByteBuffer(bytes: facts.keyHashSHA1)),
-                    \(ByteBuffer(bytes: facts.nameHashSHA256)), \(ByteBuffer(bytes: facts.keyHashSHA256)), \(facts.keyAlgorithm),
-                    \(facts.certPath), \(facts.keyPath),
-                    \(facts.certificateDER.isEmpty ? nil : facts.notBefore), \(facts.certificateDER.isEmpty ? nil : facts.notAfter),
-                    \(new.csrDER.map { ByteBuffer(bytes: $0) }), \(new.crossCertificateDER.map { ByteBuffer(bytes: $0) }),
-                    \(new.activateAt), \(crlNumber)::numeric)
-                """, logger: logger)
+            let generation = try await Self.insertNext(new, on: connection, logger: logger)
             var record = audit
             record.targetID = "\(facts.issuerID)/\(generation)"
             record.details["issuer_generation"] = "\(generation)"
             try await AuditLog.record(record, on: connection, logger: logger)
             return generation
         }
+    }
+
+    /// Inserts `new` as the issuer's generation n+1 (the caller holds the
+    /// issuer row's lock). Its CRLs are numbered after every number the
+    /// issuer published, so no relying party sees a number twice.
+    static func insertNext(_ new: NewGeneration, on connection: PostgresConnection, logger: Logger) async throws -> Int {
+        let facts = new.facts
+        let next = try await connection.query("""
+            SELECT COALESCE(MAX(generation), 0) + 1, COALESCE(MAX(last_crl_number), 0)::text
+            FROM issuer_generations WHERE issuer_id = \(facts.issuerID)
+            """, logger: logger)
+        var generation = 1, crlNumber = "0"
+        for try await (value, number) in next.decode((Int, String).self) { (generation, crlNumber) = (value, number) }
+        let certified = !facts.certificateDER.isEmpty
+        try await connection.query("""
+            INSERT INTO issuer_generations (issuer_id, generation, status, certificate_der, subject_der, subject_key_id,
+                name_hash_sha1, key_hash_sha1, name_hash_sha256, key_hash_sha256, key_algorithm, cert_path, key_path,
+                not_before, not_after, csr_der, cross_certificate_der, activate_at, activated_at, last_crl_number)
+            VALUES (\(facts.issuerID), \(generation), \(new.status.rawValue),
+                \(certified ? ByteBuffer(bytes: facts.certificateDER) : nil),
+                \(ByteBuffer(bytes: facts.subjectDER)), \(ByteBuffer(bytes: facts.subjectKeyID)),
+                \(ByteBuffer(bytes: facts.nameHashSHA1)), \(ByteBuffer(bytes: facts.keyHashSHA1)),
+                \(ByteBuffer(bytes: facts.nameHashSHA256)), \(ByteBuffer(bytes: facts.keyHashSHA256)), \(facts.keyAlgorithm),
+                \(facts.certPath), \(facts.keyPath), \(certified ? facts.notBefore : nil), \(certified ? facts.notAfter : nil),
+                \(new.csrDER.map { ByteBuffer(bytes: $0) }), \(new.crossCertificateDER.map { ByteBuffer(bytes: $0) }),
+                \(new.activateAt), \(new.status == .active ? Date() : nil), \(crlNumber)::numeric)
+            """, logger: logger)
+        return generation
     }
 
     /// Stores the certificate an external parent issued for a pending

@@ -84,26 +84,13 @@ public struct IssuerStore: Sendable {
                 SELECT generation, status FROM issuer_generations WHERE issuer_id = \(facts.issuerID) AND certificate_der = \(der)
                 """, logger: logger)
             for try await (generation, status) in known.decode((Int, String).self) { return (generation, status) }
-            let next = try await connection.query("""
-                SELECT COALESCE(MAX(generation), 0) + 1, COALESCE(MAX(last_crl_number), 0)::text
-                FROM issuer_generations WHERE issuer_id = \(facts.issuerID)
-                """, logger: logger)
-            var generation = 1, crlNumber = "0"
-            for try await (value, number) in next.decode((Int, String).self) { (generation, crlNumber) = (value, number) }
             try await connection.query("""
                 UPDATE issuer_generations SET status = 'retired', retired_at = now()
                 WHERE issuer_id = \(facts.issuerID) AND status = 'active'
                 """, logger: logger)
-            try await connection.query("""
-                INSERT INTO issuer_generations (issuer_id, generation, certificate_der, subject_der, subject_key_id,
-                    name_hash_sha1, key_hash_sha1, name_hash_sha256, key_hash_sha256, key_algorithm,
-                    cert_path, key_path, not_before, not_after, activated_at, last_crl_number)
-                VALUES (\(facts.issuerID), \(generation), \(der), \(ByteBuffer(bytes: facts.subjectDER)),
-                    \(ByteBuffer(bytes: facts.subjectKeyID)), \(ByteBuffer(bytes: facts.nameHashSHA1)),
-                    \(ByteBuffer(bytes: facts.keyHashSHA1)), \(ByteBuffer(bytes: facts.nameHashSHA256)),
-                    \(ByteBuffer(bytes: facts.keyHashSHA256)), \(facts.keyAlgorithm), \(facts.certPath), \(facts.keyPath),
-                    \(facts.notBefore), \(facts.notAfter), now(), \(crlNumber)::numeric)
-                """, logger: logger)
+            let generation = try await IssuerGenerationStore.insertNext(
+                NewGeneration(facts: facts, status: .active, csrDER: nil, crossCertificateDER: nil, activateAt: nil),
+                on: connection, logger: logger)
             return (generation, "active")
         }
     }
