@@ -18,11 +18,18 @@ public final class SignerConnection: Sendable {
     public init(address: ListenAddress, tls: RPCTLSFiles) throws {
         let transport = try HTTP2ClientTransport.Posix(
             target: .ipv4(address: address.host, port: address.port),
-            transportSecurity: tls.clientSecurity)
+            transportSecurity: tls.clientSecurity,
+            config: .defaults { $0.backoff = Self.backoff })
         client = GRPCClient(transport: transport)
         rpc = SignerRPC.Client(wrapping: client)
         signing = GRPCSigningClient(rpc)
     }
+
+    /// Reconnect attempts while the signer is away: gRPC's default backoff
+    /// grows to two minutes, so a signer back after a long outage would wait
+    /// that long for callers that do not wait for ready (CRL signing); cap it at 5 s.
+    static let backoff = HTTP2ClientTransport.Config.Backoff(initial: .milliseconds(250), max: .seconds(5), multiplier: 1.6,
+                                                             jitter: 0.2)
 
     public func run() async throws {
         try await client.runConnections()

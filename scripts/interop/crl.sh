@@ -237,7 +237,9 @@ signer_health=$(printf '%s\n' "${signer_env[@]}" | sed -n 's/^CERTCTL_SIGNER_HEA
 for _ in $(seq 100); do curl -fsS "http://$signer_health/readyz" >/dev/null 2>&1 && break; sleep 0.1; done
 check "signer back" curl -fsS "http://$signer_health/readyz"
 sql -c "DELETE FROM crl_cache WHERE issuer_id = '$ISSUER'" >/dev/null
-fetch "$CRL" crl.der
+# the publisher's connection to the signer reconnects within its backoff (at most 5 s)
+crl_verifies() { [ "$(openssl crl -inform DER -in crl.der -CAfile "$CA" -noout 2>&1)" = "verify OK" ]; }
+check_here "signing works again within seconds of the signer's return" wait_for_crl crl_verifies
 expect_eq "signing works again after the outage" "200 verify OK" "$STATUS $(openssl crl -inform DER -in crl.der -CAfile "$CA" -noout 2>&1)"
 
 section "metrics"
