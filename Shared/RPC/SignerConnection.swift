@@ -17,12 +17,20 @@ public final class SignerConnection: Sendable {
 
     public init(address: ListenAddress, tls: RPCTLSFiles) throws {
         let transport = try HTTP2ClientTransport.Posix(
-            target: .ipv4(address: address.host, port: address.port),
+            target: Self.target(address),
             transportSecurity: tls.clientSecurity,
             config: .defaults { $0.backoff = Self.backoff })
         client = GRPCClient(transport: transport)
         rpc = SignerRPC.Client(wrapping: client)
         signing = GRPCSigningClient(rpc)
+    }
+
+    /// An IP literal is dialled as it is; a name (compose's `certctl-signer`) is resolved by DNS.
+    static func target(_ address: ListenAddress) -> any ResolvableTarget {
+        if address.host.contains(":") { return .ipv6(address: address.host, port: address.port) }
+        let octets = address.host.split(separator: ".", omittingEmptySubsequences: false)
+        if octets.count == 4, octets.allSatisfy({ UInt8($0) != nil }) { return .ipv4(address: address.host, port: address.port) }
+        return .dns(host: address.host, port: address.port)
     }
 
     /// Reconnect attempts while the signer is away: gRPC's default backoff

@@ -109,6 +109,20 @@ struct SignerRPCTests {
         }
     }
 
+    @Test("CERTCTL_SIGNER_ADDR may name the signer by host name (compose's certctl-signer): it is resolved, not parsed as IPv4")
+    func signerByName() async throws {
+        try await withSigner { h in
+            let files = h.identities
+            let connection = try SignerConnection(
+                address: ListenAddress(host: "localhost", port: h.signer.rpcPort),
+                tls: RPCTLSFiles(certificatePath: "\(files.directory)/admin.crt", keyPath: "\(files.directory)/admin.key",
+                                 caPath: "\(files.directory)/ca.crt"))
+            let issuer = try await call(connection) { rpc in try await rpc.getIssuer(.with { $0.issuerID = "iss-local" }) }
+            #expect(issuer.issuerGeneration == 1)
+            #expect(issuer.keyFiles.map(\.ownerOnly) == [true], "the signer reports its key file private")
+        }
+    }
+
     @Test("a caller whose identity may not use a method gets PERMISSION_DENIED, and the refusal is audited")
     func unauthorisedCaller() async throws {
         try await withSigner { h in
