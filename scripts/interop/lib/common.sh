@@ -60,6 +60,14 @@ interop_cleanup() {
     exit $status
 }
 
+# CERTCTL_INTEROP_HOST_PROCESSES=0 says the stack is not made of host
+# processes (scripts/compose test runs the suites against containers): the
+# sections that start extra replicas from the stack's binaries, read /proc,
+# kill a service's PID or stop Postgres with pg_ctl are skipped, each with a
+# `skip` line naming what is left out. Default 1 (scripts/dev's stack).
+host_processes() { [ "${CERTCTL_INTEROP_HOST_PROCESSES:-1}" != 0 ]; }
+skip_section() { printf '\n== %s\n  skip  (CERTCTL_INTEROP_HOST_PROCESSES=0: %s)\n' "$1" "$2"; }
+
 # interop_done: the closing "N passed, 0 failed" line.
 interop_done() {
     echo
