@@ -96,6 +96,11 @@ drill_revocation_everywhere() {
         expect "revoked through the balancer" revoked "$(ocsp_status "$CERTCTL_OCSP_URL" "$DRILL/everywhere.pem")"
     done
     log "  (${#replicas[@]} replicas and the balancer answered revoked within $((SECONDS - start)) s)"
+    local name keys=()
+    for name in $(project_containers | grep "^${PROJECT}_ocsp_[0-9]"); do
+        keys+=("$(podman exec "$name" sh -c 'cat /var/lib/certctl/ocsp-responder-keys/* | sha256sum' | cut -c1-16)")
+    done
+    expect "every replica signs with a key of its own" "${#replicas[@]}" "$(printf '%s\n' "${keys[@]}" | sort -u | wc -l)"
 }
 
 drill_ocsp_replica_stopped() {
