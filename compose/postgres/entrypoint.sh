@@ -16,7 +16,12 @@ if [ ! -s "$PGDATA/PG_VERSION" ]; then
         initdb -D "$PGDATA" -U postgres --pwfile="$pwfile" --auth-local=peer --auth-host=scram-sha-256 \
         -E UTF8 --locale=C.UTF-8 >/dev/null
     rm -f "$pwfile"
-    echo "host all all all scram-sha-256" >>"$PGDATA/pg_hba.conf"
+    # The socket inside the container: the OS user postgres, and root (what
+    # `podman exec` / `docker compose exec` runs as), may connect as the
+    # superuser postgres, so the runbook's `exec postgres psql -U postgres`
+    # and `pg_dump -U postgres` work. Every TCP connection needs its password.
+    printf '%s\n' 'local all all peer map=container' 'host all all all scram-sha-256' >"$PGDATA/pg_hba.conf"
+    printf '%s\n' 'container postgres postgres' 'container root postgres' >"$PGDATA/pg_ident.conf"
     printf '%s\n' "listen_addresses = '*'" "max_connections = 200" >>"$PGDATA/postgresql.conf"
 fi
 exec setpriv --reuid=postgres --regid=postgres --init-groups postgres -D "$PGDATA" "$@"

@@ -10,6 +10,7 @@
 #     back and issuance resumes;
 #   - the postgres container restarted: every service ready again, issuance,
 #     OCSP and CRL work, without a manual step;
+#   - the runbook's pg_dump and psql through `podman exec` on the postgres container;
 # then `down` and the project's volumes and secrets removed, also on failure.
 # Each step reports its time; a table ends the run.
 
@@ -168,6 +169,16 @@ drill_postgres_restarted() {
     crl_ok && log "  ok  the CRL verifies" || { log "  FAIL the CRL"; return 1; }
 }
 
+drill_backup() { # the runbook's backup through the postgres container (docs/deployment.md)
+    local pg; pg=$(container postgres)
+    podman exec "$pg" pg_dump -U postgres -Fc certctl >"$DRILL/certctl.dump"
+    expect "pg_dump -Fc through podman exec: a custom-format archive" PGDMP "$(head -c 5 "$DRILL/certctl.dump")"
+    expect "the archive lists table certificates" 1 \
+        "$(podman exec -i "$pg" pg_restore --list <"$DRILL/certctl.dump" | grep -c 'TABLE public certificates ')"
+    expect "psql -U postgres through podman exec" t \
+        "$(podman exec "$pg" psql -U postgres -d certctl -qtAc "SELECT count(*) > 0 FROM certificates")"
+}
+
 run_suite() { bash "$ROOT/scripts/interop/$1.sh" >"$DATA/suite-$1.log" 2>&1 || { tail -n 40 "$DATA/suite-$1.log" >&2; return 1; }; tail -n 1 "$DATA/suite-$1.log" | sed 's/^/  /' >&2; }
 
 cmd_test() {
@@ -193,5 +204,6 @@ cmd_test() {
     test_step "one OCSP container stopped" drill_ocsp_replica_stopped
     test_step "signer container killed" drill_signer_killed
     test_step "postgres container restarted" drill_postgres_restarted
+    test_step "backup with pg_dump (exec)" drill_backup
     log "compose test passed"
 }
