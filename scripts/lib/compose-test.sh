@@ -1,8 +1,8 @@
 # `scripts/compose test`, sourced by scripts/compose (uses its functions).
 # A fresh stack of its own (project certctl-compose-test, subnet 10.89.202.0/24,
 # free loopback ports, secrets in a scratch directory), then:
-#   - the interop suites issuance, ocsp and crl through the published ports and
-#     the OCSP balancer, with CERTCTL_INTEROP_HOST_PROCESSES=0 (their sections
+#   - the interop suites issuance, ocsp, crl, est and scep through the published
+#     ports and the OCSP balancer, with CERTCTL_INTEROP_HOST_PROCESSES=0 (their sections
 #     that start host processes, read /proc or run pg_ctl are skipped);
 #   - a revocation seen by every OCSP replica and through the balancer;
 #   - one OCSP container stopped: every request through the balancer answered;
@@ -179,6 +179,49 @@ drill_backup() { # the runbook's backup through the postgres container (docs/dep
         "$(podman exec "$pg" psql -U postgres -d certctl -qtAc "SELECT count(*) > 0 FROM certificates")"
 }
 
+# EST label `default` (user `device`, mTLS against trust bundle est-clients,
+# which starts as the product CA) and SCEP profile `default` (an RSA RA key and
+# certificate issued by iss-local, a static challenge), as scripts/dev sets
+# them up; their files in the shared directory that admin and enroll see at
+# the same path (compose.test.yaml). Adds the suites' variables to compose.env.
+setup_enrollment() {
+    local shared=$COMPOSE_TEST_SHARED auth=(-H "Authorization: Bearer $CERTCTL_API_KEY" -H 'Content-Type: application/json')
+    local admin=$CERTCTL_ADMIN_URL password challenge
+    mkdir -p "$shared/scep" "$shared/tmp"
+    cp "$CERTCTL_CA_CERT_PATH" "$shared/est-clients.pem"
+    chown "$CERTCTL_UID:$CERTCTL_UID" "$shared/est-clients.pem"; chmod 644 "$shared/est-clients.pem"
+    curl -fsS -o /dev/null "${auth[@]}" "$admin/api/v1/admin/trust-anchors" \
+        -d "{\"name\": \"est-clients\", \"purpose\": \"est-mtls\", \"path\": \"$shared/est-clients.pem\"}"
+    # certctl-enroll loads a bundle at start or on reload (scripts/dev restarts it after creating this one)
+    curl -fsS -o /dev/null "${auth[@]}" -X POST "$admin/api/v1/admin/trust-anchors/est-clients/reload"
+    curl -fsS -o /dev/null "${auth[@]}" "$admin/api/v1/est/labels" -d '{"name": "default", "issuer_id": "iss-local",
+        "profile_id": "default", "allow_basic": true, "allow_mtls": true, "trust_anchor": "est-clients"}'
+    password=$(curl -fsS "${auth[@]}" "$admin/api/v1/est/labels/default/users" -d '{"username": "device"}' | jq -er .password)
+    (umask 077; openssl genrsa -out "$shared/scep/ra.key" 2048 2>/dev/null)
+    openssl req -new -key "$shared/scep/ra.key" -subj "/O=certctl compose test/CN=certctl SCEP RA default" -out "$shared/scep/ra.csr"
+    jq -n --rawfile csr "$shared/scep/ra.csr" '{csr_pem: $csr, issuer_id: "iss-local", profile_id: "default"}' |
+        curl -fsS "${auth[@]}" --data-binary @- "$admin/api/v1/certificates" | jq -er .certificate_pem >"$shared/scep/ra.crt"
+    chown -R "$CERTCTL_UID:$CERTCTL_UID" "$shared/scep"
+    challenge=$(openssl rand -hex 16)
+    jq -n --arg cert "$shared/scep/ra.crt" --arg key "$shared/scep/ra.key" --arg challenge "$challenge" \
+        '{name: "default", issuer_id: "iss-local", profile_id: "default", ra_cert_path: $cert, ra_key_path: $key,
+          static_challenge: $challenge, allow_one_time_challenges: true}' |
+        curl -fsS -o /dev/null "${auth[@]}" --data-binary @- "$admin/api/v1/scep/profiles"
+    {
+        echo "CERTCTL_EST_URL=https://127.0.0.1:$CERTCTL_EST_PORT/.well-known/est"
+        echo "CERTCTL_EST_USER=device"
+        echo "CERTCTL_EST_PASSWORD=$password"
+        echo "CERTCTL_EST_TLS_CA_PATH=$DATA/tls-ca/ca.crt"
+        echo "CERTCTL_EST_CLIENT_BUNDLE=$shared/est-clients.pem"
+        echo "CERTCTL_SCEP_URL=http://127.0.0.1:$CERTCTL_ENROLL_PORT/scep/default"
+        echo "CERTCTL_SCEP_CHALLENGE=$challenge"
+        echo "CERTCTL_INTEROP_TMP=$shared/tmp"
+        # scep.sh signs challenge tokens with the host's certctl-admin (a local command, no server)
+        echo "CERTCTL_BIN_DIR=${COMPOSE_BIN_DIR:-$(swift build --show-bin-path)}"
+    } >>"$DATA/compose.env"
+    set -a; source "$DATA/compose.env"; set +a
+}
+
 run_suite() { bash "$ROOT/scripts/interop/$1.sh" >"$DATA/suite-$1.log" 2>&1 || { tail -n 40 "$DATA/suite-$1.log" >&2; return 1; }; tail -n 1 "$DATA/suite-$1.log" | sed 's/^/  /' >&2; }
 
 cmd_test() {
@@ -190,6 +233,8 @@ cmd_test() {
     pick_ports CERTCTL_ADMIN_PORT CERTCTL_OCSP_PORT CERTCTL_CRL_PORT CERTCTL_ENROLL_PORT CERTCTL_EST_PORT CERTCTL_PG_PORT
     export CERTCTL_ADMIN_PORT CERTCTL_OCSP_PORT CERTCTL_CRL_PORT CERTCTL_ENROLL_PORT CERTCTL_EST_PORT CERTCTL_PG_PORT
     export CERTCTL_OCSP_BASE_URL=http://127.0.0.1:$CERTCTL_OCSP_PORT CERTCTL_CRL_BASE_URL=http://127.0.0.1:$CERTCTL_CRL_PORT
+    export COMPOSE_TEST_SHARED=$DATA/shared
+    mkdir -p "$COMPOSE_TEST_SHARED"; chmod 755 "$COMPOSE_TEST_SHARED"
     ensure_packages curl:curl jq:jq openssl:openssl postgresql-client:psql
     trap test_cleanup EXIT
     trap 'exit 130' INT
@@ -200,6 +245,9 @@ cmd_test() {
     test_step "interop issuance" run_suite issuance
     test_step "interop ocsp (sections 1-4)" run_suite ocsp
     test_step "interop crl (all but 2 sections)" run_suite crl
+    test_step "EST label and SCEP profile set up" setup_enrollment
+    test_step "interop est" run_suite est
+    test_step "interop scep" run_suite scep
     test_step "revocation at every OCSP replica" drill_revocation_everywhere
     test_step "one OCSP container stopped" drill_ocsp_replica_stopped
     test_step "signer container killed" drill_signer_killed

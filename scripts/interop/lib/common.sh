@@ -45,7 +45,10 @@ interop_start() {
     PASSED=0 STATUS= BODY= LAST_REQUEST=
     CREATED_KEYS=()
 
-    WORK=$(mktemp -d /tmp/certctl-interop.XXXXXX)
+    WORK=$(mktemp -d "${CERTCTL_INTEROP_TMP:-/tmp}/certctl-interop.XXXXXX")
+    # containers (scripts/compose test) read the files a suite names through
+    # the API from the same path: CERTCTL_INTEROP_TMP is mounted there
+    host_processes || chmod 755 "$WORK"
     trap interop_cleanup EXIT INT TERM
     trap 'echo "error: line $LINENO: \`$BASH_COMMAND\` failed unexpectedly (after $PASSED passed checks)" >&2' ERR
     cd "$WORK"
