@@ -1,4 +1,5 @@
-# Shared helpers for scripts/dev, scripts/test and scripts/bench.
+# Shared helpers for scripts/dev, scripts/test, scripts/bench, scripts/fresh-check
+# and scripts/compose.
 # Sourced, not executed.
 
 log() { printf '==> %s\n' "$*" >&2; }
@@ -152,4 +153,44 @@ swift_build() { SWIFT_DETERMINISTIC_HASHING=1 swift build "$@"; }
 # The Swift toolchain is not a Debian package: say so plainly if it is missing.
 require_swift() {
     command -v swift >/dev/null 2>&1 || die "swift not found: install the Swift 6 toolchain (swift.org) and put it on PATH"
+}
+
+# ---------------------------------------------------------------------------
+# Containers (scripts/fresh-check, scripts/compose): rootful podman.
+
+# ensure_podman: installs podman, runc and mmdebstrap when missing and, when
+# there is no /etc/containers/containers.conf, writes one that works on these
+# machines (crun refuses their hybrid cgroups; podman's default ulimits exceed
+# the sandbox's). Says what it changed.
+ensure_podman() {
+    ensure_packages podman:podman runc:runc mmdebstrap:mmdebstrap
+    if [ ! -s /etc/containers/containers.conf ]; then
+        log "writing /etc/containers/containers.conf (runtime runc, cgroup_manager cgroupfs, ulimits nofile=1024 nproc=1000)"
+        as_root mkdir -p /etc/containers
+        as_root tee /etc/containers/containers.conf >/dev/null <<'CONF'
+# Written by certctl's scripts (lib/common.sh ensure_podman): crun refuses the
+# hybrid cgroups here and podman's default ulimits exceed the sandbox's.
+[containers]
+default_ulimits = ["nofile=1024:1024", "nproc=1000:1000"]
+
+[engine]
+runtime = "runc"
+cgroup_manager = "cgroupfs"
+CONF
+    fi
+}
+
+# ensure_base_image IMAGE SCRATCH-DIR [--rebuild]: a minimal Debian bookworm
+# (mmdebstrap --variant=minbase, main + updates + security) imported as IMAGE
+# when it does not exist yet (or --rebuild). Returns 0 if it built one.
+ensure_base_image() {
+    local image=$1 scratch=$2
+    if [ "${3:-}" != --rebuild ] && podman image exists "$image"; then return 1; fi
+    log "building $image with mmdebstrap --variant=minbase bookworm"
+    mmdebstrap --quiet --variant=minbase bookworm "$scratch/rootfs.tar" \
+        "deb http://deb.debian.org/debian bookworm main" "deb http://deb.debian.org/debian bookworm-updates main" \
+        "deb http://deb.debian.org/debian-security bookworm-security main"
+    podman import -q "$scratch/rootfs.tar" "$image" >/dev/null
+    rm -f "$scratch/rootfs.tar"
+    return 0
 }
