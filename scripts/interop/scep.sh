@@ -263,14 +263,23 @@ expect_match "certmonger's request is stored pending" "$UUID_RE" "$cm_id"
 # certmonger's own GetCertInitial (CertPoll) message, from its request state, sent by its helper
 # as the daemon does (RA and CA certificates in the environment): exit 1 = WAIT, 0 = issued.
 # (the session daemon keeps section 3's requests too: take this one's state file)
-cm_state=$(grep -l "cm-held.crt" cm-held.requests/* | head -1 || true)
 # certmonger writes the message it will send as scep_gic_next and keeps the one it sent as
-# scep_gic; the copy may catch it before the first is sent: either is its GetCertInitial.
-for field in scep_gic scep_gic_next; do
-    awk -v f="$field" '$0 ~ "^" f "=" { p = 1; sub("^" f "=", ""); print; next } p && /^ / { sub(/^ /, ""); print; next } { p = 0 }' \
-        "${cm_state:-/dev/null}" >cm-held.gic.pem
-    grep -q "BEGIN PKCS7" cm-held.gic.pem && break
-done
+# scep_gic. scep_gic_next may be signed with the key certmonger prepares for its next
+# request (not cm-held.key), so wait for scep_gic in the live state; the copy taken at
+# CA_WORKING is the fallback.
+gic_from() { # STATE-FILE FIELD -> cm-held.gic.pem
+    awk -v f="$2" '$0 ~ "^" f "=" { p = 1; sub("^" f "=", ""); print; next } p && /^ / { sub(/^ /, ""); print; next } { p = 0 }' \
+        "${1:-/dev/null}" >cm-held.gic.pem
+    grep -q "BEGIN PKCS7" cm-held.gic.pem
+}
+live_gic() {
+    cm_state=$(grep -l "cm-held.crt" "$WORK"/cm-home/.config/certmonger/requests/* 2>/dev/null | head -1 || true)
+    gic_from "$cm_state" scep_gic
+}
+if ! { for _ in $(seq 100); do live_gic && break; sleep 0.2; done; live_gic; }; then
+    cm_state=$(grep -l "cm-held.crt" cm-held.requests/* | head -1 || true)
+    gic_from "$cm_state" scep_gic || gic_from "$cm_state" scep_gic_next || true
+fi
 grep -q "BEGIN PKCS7" cm-held.gic.pem || fail "certmonger stored a GetCertInitial message" "scep_gic or scep_gic_next in its request state" \
     "state file '${cm_state}': $(grep -E '^(state|scep_[a-z_]*)=' "${cm_state:-/dev/null}" 2>/dev/null | cut -c1-60 | tr '\n' ' ')"
 pass "certmonger stored a GetCertInitial message"
@@ -284,7 +293,12 @@ api POST "/api/v1/enrollment/requests/$cm_id/approve"
 expect_status 200
 rc=0; cm_poll || rc=$?
 expect_eq "certmonger's GetCertInitial after approval: SUCCESS (scep-submit exit 0)" 0 "$rc"
-openssl cms -decrypt -inform PEM -in cm-held.poll -inkey cm-held.key -out cm-held.poll.der
+# enveloped to the key that signed the GetCertInitial: certmonger's request key (or, for
+# scep_gic_next, the next key it keeps beside it)
+for key in cm-held.key cm-held.key.*; do
+    [ -e "$key" ] && openssl cms -decrypt -inform PEM -in cm-held.poll -inkey "$key" -out cm-held.poll.der 2>/dev/null && break
+done
+check "the CertPoll answer decrypts with certmonger's key" test -s cm-held.poll.der
 openssl pkcs7 -inform DER -in cm-held.poll.der -print_certs -out cm-held.poll.crt
 check "the certificate in the CertPoll answer (enveloped to certmonger's key) verifies against the CA" \
     openssl verify -CAfile "$CA" cm-held.poll.crt
