@@ -208,20 +208,35 @@ public struct IssuanceService: Sendable {
 
     /// Returns the signed certificate's DER (which the signer has already stored).
     private func sign(tbs: [UInt8], id: UUID, issuer: IssuerRecord, profileID: String, requestedBy: String) async throws -> [UInt8] {
-        do {
-            return try await signer.signLeaf(LeafSigningRequest(
-                issuerID: issuer.id, issuerGeneration: issuer.generation, tbs: tbs, profileID: profileID,
-                certificateID: id, requestedBy: requestedBy), timeout: .seconds(10))
-        } catch .refused(let code, let message) {
-            try? await certificates.markFailed(id: id, reason: "\(code): \(message)")
-            throw IssuanceError.signerRefused(code: code, message: message)
-        } catch .unavailable(let text) {
-            // Unknown whether it was signed: the row stays pending; the signer
-            // completes it if it did sign, otherwise the reaper marks it failed.
-            logger.error("signer RPC failed; reservation left pending", metadata: [
-                "certificate_id": "\(id)", "error": "\(text)",
-            ])
-            throw IssuanceError.signerUnavailable("the signer could not be reached: \(text)")
+        let request = LeafSigningRequest(issuerID: issuer.id, issuerGeneration: issuer.generation, tbs: tbs, profileID: profileID,
+                                         certificateID: id, requestedBy: requestedBy)
+        var retried = false
+        while true {
+            do {
+                return try await signer.signLeaf(request, timeout: .seconds(10))
+            } catch .refused(let code, let message) {
+                // the first attempt did sign (its answer was lost): the row is issued, not pending
+                if retried, code == "no_reservation", let record = try? await certificates.get(id), record.status == "issued",
+                   let der = record.certificateDER {
+                    return der
+                }
+                try? await certificates.markFailed(id: id, reason: "\(code): \(message)")
+                throw IssuanceError.signerRefused(code: code, message: message)
+            } catch .unavailable(let text) {
+                // A connection the signer closed (a signer restart) fails the first call on it: try
+                // once more. The signer completes only a pending row, so this never issues twice.
+                if !retried {
+                    retried = true
+                    logger.notice("signer RPC failed; retrying once", metadata: ["certificate_id": "\(id)", "error": "\(text)"])
+                    continue
+                }
+                // Unknown whether it was signed: the row stays pending; the signer
+                // completes it if it did sign, otherwise the reaper marks it failed.
+                logger.error("signer RPC failed; reservation left pending", metadata: [
+                    "certificate_id": "\(id)", "error": "\(text)",
+                ])
+                throw IssuanceError.signerUnavailable("the signer could not be reached: \(text)")
+            }
         }
     }
 
