@@ -102,12 +102,18 @@ public enum ServiceProcess {
                 "listen": "\(config.httpTLS == nil ? "http" : "https")://\(config.httpListen)",
                 "database": "\(config.common.database.redacted)",
             ])
-            let group = ServiceGroup(configuration: .init(
+            var groupConfiguration = ServiceGroupConfiguration(
                 services: [.init(service: database), .init(service: readiness)]
                     + parts.services.map { .init(service: $0) }
                     + [.init(service: app)],
                 gracefulShutdownSignals: [.sigterm, .sigint],
-                logger: logger))
+                logger: logger)
+            // SIGTERM always ends the process: a service still draining after 15 s is
+            // cancelled, and one that ignores cancellation for 5 s more ends it with an
+            // error (an OCSP replica once hung in shutdown after a Postgres outage).
+            groupConfiguration.maximumGracefulShutdownDuration = .seconds(15)
+            groupConfiguration.maximumCancellationDuration = .seconds(5)
+            let group = ServiceGroup(configuration: groupConfiguration)
             try await group.run()
             logger.info("stopped")
             exit(0)
