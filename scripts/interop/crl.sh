@@ -243,17 +243,10 @@ kill $replica2; wait $replica2 2>/dev/null || true
 trap interop_cleanup EXIT
 
 section "signer outage: a valid cached CRL keeps being served"
-signer_pid=$(cat "$CERTCTL_DEV_DATA/run/signer.pid")
-mapfile -d '' signer_env <"/proc/$signer_pid/environ"
-signer_exe=$(readlink "/proc/$signer_pid/exe")
-kill -TERM "$signer_pid"; while kill -0 "$signer_pid" 2>/dev/null; do sleep 0.1; done
+stop_signer
 fetch "$CRL" crl.der
 expect_eq "signer down: still 200 and valid" "200 verify OK" "$STATUS $(openssl crl -inform DER -in crl.der -CAfile "$CA" -noout 2>&1)"
-env -i "${signer_env[@]}" nohup "$signer_exe" >>"$CERTCTL_DEV_DATA/logs/signer.log" 2>&1 &
-echo $! >"$CERTCTL_DEV_DATA/run/signer.pid"
-signer_health=$(printf '%s\n' "${signer_env[@]}" | sed -n 's/^CERTCTL_SIGNER_HEALTH_LISTEN=//p')
-for _ in $(seq 100); do curl -fsS "http://$signer_health/readyz" >/dev/null 2>&1 && break; sleep 0.1; done
-check "signer back" curl -fsS "http://$signer_health/readyz"
+check_here "signer back" start_signer 10
 sql -c "DELETE FROM crl_cache WHERE issuer_id = '$ISSUER'" >/dev/null
 # the publisher's connection to the signer reconnects within its backoff (at most 5 s)
 crl_verifies() { [ "$(openssl crl -inform DER -in crl.der -CAfile "$CA" -noout 2>&1)" = "verify OK" ]; }

@@ -167,6 +167,29 @@ issue() {
 }
 
 # ---------------------------------------------------------------------------
+# The dev stack's signer, stopped and started again from its own process
+# (environment and executable read from /proc; needs CERTCTL_DEV_DATA).
+
+# stop_signer: SIGTERM, wait for it to exit; remembers how to start it again.
+stop_signer() {
+    local pid; pid=$(cat "$CERTCTL_DEV_DATA/run/signer.pid")
+    mapfile -d '' SIGNER_ENV <"/proc/$pid/environ"
+    SIGNER_EXE=$(readlink "/proc/$pid/exe")
+    kill -TERM "$pid"; while kill -0 "$pid" 2>/dev/null; do sleep 0.1; done
+}
+# start_signer SECONDS: starts it as stop_signer found it; succeeds once its /readyz answers within SECONDS.
+start_signer() {
+    env -i "${SIGNER_ENV[@]}" nohup "$SIGNER_EXE" >>"$CERTCTL_DEV_DATA/logs/signer.log" 2>&1 &
+    echo $! >"$CERTCTL_DEV_DATA/run/signer.pid"
+    local health deadline=$((SECONDS + $1))
+    health=$(printf '%s\n' "${SIGNER_ENV[@]}" | sed -n 's/^CERTCTL_SIGNER_HEALTH_LISTEN=//p')
+    until curl -fsS "http://$health/readyz" >/dev/null 2>&1; do
+        [ $SECONDS -lt $deadline ] || return 1
+        sleep 0.1
+    done
+}
+
+# ---------------------------------------------------------------------------
 # SQL helpers.
 
 sql() { # SQL on stdin or as -c; retried while Postgres is restarting

@@ -30,7 +30,7 @@ package struct IssuerOperations: Sendable {
 
     /// A new issuer: its first generation, made by the signer.
     package func create(_ request: RotationRequest, displayName: String?) async throws -> GenerationResult {
-        guard Self.isIssuerID(request.issuerID) else {
+        guard IssuerID.isValid(request.issuerID) else {
             throw Failure(kind: .invalid, code: "invalid_request", message: "id must match ^[a-z0-9][a-z0-9-]{0,62}$")
         }
         guard let subject = request.subject, !subject.isEmpty else {
@@ -78,7 +78,7 @@ package struct IssuerOperations: Sendable {
     }
 
     private func exists(_ issuerID: String) async throws -> Bool {
-        guard Self.isIssuerID(issuerID) else { return false }
+        guard IssuerID.isValid(issuerID) else { return false }
         return !(try await generations.list(issuerID: issuerID).isEmpty)
     }
 
@@ -101,10 +101,6 @@ package struct IssuerOperations: Sendable {
         }
     }
 
-    static func isIssuerID(_ text: String) -> Bool {
-        guard let first = text.utf8.first, (1...63).contains(text.utf8.count), first != 45 else { return false }
-        return text.utf8.allSatisfy { (97...122).contains($0) || (48...57).contains($0) || $0 == 45 }
-    }
 
     static func der(_ certificate: Certificate) throws -> [UInt8] {
         var serializer = DER.Serializer()

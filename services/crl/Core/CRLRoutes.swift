@@ -42,16 +42,10 @@ struct CRLRoutes {
         var format = Format.der
         if issuer.hasSuffix(".pem") { issuer = issuer.dropLast(4); format = .pem }
         else if issuer.hasSuffix(".crl") || issuer.hasSuffix(".der") { issuer = issuer.dropLast(4) }
-        guard isIssuerID(issuer) else { return nil }
+        guard IssuerID.isValid(issuer) else { return nil }
         return (String(issuer), format)
     }
 
-    /// The database's issuer_id domain: lowercase letters, digits, hyphens.
-    static func isIssuerID(_ text: Substring) -> Bool {
-        guard let first = text.utf8.first, (1...63).contains(text.utf8.count) else { return false }
-        let allowed = { (c: UInt8) in (97...122).contains(c) || (48...57).contains(c) || c == 45 }
-        return first != 45 && text.utf8.allSatisfy(allowed)
-    }
 
     /// `issuerSegment` nil: `name` is "{issuer}[.ext]" (the active generation);
     /// otherwise `name` is "{generation}[.ext]" under issuer `issuerSegment`.
@@ -60,7 +54,7 @@ struct CRLRoutes {
             return nil
         }
         guard let issuerSegment else { return (last, nil, format) }
-        guard isIssuerID(Substring(issuerSegment)), let generation = Int(last), generation >= 1, last.first != "0" else { return nil }
+        guard IssuerID.isValid(issuerSegment), let generation = Int(last), generation >= 1, last.first != "0" else { return nil }
         return (issuerSegment, generation, format)
     }
 
@@ -143,12 +137,12 @@ struct CRLRoutes {
         else if name.hasSuffix(".pem") { name = name.dropLast(4); pem = true }
         let issuerID: String, generation: Int?
         if let issuerSegment {
-            guard Self.isIssuerID(Substring(issuerSegment)), let number = Int(name), number >= 1, name.first != "0" else {
+            guard IssuerID.isValid(Substring(issuerSegment)), let number = Int(name), number >= 1, name.first != "0" else {
                 return Self.text(.notFound, "unknown issuer\n")
             }
             (issuerID, generation) = (issuerSegment, number)
         } else {
-            guard Self.isIssuerID(name) else { return Self.text(.notFound, "unknown issuer\n") }
+            guard IssuerID.isValid(name) else { return Self.text(.notFound, "unknown issuer\n") }
             (issuerID, generation) = (String(name), nil)
         }
         do {

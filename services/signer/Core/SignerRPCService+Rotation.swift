@@ -135,7 +135,7 @@ extension SignerRPCService {
 
     /// The request, checked, with the active generation's values as defaults.
     static func plan(_ request: Certctl_Signer_V1_RotateIssuerRequest, previous: LoadedCA?) throws(RotationRefusal) -> RotationPlan {
-        guard isIssuerID(request.issuerID) else {
+        guard IssuerID.isValid(request.issuerID) else {
             throw .invalid("issuer_id must be 1-63 lower-case letters, digits or hyphens, not starting with a hyphen")
         }
         let algorithm: KeyAlgorithm
@@ -184,10 +184,6 @@ extension SignerRPCService {
                             crossCertificate: request.crossCertificate)
     }
 
-    static func isIssuerID(_ text: String) -> Bool {
-        guard let first = text.utf8.first, (1...63).contains(text.utf8.count), first != 45 else { return false }
-        return text.utf8.allSatisfy { (97...122).contains($0) || (48...57).contains($0) || $0 == 45 }
-    }
 
     func response(_ issuerID: String, generation: Int, certificate: [UInt8]?, csr: [UInt8]?, cross: [UInt8]?, activateAt: Date?)
         -> Certctl_Signer_V1_GenerationResponse
