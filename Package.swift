@@ -16,6 +16,7 @@ let package = Package(
         .executable(name: "certctl-crl", targets: ["CertctlCRL"]),
         .executable(name: "certctl-enroll", targets: ["CertctlEnroll"]),
         .executable(name: "certctl-bench-signer", targets: ["CertctlBenchSigner"]),
+        .executable(name: "certctl", targets: ["CertctlCLI"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-log", from: "1.16.2"),
@@ -240,6 +241,30 @@ let package = Package(
             name: "CertctlEnroll",
             dependencies: ["CertctlEnrollCore", "CertctlRuntime", "CertctlConfig", "CertctlIssuance", "CertctlRPC", "CertctlStore"],
             path: "services/enrollment/Main",
+            swiftSettings: strict
+        ),
+
+        // MARK: Operator CLI (a client of the admin API only; docs/cli.md)
+        .target(
+            name: "CertctlCLICore",
+            dependencies: [
+                "CertctlPKI",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
+                .product(name: "NIOSSL", package: "swift-nio-ssl"),
+                .product(name: "X509", package: "swift-certificates"),
+                .product(name: "SwiftASN1", package: "swift-asn1"),
+                .product(name: "Crypto", package: "swift-crypto"),
+            ],
+            path: "cli/Core",
+            swiftSettings: strict
+        ),
+        .executableTarget(
+            name: "CertctlCLI",
+            dependencies: ["CertctlCLICore"],
+            path: "cli/Main",
             swiftSettings: strict
         ),
 
