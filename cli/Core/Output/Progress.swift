@@ -44,7 +44,8 @@ final class Progress {
             let filled = width * percent / 100
             let bar = String(repeating: "#", count: filled) + String(repeating: ".", count: width - filled)
             FileHandle.standardError.write(Data("\r\(label) [\(bar)] \(percent)% \(done)/\(total) \(note)\u{1b}[K".utf8))
-        } else if force || percent / 10 > lastPercent / 10 || Date().timeIntervalSince(lastLine) >= 5 {
+        } else if percent < 100, force || percent / 10 > lastPercent / 10 || Date().timeIntervalSince(lastLine) >= 5 {
+            // (100 % is left to finish's summary line)
             lastPercent = percent
             lastLine = Date()
             Console.err("\(label): \(done)/\(total) (\(percent)%) \(note)")
