@@ -18,7 +18,7 @@ set -Eeuo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/lib/common.sh"
 interop_start
 
-BIN=${CERTCTL_BIN_DIR:-${CERTCTL_TEST_BIN_DIR:-}}
+BIN=${CERTCTL_BIN_DIR:-${CERTCTL_TEST_BIN_DIR:-$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && swift build --show-bin-path)}}
 CERTCTL="$BIN/certctl"
 [ -x "$CERTCTL" ] || { echo "error: $CERTCTL is not built (swift build --product certctl)" >&2; exit 1; }
 CFG="$WORK/home/certctl/config.json"
