@@ -297,6 +297,12 @@ let package = Package(
             swiftSettings: strict
         ),
         .testTarget(
+            name: "CertctlCLITests",
+            dependencies: ["CertctlCLICore", .product(name: "NIOHTTP1", package: "swift-nio")],
+            path: "Tests/CLI",
+            swiftSettings: strict
+        ),
+        .testTarget(
             name: "CertctlIntegrationTests",
             dependencies: [
                 "CertctlConfig", "CertctlStore", "CertctlRuntime", "CertctlPKI", "CertctlRPC", "CertctlIssuance",
