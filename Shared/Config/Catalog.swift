@@ -144,7 +144,7 @@ public enum Catalog {
     public static let apiKey = ConfigVariable<String>(
         "CERTCTL_API_KEY", services: [.admin],
         expected: "a secret of at least 32 printable characters",
-        meaning: "Bootstrap admin API key: if set, its SHA-256 hash is stored as an `admin` key for actor `bootstrap`. Unset: no bootstrap key.",
+        meaning: "Bootstrap admin API key: if set, stored (salted SHA-256 only) as an `admin` key for actor `bootstrap`; a new value revokes the bootstrap key it replaces, and a value revoked through the API stays revoked. Unset: no bootstrap key.",
         parse: { $0.count >= 32 && $0.allSatisfy { $0.isASCII && !$0.isWhitespace } ? $0 : nil })
 
     public static let ocspBaseURL = ConfigVariable<String>(
@@ -168,8 +168,14 @@ public enum Catalog {
     public static let certExportRateLimitPerActorHour = ConfigVariable<Int>(
         "CERTCTL_CERT_EXPORT_RATE_LIMIT_PER_ACTOR_HR", default: "50", services: [.admin],
         expected: "a non-negative integer (0 disables the limit)",
-        meaning: "Certificate exports allowed per actor per hour.",
+        meaning: "Certificate exports allowed per API key per sliding hour, counted in Postgres across admin replicas (429 with Retry-After beyond it).",
         parse: nonNegativeInt)
+
+    public static let auditHeadExportInterval = ConfigVariable<Duration>(
+        "CERTCTL_AUDIT_HEAD_EXPORT_INTERVAL", default: "15m", services: [.admin],
+        expected: "a duration between 10s and 24h such as 15m",
+        meaning: "How often admin logs the audit chain head (`audit chain head` with seq and hash) for anchoring elsewhere; the `certctl_audit_chain_head_seq` gauge is updated every second.",
+        parse: { GoDuration.parse($0).flatMap { $0 >= .seconds(10) && $0 <= .seconds(86_400) ? $0 : nil } })
 
     public static let configEncryptionKey = ConfigVariable<[UInt8]>(
         "CERTCTL_CONFIG_ENCRYPTION_KEY", services: [.admin, .enroll],
@@ -335,7 +341,7 @@ public enum Catalog {
         caCertPath.info, caKeyPath.info, signerCRLMaxValidity.info, signerKeyDir.info, signerArchiveGrace.info,
         signerRPCListen.info, signerAddress.info, rpcTLSCert.info, rpcTLSKey.info, rpcTLSCA.info,
         autoMigrate.info, apiKey.info, ocspBaseURL.info, crlBaseURL.info, pendingIssuanceTimeout.info,
-        certExportRateLimitPerActorHour.info, configEncryptionKey.info,
+        certExportRateLimitPerActorHour.info, auditHeadExportInterval.info, configEncryptionKey.info,
         crlGenerationInterval.info, crlValidity.info, crlRevocationDebounce.info, crlHTTPMaxAge.info,
         ocspResponderKeyDir.info, ocspRateLimitPerIPMinute.info, ocspResponseValidity.info, ocspRefreshMargin.info,
         ocspResponderValidity.info, ocspResponderRotationGrace.info, ocspCacheMaxEntries.info, ocspTrustedProxies.info,

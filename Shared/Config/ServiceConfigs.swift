@@ -115,6 +115,7 @@ public struct AdminConfig: ServiceConfig {
     public var autoMigrate: Bool
     public var bootstrapAPIKey: String?
     public var certExportRateLimitPerActorHour: Int
+    public var auditHeadExportInterval: Duration
     public var configEncryptionKey: [UInt8]?
     public var signerAddress: ListenAddress
     public var rpcIdentity: RPCIdentityPaths
@@ -138,6 +139,7 @@ public struct AdminConfig: ServiceConfig {
         autoMigrate = try env.read(Catalog.autoMigrate)
         bootstrapAPIKey = try env.readOptional(Catalog.apiKey)
         certExportRateLimitPerActorHour = try env.read(Catalog.certExportRateLimitPerActorHour)
+        auditHeadExportInterval = try env.read(Catalog.auditHeadExportInterval)
         configEncryptionKey = try env.readOptional(Catalog.configEncryptionKey)
     }
 }

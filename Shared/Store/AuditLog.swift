@@ -73,6 +73,8 @@ public struct AuditEventRecord: Sendable {
     public var targetID: String?
     public var errorCode: String?
     public var detailsJSON: String
+    public var chainSeq: Int64?
+    public var chainHash: [UInt8]?
 }
 
 extension AuditLog {
@@ -81,7 +83,8 @@ extension AuditLog {
         client: PostgresClient, targetID: String?, action: String?, limit: Int, beforeID: Int64?, logger: Logger
     ) async throws -> [AuditEventRecord] {
         let rows = try await client.query("""
-            SELECT id, occurred_at, service, actor, action, outcome, target_type, target_id, error_code, details::text
+            SELECT id, occurred_at, service, actor, action, outcome, target_type, target_id, error_code, details::text,
+                   chain_seq, chain_hash
             FROM audit_events
             WHERE (\(targetID)::text IS NULL OR target_id = \(targetID))
               AND (\(action)::text IS NULL OR action = \(action))
@@ -89,11 +92,12 @@ extension AuditLog {
             ORDER BY id DESC LIMIT \(limit)
             """, logger: logger)
         var result: [AuditEventRecord] = []
-        for try await (id, at, service, actor, action, outcome, targetType, targetID, errorCode, details)
-            in rows.decode((Int64, Date, String, String, String, String, String?, String?, String?, String).self) {
+        for try await (id, at, service, actor, action, outcome, targetType, targetID, errorCode, details, seq, hash)
+            in rows.decode((Int64, Date, String, String, String, String, String?, String?, String?, String, Int64?, ByteBuffer?).self) {
             result.append(AuditEventRecord(id: id, occurredAt: at, service: service, actor: actor, action: action,
                                            outcome: outcome, targetType: targetType, targetID: targetID,
-                                           errorCode: errorCode, detailsJSON: details))
+                                           errorCode: errorCode, detailsJSON: details,
+                                           chainSeq: seq, chainHash: hash.map { Array(buffer: $0) }))
         }
         return result
     }

@@ -12,7 +12,7 @@ struct AdminCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "certctl-admin",
         abstract: "certctl admin service: REST API and database migrations.",
-        subcommands: [Serve.self, Migrate.self, ProvisionDatabase.self, ConfigReference.self, SignSCEPChallenge.self, IssuerCommand.self, DoctorCommand.self],
+        subcommands: [Serve.self, Migrate.self, ProvisionDatabase.self, ConfigReference.self, SignSCEPChallenge.self, IssuerCommand.self, DoctorCommand.self, AuditCommand.self],
         defaultSubcommand: Serve.self)
 }
 
