@@ -57,7 +57,7 @@ struct SchemaTests {
         }
     }
 
-    @Test("a bootstrap API key is stored as a SHA-256 hash only, once, with an audit event")
+    @Test("an API key is stored as a salted SHA-256 hash only, once, with an audit event")
     func apiKeyHashOnly() async throws {
         try await TestEnvironment.withFreshDatabase(migrated: true) { url in
             let key = APIKeyStore.generate()
@@ -71,7 +71,9 @@ struct SchemaTests {
             #expect(!second, "the second call finds it")
             let hex = APIKeyStore.hash(key).map { String(format: "%02x", $0) }.joined()
             #expect(try await TestEnvironment.scalar(
-                "SELECT count(*) FROM api_keys WHERE key_hash = '\\x\(hex)'::bytea AND role = 'admin'", url) == 1)
+                "SELECT count(*) FROM api_keys WHERE key_hash = sha256(key_salt || convert_to('\(key)', 'UTF8')) AND role = 'admin'", url) == 1)
+            #expect(try await TestEnvironment.scalar("SELECT count(*) FROM api_keys WHERE key_hash = '\\x\(hex)'::bytea", url) == 0,
+                    "not the unsalted hash")
             #expect(try await TestEnvironment.scalar(
                 "SELECT count(*) FROM api_keys WHERE position('\(key)' in encode(key_hash, 'escape')) > 0", url) == 0)
             #expect(try await TestEnvironment.scalar(

@@ -30,11 +30,18 @@ struct AdminBootstrap: Service {
         }
         if let key = config.bootstrapAPIKey {
             let store = APIKeyStore(client: database.client, logger: logger)
-            let created = try await retryWhileDatabaseUnavailable("storing the bootstrap API key", logger: logger) {
-                try await store.ensure(key: key, role: .admin, actor: "bootstrap", service: "admin")
+            let outcome = try await retryWhileDatabaseUnavailable("storing the bootstrap API key", logger: logger) {
+                try await store.ensureBootstrap(key: key, service: "admin")
             }
-            logger.info(created ? "stored bootstrap admin API key" : "bootstrap admin API key already present",
-                        metadata: ["key_prefix": "\(APIKeyStore.prefix(key))"])
+            let metadata: Logger.Metadata = ["key_prefix": "\(APIKeyStore.prefix(key))"]
+            switch outcome {
+            case .present: logger.info("bootstrap admin API key already present", metadata: metadata)
+            case .created(let revoked):
+                logger.info("stored bootstrap admin API key; revoked the \(revoked) bootstrap key(s) it replaces", metadata: metadata)
+            case .revoked:
+                logger.warning("CERTCTL_API_KEY names a key that was revoked; it stays revoked (set a new value to make a new bootstrap key)",
+                               metadata: metadata)
+            }
         }
         if let scep = config.scepBootstrap {
             await SCEPEndpointBootstrap.run(scep, store: EnrollmentSCEPStore(client: database.client, logger: logger), logger: logger)
