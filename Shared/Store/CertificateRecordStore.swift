@@ -105,6 +105,9 @@ public struct CertificateFilter: Sendable {
     public var text: String?
     public var serialHex: String?
     public var expiringBefore: Date?
+    public var profileID: String?
+    /// Reserved (issued) before this time.
+    public var issuedBefore: Date?
     public var limit: Int = 100
     /// Keyset cursor: the id of the last row of the previous page.
     public var after: UUID?
@@ -206,6 +209,8 @@ public struct CertificateRecordStore: Sendable {
               AND (\(f.issuerID)::text IS NULL OR c.issuer_id = \(f.issuerID))
               AND (\(f.serialHex)::text IS NULL OR c.serial_hex = \(f.serialHex))
               AND (\(f.expiringBefore)::timestamptz IS NULL OR c.not_after < \(f.expiringBefore))
+              AND (\(f.profileID)::text IS NULL OR c.profile_id = \(f.profileID))
+              AND (\(f.issuedBefore)::timestamptz IS NULL OR c.created_at < \(f.issuedBefore))
               AND (\(pattern)::text IS NULL OR c.subject ILIKE \(pattern)
                    OR EXISTS (SELECT 1 FROM unnest(c.subject_alt_names) san WHERE san ILIKE \(pattern)))
               AND (\(f.after)::uuid IS NULL OR (c.created_at, c.id) < (SELECT created_at, id FROM certificates WHERE id = \(f.after)))

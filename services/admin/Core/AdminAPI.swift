@@ -15,13 +15,16 @@ package enum AdminAPI {
         let signerService = try SignerConnectionService.connect(to: config.signerAddress, identity: config.rpcIdentity)
         try addRoutes(
             to: context.router, database: context.database, signing: signerService.connection.signing,
-            urls: PublicationURLs(ocspBase: config.ocspBaseURL, crlBase: config.crlBaseURL), logger: context.logger)
+            urls: PublicationURLs(ocspBase: config.ocspBaseURL, crlBase: config.crlBaseURL),
+            exportLimitPerHour: config.certExportRateLimitPerActorHour, logger: context.logger)
         return [
             signerService,
             PendingReaper(certificates: CertificateRecordStore(client: context.database.client, logger: context.logger),
                           timeout: config.pendingIssuanceTimeout, logger: context.logger),
             GenerationGauges(store: IssuerGenerationStore(client: context.database.client, logger: context.logger),
                              logger: context.logger),
+            AuditSealer(chain: AuditChain(client: context.database.client, logger: context.logger),
+                        headExportInterval: config.auditHeadExportInterval, logger: context.logger),
         ]
     }
 
@@ -29,7 +32,7 @@ package enum AdminAPI {
     /// for the process; tests use it to exercise the routes in-process (HummingbirdTesting).
     package static func addRoutes(
         to router: Router<BasicRequestContext>, database: Database, signing: any SigningClient & KeyGenerationClient,
-        urls: PublicationURLs,
+        urls: PublicationURLs, exportLimitPerHour: Int,
         logger: Logger
     ) throws {
         router.add(middleware: APIRequestChecks())
@@ -44,11 +47,20 @@ package enum AdminAPI {
             certificates: CertificateRecordStore(client: client, logger: logger),
             revocations: RevocationStore(client: client, logger: logger), issuers: issuers, generations: generations
         ).add(to: router)
+        CertificateExportRoutes(
+            support: support, certificates: CertificateRecordStore(client: client, logger: logger), generations: generations,
+            limiter: ExportRateLimiter(client: client, limitPerHour: exportLimitPerHour, logger: logger),
+            audit: AuditLog(client: client, logger: logger)
+        ).add(to: router)
+        BulkRevocationRoutes(support: support, certificates: CertificateRecordStore(client: client, logger: logger),
+                             revocations: RevocationStore(client: client, logger: logger)).add(to: router)
         IssuerRoutes(support: support, issuers: issuers, generations: generations,
                      operations: IssuerOperations(signer: signing, issuers: issuers, generations: generations), urls: urls)
             .add(to: router)
         ProfileRoutes(support: support, profiles: ProfileStore(client: client, logger: logger)).add(to: router)
-        AuditRoutes(support: support, client: client, logger: logger).add(to: router)
+        AuditRoutes(support: support, client: client, chain: AuditChain(client: client, logger: logger), logger: logger)
+            .add(to: router)
+        APIKeyRoutes(support: support, keys: support.keys).add(to: router)
         SCEPAdminRoutes(support: support, store: EnrollmentSCEPStore(client: client, logger: logger)).add(to: router)
         ESTAdminRoutes(support: support, store: EnrollmentESTStore(client: client, logger: logger)).add(to: router)
         TrustAnchorRoutes(support: support, store: TrustAnchorStore(client: client, logger: logger)).add(to: router)

@@ -79,6 +79,13 @@ struct CertificateRoutes: Sendable {
             }
             filter.expiringBefore = date
         }
+        if let text = query["issued_before"].map(String.init) {
+            guard let date = ISO8601DateFormatter().date(from: text) else {
+                throw APIError(.badRequest, "invalid_request", "issued_before must be an RFC 3339 timestamp")
+            }
+            filter.issuedBefore = date
+        }
+        filter.profileID = query["profile_id"].map(String.init)
         if let cursor = query["cursor"].map(String.init) {
             guard let after = UUID(uuidString: cursor) else { throw APIError(.badRequest, "invalid_cursor", "cursor is not valid") }
             filter.after = after
