@@ -319,6 +319,11 @@ check "certctl-enroll kept running through both signals" running enroll
 section "5. Postgres restore (Postgres restore)"
 new_cert late   # issued before the backup, revoked after it
 fetch_crl crl.der; PUBLISHED+=("$(crl_number crl.der)")
+# certctl-admin's host commands with its environment (as remembered above)
+admin_cmd() { local envs; mapfile -d '' envs <"$WORK/admin.environ"; env -i "${envs[@]}" "$(cat "$WORK/admin.exe")" "$@"; }
+# the audit chain's head before the backup, as an operator would have anchored it (docs/audit.md)
+AUDIT_HEAD=$(admin_cmd audit head)
+check "the audit chain head is SEQ:HASH" grep -Eq '^[0-9]+:[0-9a-f]{64}$' <<<"$AUDIT_HEAD"
 # step 1: the backup
 check "step 1: pg_dump -Fc" pg_dump -Fc -f "$DUMP" "$DATABASE_URL"
 dumped_mark=$(sql -c "SELECT max(last_crl_number) FROM issuer_generations WHERE issuer_id = '$ISSUER'")
@@ -355,6 +360,8 @@ check "step 7: certctl-signer /readyz ready" wait_ready signer
 check "step 7: the signer's RPC listener accepts connections" poll 30 rpc_up
 for name in "${SERVICES[@]:1}"; do start_service "$name"; done
 for name in "${SERVICES[@]:1}"; do check "step 7: certctl-$name /readyz ready" wait_ready "$name"; done
+check "after the restore: certctl-admin audit verify --anchor (the hash chain survived pg_dump and pg_restore)" \
+    admin_cmd audit verify --anchor "$AUDIT_HEAD"
 est_up() { curl -sf -o /dev/null --cacert "$CERTCTL_EST_TLS_CA_PATH" "$EST/cacerts"; }
 check "step 7: the EST listener answers" poll 30 est_up
 served() { fetch_crl crl.der && [ "$STATUS" = 200 ]; }
