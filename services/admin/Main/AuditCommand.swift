@@ -39,7 +39,7 @@ struct AuditCommand: AsyncParsableCommand {
                 previous = bytes
             }
             var broken: AuditChain.Break?
-            try await AdminCLIContext.run(label: "certctl-admin audit") { database, _, logger in
+            try await AdminCLIContext.runDatabase(label: "certctl-admin audit") { database, logger in
                 let chain = AuditChain(client: database.client, logger: logger)
                 try await chain.sealAll()
                 var next: Int64? = fromSeq
@@ -69,7 +69,7 @@ struct AuditCommand: AsyncParsableCommand {
         static let configuration = CommandConfiguration(abstract: "Print the chain head as SEQ:HASH (to anchor it elsewhere).")
 
         func run() async throws {
-            try await AdminCLIContext.run(label: "certctl-admin audit") { database, _, logger in
+            try await AdminCLIContext.runDatabase(label: "certctl-admin audit") { database, logger in
                 let chain = AuditChain(client: database.client, logger: logger)
                 try await chain.sealAll()
                 let head = try await chain.head()
