@@ -17,6 +17,11 @@ package enum AdminAPI {
             to: context.router, database: context.database, signing: signerService.connection.signing,
             urls: PublicationURLs(ocspBase: config.ocspBaseURL, crlBase: config.crlBaseURL),
             exportLimitPerHour: config.certExportRateLimitPerActorHour, logger: context.logger)
+        Console.addRoutes(
+            to: context.router, database: context.database, signing: signerService.connection.signing,
+            urls: PublicationURLs(ocspBase: config.ocspBaseURL, crlBase: config.crlBaseURL),
+            exportLimitPerHour: config.certExportRateLimitPerActorHour,
+            options: ConsoleOptions(secureCookies: config.httpTLS != nil), logger: context.logger)
         return [
             signerService,
             PendingReaper(certificates: CertificateRecordStore(client: context.database.client, logger: context.logger),

@@ -84,7 +84,12 @@ struct APIKeyRoutes: Sendable {
 
     func create(_ request: Request) async throws -> Response {
         let principal = try await support.require(request, [.admin])
-        let body = try await APISupport.decode(CreateBody.self, from: request)
+        let (record, key) = try await create(try await APISupport.decode(CreateBody.self, from: request), by: principal)
+        return try APISupport.json(KeyJSON(record: record, key: key), status: .created)
+    }
+
+    /// Validation and creation, for the API and the web console: the new key's record and its secret (shown once).
+    func create(_ body: CreateBody, by principal: Principal) async throws -> (APIKeyRecord, String) {
         guard let role = APIRole(rawValue: body.role) else {
             throw APIError(.badRequest, "invalid_request", "role must be admin, operator or auditor")
         }
@@ -99,10 +104,9 @@ struct APIKeyRoutes: Sendable {
         if let expires = body.expires_at, expires <= Date() {
             throw APIError(.badRequest, "invalid_request", "expires_at must be in the future")
         }
-        let (record, key) = try await keys.create(
+        return try await keys.create(
             APIKeyFields(actor: body.actor, role: role, description: description, expiresAt: body.expires_at),
             createdBy: principal.actor, service: "admin")
-        return try APISupport.json(KeyJSON(record: record, key: key), status: .created)
     }
 
     static func keyID(_ context: BasicRequestContext) throws -> UUID {

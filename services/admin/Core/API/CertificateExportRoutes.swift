@@ -47,8 +47,13 @@ struct CertificateExportRoutes: Sendable {
 
     func export(_ request: Request, _ context: BasicRequestContext) async throws -> Response {
         let principal = try await support.require(request, [.admin, .operator, .auditor])
-        let idText = context.parameters.get("id") ?? ""
-        let formatText = request.uri.queryParameters["format"].map(String.init) ?? "pem"
+        return try await export(principal: principal, idText: context.parameters.get("id") ?? "",
+                                formatText: request.uri.queryParameters["format"].map(String.init) ?? "pem",
+                                password: request.headers[Self.passwordHeader])
+    }
+
+    /// The export itself, for the API and the web console (which passes its session's principal).
+    func export(principal: Principal, idText: String, formatText: String, password passwordGiven: String?) async throws -> Response {
         func refuse(_ error: APIError, outcome: String, auditOutcome: AuditRecord.Outcome) async throws -> Never {
             try await audit.record(AuditRecord(
                 service: "admin", actor: principal.actor, action: "certificate.export", outcome: auditOutcome,
@@ -65,7 +70,7 @@ struct CertificateExportRoutes: Sendable {
         }
         var password: String?
         if format == .pkcs12 {
-            guard let value = request.headers[Self.passwordHeader], (8...1024).contains(value.count) else {
+            guard let value = passwordGiven, (8...1024).contains(value.count) else {
                 try await refuse(APIError(.badRequest, "password_required",
                                           "format pkcs12 needs the header Certctl-Export-Password (8 to 1024 characters)"),
                                  outcome: "invalid", auditOutcome: .failure)

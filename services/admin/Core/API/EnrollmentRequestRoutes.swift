@@ -100,7 +100,11 @@ struct EnrollmentRequestRoutes: Sendable {
     /// when it arrived, requested_by the device's actor (the approver is in decided_by and the audit).
     func approve(_ request: Request, _ context: BasicRequestContext) async throws -> Response {
         let principal = try await support.require(request, [.admin, .operator])
-        let id = try Self.requestID(context)
+        return try APISupport.json(RequestJSON(try await approve(try Self.requestID(context), by: principal)))
+    }
+
+    /// The approval itself, for the API and the web console: issues the held request, or marks it failed (422).
+    func approve(_ id: UUID, by principal: Principal) async throws -> EnrollmentRequestRecord {
         let issuance = self.issuance
         do {
             let record = try await store.approve(id, actor: principal.actor, audit: { held, outcome in
@@ -129,7 +133,7 @@ struct EnrollmentRequestRoutes: Sendable {
                 throw APIError(.unprocessableContent, "enrollment_request_failed",
                                "request \(id.uuidString.lowercased()) could not be issued and is now failed: \(record.reason ?? "")")
             }
-            return try APISupport.json(RequestJSON(record))
+            return record
         } catch let error as EnrollmentRequestError {
             throw Self.map(error)
         } catch let error as IssuanceError {
@@ -166,7 +170,12 @@ struct EnrollmentRequestRoutes: Sendable {
         let principal = try await support.require(request, [.admin, .operator])
         let id = try Self.requestID(context)
         let body = try await APISupport.decode(RejectBody.self, from: request)
-        let reason = body.reason.trimmingCharacters(in: .whitespacesAndNewlines)
+        return try APISupport.json(RequestJSON(try await reject(id, by: principal, reason: body.reason)))
+    }
+
+    /// The rejection itself, for the API and the web console.
+    func reject(_ id: UUID, by principal: Principal, reason given: String) async throws -> EnrollmentRequestRecord {
+        let reason = given.trimmingCharacters(in: .whitespacesAndNewlines)
         guard (1...1000).contains(reason.count) else {
             throw APIError(.badRequest, "invalid_request", "reason must have 1 to 1000 characters")
         }
@@ -174,7 +183,7 @@ struct EnrollmentRequestRoutes: Sendable {
             let record = try await store.reject(id, actor: principal.actor, reason: reason, audit: AuditRecord(
                 service: "admin", actor: principal.actor, action: "enrollment_request.reject", outcome: .success,
                 targetType: "enrollment_request", targetID: id.uuidString.lowercased(), details: ["reason": reason]))
-            return try APISupport.json(RequestJSON(record))
+            return record
         } catch let error as EnrollmentRequestError {
             throw Self.map(error)
         }

@@ -73,32 +73,39 @@ struct TrustAnchorRoutes: Sendable {
         router.post("/api/v1/admin/trust-anchors/:name/reload") { request, context in
             let principal = try await support.require(request, [.admin])
             let name = context.parameters.get("name") ?? ""
-            guard try await store.get(name) != nil else {
-                throw APIError(.notFound, "trust_anchor_not_found", "trust anchor \(name) does not exist")
-            }
             let waitMS = request.uri.queryParameters["wait_ms"].flatMap { Int(String($0)) }.map { min(max($0, 100), 30_000) } ?? 3000
-            let id = try await store.requestReload(name: name, requestedBy: principal.actor, audit: AuditRecord(
-                service: "admin", actor: principal.actor, action: "trust_anchor.reload", outcome: .success,
-                targetType: "trust_anchor", targetID: name))
-            let deadline = ContinuousClock.now + .milliseconds(waitMS)
-            var results = try await store.results(reloadID: id)
-            // Replicas answer independently; after the first answer give the others a short grace period.
-            var firstSeen: ContinuousClock.Instant?
-            while ContinuousClock.now < deadline {
-                if !results.isEmpty, firstSeen == nil { firstSeen = .now }
-                if let firstSeen, firstSeen.duration(to: .now) > .milliseconds(500) { break }
-                try await Task.sleep(for: .milliseconds(100))
-                results = try await store.results(reloadID: id)
-            }
+            let (id, results) = try await reload(name, by: principal, waitMS: waitMS)
             let body = ReloadJSON(name: name, reload_id: id, replicas: results.map {
                 ResultJSON(replica: $0.replica, ok: $0.ok, error: $0.errorCode, message: $0.errorMessage,
                            certificate_count: $0.certificateCount, sha256: $0.sha256)
             })
-            guard !results.isEmpty else {
-                throw APIError(.gatewayTimeout, "no_replica_answered", "no enrollment replica reported within \(waitMS) ms (reload \(id))")
-            }
             let status: HTTPResponse.Status = results.allSatisfy(\.ok) ? .ok : .unprocessableContent
             return try APISupport.json(body, status: status)
         }
+    }
+
+    /// Asks every enrollment replica to reload `name` (NOTIFY) and waits up to `waitMS` for their answers:
+    /// for the API and the web console's reload dialog. 404 for an unknown anchor, 504 when no replica answered.
+    func reload(_ name: String, by principal: Principal, waitMS: Int) async throws -> (Int64, [TrustAnchorReloadResult]) {
+        guard try await store.get(name) != nil else {
+            throw APIError(.notFound, "trust_anchor_not_found", "trust anchor \(name) does not exist")
+        }
+        let id = try await store.requestReload(name: name, requestedBy: principal.actor, audit: AuditRecord(
+            service: "admin", actor: principal.actor, action: "trust_anchor.reload", outcome: .success,
+            targetType: "trust_anchor", targetID: name))
+        let deadline = ContinuousClock.now + .milliseconds(waitMS)
+        var results = try await store.results(reloadID: id)
+        // Replicas answer independently; after the first answer give the others a short grace period.
+        var firstSeen: ContinuousClock.Instant?
+        while ContinuousClock.now < deadline {
+            if !results.isEmpty, firstSeen == nil { firstSeen = .now }
+            if let firstSeen, firstSeen.duration(to: .now) > .milliseconds(500) { break }
+            try await Task.sleep(for: .milliseconds(100))
+            results = try await store.results(reloadID: id)
+        }
+        guard !results.isEmpty else {
+            throw APIError(.gatewayTimeout, "no_replica_answered", "no enrollment replica reported within \(waitMS) ms (reload \(id))")
+        }
+        return (id, results)
     }
 }
