@@ -41,7 +41,7 @@ struct AdminAPIStack: Sendable {
     /// The actor each role's key was issued to.
     static func actor(_ role: APIRole) -> String { "test-\(role.rawValue)" }
 
-    static func run(signer: Bool = false, exportLimitPerHour: Int = 50, _ body: @Sendable (AdminAPIStack) async throws -> Void) async throws {
+    static func run(signer: Bool = false, exportLimitPerHour: Int = 50, console: ConsoleOptions = ConsoleOptions(), _ body: @Sendable (AdminAPIStack) async throws -> Void) async throws {
         try await TestEnvironment.withFreshDatabase(migrated: true) { url in
             let ca = try TestCA.create()
             defer { ca.remove() }
@@ -72,6 +72,8 @@ struct AdminAPIStack: Sendable {
             let router = Router()
             try AdminAPI.addRoutes(to: router, database: database, signing: connection.connection.signing, urls: urls,
                                    exportLimitPerHour: exportLimitPerHour, logger: logger)
+            Console.addRoutes(to: router, database: database, signing: connection.connection.signing, urls: urls,
+                              exportLimitPerHour: exportLimitPerHour, options: console, logger: logger)
             let app = Application(router: router, services: [database, connection], logger: logger)
             try await app.test(.router) { http in
                 let store = APIKeyStore(client: database.client, logger: logger)

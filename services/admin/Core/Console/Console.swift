@@ -57,13 +57,13 @@ package enum Console {
                 await ConsoleErrors.run(request, logger: logger) { try await handler(request, context) }
             }
         }
-        router.get("/ui") { _, _ in ConsoleErrors.redirect("/ui/") }
         router.get("/ui/static/console.css") { _, _ in ConsoleAssets.response(ConsoleAssets.css, type: "text/css; charset=utf-8") }
         router.get("/ui/static/console.js") { _, _ in ConsoleAssets.response(ConsoleAssets.js, type: "text/javascript; charset=utf-8") }
         route(.get, "/ui/login") { request, _ in try await auth.loginPage(request) }
         route(.post, "/ui/login") { request, _ in try await auth.login(request) }
         route(.post, "/ui/logout") { request, _ in try await auth.logout(request) }
-        route(.get, "/ui/") { request, _ in try await dashboard.render(request) }
+        // "/ui" and "/ui/" are one route to Hummingbird
+        route(.get, "/ui") { request, _ in try await dashboard.render(request) }
         route(.get, "/ui/certificates") { request, _ in try await certificatePages.search(request) }
         route(.get, "/ui/certificates/:id") { request, context in try await certificatePages.detail(request, context) }
         route(.get, "/ui/certificates/:id/pem") { request, context in try await certificatePages.pem(request, context) }

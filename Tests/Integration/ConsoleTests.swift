@@ -1,0 +1,257 @@
+import CertctlAdminCore
+import CertctlConfig
+import CertctlPKI
+import CertctlStore
+import Crypto
+import Foundation
+import HTTPTypes
+import Hummingbird
+import Testing
+
+/// The web console under /ui (docs/console.md), in-process on the admin router: sessions and their cookie,
+/// CSRF tokens, roles enforced on the server, HTML escaping and page size.
+@Suite("Web console", .serialized, .timeLimit(.minutes(3)))
+struct ConsoleTests {
+    struct Page {
+        let status: HTTPResponse.Status
+        let headers: HTTPFields
+        let text: String
+        var location: String? { headers[.location] }
+        var setCookies: [String] { headers[values: .setCookie] }
+        func cookie(_ name: String) -> String? {
+            setCookies.first { $0.hasPrefix(name + "=") }.map { String($0.dropFirst(name.count + 1).prefix { $0 != ";" }) }
+        }
+    }
+
+    /// A browser of one: sends the session cookie it was given.
+    struct Browser {
+        let stack: AdminAPIStack
+        var session: String?
+        var csrf: String?
+
+        func get(_ path: String) async throws -> Page {
+            var headers = HTTPFields()
+            if let session { headers[.cookie] = "certctl_session=\(session)" }
+            let response = try await stack.http.executeRequest(uri: path, method: .get, headers: headers, body: nil)
+            return Page(status: response.status, headers: response.headers, text: String(buffer: response.body))
+        }
+
+        /// Posts a form; the session's CSRF token is added unless `csrf` is false.
+        func post(_ path: String, _ fields: [String: String] = [:], csrf withToken: Bool = true, cookie: String? = nil) async throws -> Page {
+            var headers = HTTPFields()
+            headers[.contentType] = "application/x-www-form-urlencoded"
+            if let value = cookie ?? session.map({ "certctl_session=\($0)" }) { headers[.cookie] = value }
+            var all = fields
+            if withToken, let csrf { all["csrf_token"] = csrf }
+            let body = all.map { "\(queryValue($0.key))=\(queryValue($0.value))" }.joined(separator: "&")
+            let response = try await stack.http.executeRequest(uri: path, method: .post, headers: headers, body: ByteBuffer(string: body))
+            return Page(status: response.status, headers: response.headers, text: String(buffer: response.body))
+        }
+
+        /// Signs in with `key` through the login form; returns the sign-in response.
+        @discardableResult
+        mutating func signIn(_ key: String) async throws -> Page {
+            let form = try await get("/ui/login?next=%2Fui%2F")
+            #expect(form.status == .ok)
+            let token = try #require(form.cookie("certctl_login_csrf"))
+            let page = try await post("/ui/login", ["api_key": key, "login_token": token, "next": "/ui/"], csrf: false,
+                                      cookie: "certctl_login_csrf=\(token)")
+            if let id = page.cookie("certctl_session"), !id.isEmpty {
+                session = id
+                let home = try await get("/ui/")
+                csrf = Self.hidden("csrf_token", in: home.text)
+            }
+            return page
+        }
+
+        static func hidden(_ name: String, in html: String) -> String? {
+            guard let range = html.range(of: "name=\"\(name)\" value=\"") else { return nil }
+            return String(html[range.upperBound...].prefix { $0 != "\"" })
+        }
+    }
+
+    @Test("signing in with an API key starts a session: 303 to the page asked for, an HttpOnly SameSite=Strict cookie scoped to /ui without Secure over plain HTTP, only its SHA-256 in Postgres; a wrong key gets 401 and no session; a login form without its token gets 403; logout ends the session")
+    func signInAndOut() async throws {
+        try await AdminAPIStack.run { stack in
+            var browser = Browser(stack: stack)
+            let anonymous = try await browser.get("/ui/certificates?status=issued")
+            #expect(anonymous.status == .seeOther)
+            #expect(anonymous.location == "/ui/login?next=%2Fui%2Fcertificates%3Fstatus%3Dissued")
+
+            let refused = try await browser.signIn("cctl_not-a-key")
+            #expect(refused.status == .unauthorized)
+            #expect(refused.text.contains("not valid"))
+            #expect(try await stack.count("SELECT count(*) FROM console_sessions") == 0)
+
+            let noToken = try await browser.post("/ui/login", ["api_key": stack.keys[.admin]!], csrf: false)
+            #expect(noToken.status == .forbidden)
+            #expect(try await stack.count("SELECT count(*) FROM console_sessions") == 0)
+
+            let page = try await browser.signIn(stack.keys[.operator]!)
+            #expect(page.status == .seeOther)
+            #expect(page.location == "/ui/")
+            let cookie = try #require(page.setCookies.first { $0.hasPrefix("certctl_session=") })
+            for flag in ["HttpOnly", "SameSite=Strict", "Path=/ui", "Max-Age=28800"] { #expect(cookie.contains(flag), "\(cookie)") }
+            #expect(!cookie.contains("Secure"))
+            let id = try #require(browser.session)
+            #expect(id.count == 43, "256 bits, base64url")
+            let hash = Hex.string(SHA256.hash(data: Data(id.utf8)))
+            #expect(try await stack.count("SELECT count(*) FROM console_sessions WHERE id_hash = '\\x\(hash)'::bytea") == 1)
+            #expect(try await stack.count("SELECT count(*) FROM console_sessions WHERE position('\(id)' in csrf_token) > 0 OR encode(id_hash, 'escape') = '\(id)'") == 0)
+            #expect(try await stack.count("SELECT count(*) FROM audit_events WHERE action = 'console.sign_in' AND actor = 'test-operator'") == 1)
+
+            let home = try await browser.get("/ui/")
+            #expect(home.status == .ok)
+            #expect(home.text.contains("Signed in as <strong>test-operator</strong>"))
+            #expect(home.headers[.contentSecurityPolicy]?.contains("default-src 'none'") == true)
+            #expect(home.headers[.cacheControl] == "no-store")
+
+            let out = try await browser.post("/ui/logout")
+            #expect(out.status == .seeOther)
+            #expect(out.location == "/ui/login")
+            #expect(out.cookie("certctl_session") == "")
+            #expect(try await stack.count("SELECT count(*) FROM console_sessions") == 0)
+            #expect(try await browser.get("/ui/").status == .seeOther, "the old cookie no longer works")
+        }
+    }
+
+    @Test("the session cookie carries Secure when admin serves TLS")
+    func secureCookie() async throws {
+        try await AdminAPIStack.run(console: ConsoleOptions(sessionLifetime: .seconds(600), secureCookies: true)) { stack in
+            var browser = Browser(stack: stack)
+            let page = try await browser.signIn(stack.keys[.auditor]!)
+            let cookie = try #require(page.setCookies.first { $0.hasPrefix("certctl_session=") })
+            #expect(cookie.contains("; Secure") && cookie.contains("Max-Age=600"), "\(cookie)")
+        }
+    }
+
+    @Test("a session ends when it expires and when its API key is revoked")
+    func expiry() async throws {
+        try await AdminAPIStack.run { stack in
+            var browser = Browser(stack: stack)
+            try await browser.signIn(stack.keys[.admin]!)
+            #expect(try await browser.get("/ui/").status == .ok)
+            _ = try await TestEnvironment.scalar(
+                "WITH u AS (UPDATE console_sessions SET created_at = now() - interval '9 hours', expires_at = now() - interval '1 hour' RETURNING 1) SELECT count(*)::int FROM u",
+                stack.url) as Int?
+            let expired = try await browser.get("/ui/")
+            #expect(expired.status == .seeOther)
+            #expect(expired.location?.hasPrefix("/ui/login") == true)
+
+            var operatorBrowser = Browser(stack: stack)
+            try await operatorBrowser.signIn(stack.keys[.operator]!)
+            #expect(try await operatorBrowser.get("/ui/certificates").status == .ok)
+            _ = try await stack.call(.post, "/api/v1/api-keys/\(try await keyID(stack, .operator))/revoke")
+            #expect(try await operatorBrowser.get("/ui/certificates").status == .seeOther, "a revoked key's session is over")
+        }
+    }
+
+    func keyID(_ stack: AdminAPIStack, _ role: APIRole) async throws -> String {
+        let list = try await stack.call(.get, "/api/v1/api-keys")
+        return try #require(list.items.first { $0["actor"] as? String == AdminAPIStack.actor(role) }?["id"] as? String)
+    }
+
+    @Test("revoking in the console takes a reason and a confirmation step, then revokes as the API does under the session's actor; a form without the CSRF token or with another session's gets 403 and changes nothing; an auditor sees no action buttons and its forged POST with a valid token gets 403")
+    func revokeCSRFAndRoles() async throws {
+        try await AdminAPIStack.run(signer: true) { stack in
+            let csr = try CSRFixture("console.example.com")
+            let issued = try await stack.call(.post, "/api/v1/certificates", .json(["csr_pem": csr.pem]))
+            let id = try #require(issued["id"] as? String)
+            let serial = try #require(issued["serial_hex"] as? String)
+
+            var operatorBrowser = Browser(stack: stack)
+            try await operatorBrowser.signIn(stack.keys[.operator]!)
+            // search by serial in another form: upper case, colons, leading zeros
+            let colons = stride(from: 0, to: serial.count, by: 2).map { i -> String in
+                let start = serial.index(serial.startIndex, offsetBy: i)
+                return String(serial[start..<serial.index(start, offsetBy: min(2, serial.count - i))])
+            }.joined(separator: ":").uppercased()
+            let found = try await operatorBrowser.get("/ui/certificates?serial=\(queryValue("00:" + colons))")
+            #expect(found.status == .ok)
+            #expect(found.text.contains("/ui/certificates/\(id)"))
+            let detail = try await operatorBrowser.get("/ui/certificates/\(id)")
+            #expect(detail.text.contains("action=\"/ui/certificates/\(id)/revoke\""))
+            #expect(detail.text.contains("Subject alternative name (2.5.29.17)"))
+
+            try await stack.expectUnchanged("revoke without CSRF token") {
+                let page = try await operatorBrowser.post("/ui/certificates/\(id)/revoke", ["reason": "keyCompromise", "confirm": "yes"], csrf: false)
+                #expect(page.status == .forbidden)
+            }
+            var adminBrowser = Browser(stack: stack)
+            try await adminBrowser.signIn(stack.keys[.admin]!)
+            try await stack.expectUnchanged("revoke with another session's token") {
+                let page = try await operatorBrowser.post("/ui/certificates/\(id)/revoke",
+                                                          ["reason": "keyCompromise", "confirm": "yes", "csrf_token": adminBrowser.csrf!], csrf: false)
+                #expect(page.status == .forbidden)
+            }
+
+            var auditor = Browser(stack: stack)
+            try await auditor.signIn(stack.keys[.auditor]!)
+            let auditorView = try await auditor.get("/ui/certificates/\(id)")
+            #expect(auditorView.status == .ok)
+            #expect(!auditorView.text.contains("/revoke\"") && !auditorView.text.contains("/export"), "no action for an auditor")
+            try await stack.expectUnchanged("auditor's forged revoke") {
+                let page = try await auditor.post("/ui/certificates/\(id)/revoke", ["reason": "keyCompromise", "confirm": "yes"])
+                #expect(page.status == .forbidden)
+                #expect(page.text.contains("role auditor"))
+            }
+            #expect(try await auditor.get("/ui/api-keys").status == .forbidden)
+            try await stack.expectUnchanged("auditor's forged key creation") {
+                let page = try await auditor.post("/ui/api-keys", ["actor": "mallory", "role": "admin"])
+                #expect(page.status == .forbidden)
+            }
+
+            let confirm = try await operatorBrowser.post("/ui/certificates/\(id)/revoke", ["reason": "keyCompromise"])
+            #expect(confirm.status == .ok)
+            #expect(confirm.text.contains("Revoke this certificate?") && confirm.text.contains("name=\"confirm\" value=\"yes\""))
+            #expect(try await stack.count("SELECT count(*) FROM certificate_revocations") == 0, "nothing before the confirmation")
+            let done = try await operatorBrowser.post("/ui/certificates/\(id)/revoke", ["reason": "keyCompromise", "confirm": "yes"])
+            #expect(done.status == .seeOther)
+            #expect(done.location == "/ui/certificates/\(id)?done=revoked")
+            let after = try await stack.call(.get, "/api/v1/certificates/\(id)")
+            #expect(after["status"] as? String == "revoked")
+            #expect((after["revocation"] as? [String: Any])?["revoked_by"] as? String == "test-operator")
+            #expect((after["revocation"] as? [String: Any])?["reason"] as? String == "keyCompromise")
+
+            let export = try await operatorBrowser.get("/ui/certificates/\(id)/export?format=der")
+            #expect(export.status == .ok)
+            #expect(export.headers[.contentType] == "application/pkix-cert")
+            #expect(try await stack.count("SELECT count(*) FROM audit_events WHERE action = 'certificate.export' AND actor = 'test-operator'") == 1)
+        }
+    }
+
+    @Test("hostile subject text is escaped on every page that shows it; every page with its stylesheet and script is under 100 KB")
+    func escapingAndSize() async throws {
+        try await AdminAPIStack.run { stack in
+            try await stack.addIssuer("iss-x")
+            let hostile = "CN=<script>alert('x')</script>\"><img src=x onerror=alert(1)>"
+            let reservation = CertificateReservation(
+                issuerID: "iss-x", issuerGeneration: 1, serialHex: "1" + Hex.string(SerialNumber.random()).prefix(30), profileID: "default",
+                subject: hostile, subjectDER: [0x30, 0x00], spkiSHA256: Array(repeating: 1, count: 32),
+                subjectAltNames: ["DNS:<b>bold</b>.example"], notBefore: Date(), notAfter: Date().addingTimeInterval(86400),
+                csrDER: [0x30, 0x00], requestedBy: "<i>actor</i>", source: "api", idempotencyKey: nil, requestFingerprint: nil)
+            guard case .reserved(let id, _) = try await CertificateRecordStore(client: stack.client, logger: TestEnvironment.logger).reserve(reservation) else {
+                Issue.record("not reserved"); return
+            }
+            var browser = Browser(stack: stack)
+            try await browser.signIn(stack.keys[.admin]!)
+            let pages = ["/ui/", "/ui/certificates", "/ui/certificates?q=script", "/ui/certificates/\(id.uuidString.lowercased())",
+                         "/ui/approvals", "/ui/enrollment", "/ui/api-keys", "/ui/audit", "/ui/login"]
+            let css = try await browser.get("/ui/static/console.css")
+            let js = try await browser.get("/ui/static/console.js")
+            #expect(css.status == .ok && js.status == .ok)
+            for path in pages {
+                let page = try await browser.get(path)
+                #expect(page.status == .ok, "\(path): \(page.text.prefix(300))")
+                #expect(!page.text.contains("<script>alert") && !page.text.contains("<img src=x") && !page.text.contains("<b>bold"), "\(path)")
+                #expect(page.text.utf8.count + css.text.utf8.count + js.text.utf8.count < 100_000, "\(path): \(page.text.utf8.count) bytes")
+            }
+            let detail = try await browser.get("/ui/certificates/\(id.uuidString.lowercased())")
+            #expect(detail.text.contains("CN=&lt;script&gt;alert(&#39;x&#39;)&lt;/script&gt;&quot;&gt;&lt;img src=x onerror=alert(1)&gt;"))
+            #expect(detail.text.contains("&lt;i&gt;actor&lt;/i&gt;"))
+            let search = try await browser.get("/ui/certificates?q=%3Cscript%3E")
+            #expect(search.text.contains("value=\"&lt;script&gt;\""), "the query echoed escaped")
+            #expect(try await browser.get("/ui/nowhere").status == .notFound)
+        }
+    }
+}
