@@ -264,6 +264,21 @@ public enum Catalog {
 
     // MARK: Enrollment (SCEP, EST)
 
+    public static let enrollTrustedProxies = ConfigVariable<[String]>(
+        "CERTCTL_ENROLL_TRUSTED_PROXIES", services: [.enroll],
+        expected: "comma-separated IPv4/IPv6 addresses or CIDR blocks such as 10.0.0.0/8,192.0.2.7",
+        meaning: "Peers whose X-Forwarded-For is believed for the client address SCEP audit rows and throttles use. Unset: the TCP peer address is the client; anyone's X-Forwarded-For is ignored.",
+        parse: { text in
+            let items = text.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }
+            return items.isEmpty || items.contains(where: { !IPMatcher.isValidPattern($0) }) ? nil : items
+        })
+
+    public static let scepAllowSingleDES = ConfigVariable<Bool>(
+        "CERTCTL_SCEP_ALLOW_SINGLE_DES", default: "false", services: [.enroll],
+        expected: "true or false",
+        meaning: "Accept SCEP messages enveloped with single DES (des-cbc, 56-bit keys) from clients too old for AES or 3DES. Off: such a message gets CertRep FAILURE badAlg (`scep_single_des_disabled`).",
+        parse: parseBool)
+
     static let profileName: @Sendable (String) -> String? = { text in
         text.range(of: "^[a-z0-9][a-z0-9_-]{0,62}$", options: .regularExpression) != nil ? text : nil
     }
@@ -341,7 +356,7 @@ public enum Catalog {
         caCertPath.info, caKeyPath.info, signerCRLMaxValidity.info, signerKeyDir.info, signerArchiveGrace.info,
         signerRPCListen.info, signerAddress.info, rpcTLSCert.info, rpcTLSKey.info, rpcTLSCA.info,
         autoMigrate.info, apiKey.info, ocspBaseURL.info, crlBaseURL.info, pendingIssuanceTimeout.info,
-        certExportRateLimitPerActorHour.info, auditHeadExportInterval.info, configEncryptionKey.info,
+        certExportRateLimitPerActorHour.info, auditHeadExportInterval.info, enrollTrustedProxies.info, scepAllowSingleDES.info, configEncryptionKey.info,
         crlGenerationInterval.info, crlValidity.info, crlRevocationDebounce.info, crlHTTPMaxAge.info,
         ocspResponderKeyDir.info, ocspRateLimitPerIPMinute.info, ocspResponseValidity.info, ocspRefreshMargin.info,
         ocspResponderValidity.info, ocspResponderRotationGrace.info, ocspCacheMaxEntries.info, ocspTrustedProxies.info,

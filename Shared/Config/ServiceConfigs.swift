@@ -227,10 +227,15 @@ public struct EnrollConfig: ServiceConfig {
     /// Same publication URLs as admin: SCEP/EST certificates must point where admin-issued ones do.
     public var ocspBaseURL: String
     public var crlBaseURL: String
+    /// Peers whose X-Forwarded-For is believed.
+    public var trustedProxies: [String]
+    public var scepAllowSingleDES: Bool
 
     public init(_ env: Environment) throws(ConfigError) {
         common = try CommonConfig(env)
         httpListen = try env.read(Catalog.enrollListen)
+        trustedProxies = try env.readOptional(Catalog.enrollTrustedProxies) ?? []
+        scepAllowSingleDES = try env.read(Catalog.scepAllowSingleDES)
         signerAddress = try env.read(Catalog.signerAddress)
         rpcIdentity = try RPCIdentityPaths(env)
         configEncryptionKey = try env.readOptional(Catalog.configEncryptionKey)

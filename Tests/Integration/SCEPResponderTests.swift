@@ -72,7 +72,10 @@ struct SCEPResponderTests {
 
     struct Context {
         let harness: SCEPESTHarness
+        /// With CERTCTL_SCEP_ALLOW_SINGLE_DES on: the captured scepclient (micromdm 2.1.0) envelopes with single DES.
         let responder: SCEPResponder
+        /// With the default configuration: single DES refused.
+        let strict: SCEPResponder
         let ra: SCEPRAIdentity
         let otherRA: SCEPRAIdentity
         let store: EnrollmentSCEPStore
@@ -118,14 +121,17 @@ struct SCEPResponderTests {
                     allowOneTimeChallenges: endpoint == .once, validityDays: nil, requireApproval: endpoint == .held),
                     audit: AuditRecord(service: "tests", actor: "tests", action: "scep_profile.create", outcome: .success))
             }
-            let responder = SCEPResponder(
-                store: store, issuers: IssuerStore(client: h.client, logger: h.logger), raKeys: SCEPRAKeyCache(), issuance: h.issuance,
-                certificates: CertificateRecordStore(client: h.client, logger: h.logger), trustAnchors: TrustAnchorHolder(),
-                approvals: h.approvals, audit: h.audit, metrics: EnrollMetrics(), logger: h.logger)
+            func responder(allowSingleDES: Bool) -> SCEPResponder {
+                SCEPResponder(
+                    store: store, issuers: IssuerStore(client: h.client, logger: h.logger), raKeys: SCEPRAKeyCache(), issuance: h.issuance,
+                    certificates: CertificateRecordStore(client: h.client, logger: h.logger), trustAnchors: TrustAnchorHolder(),
+                    approvals: h.approvals, audit: h.audit, metrics: EnrollMetrics(), logger: h.logger, allowSingleDES: allowSingleDES)
+            }
             let otherRA = try SCEPRAIdentity(
                 certificate: Certificate(pemEncoded: String(contentsOfFile: directory + "/other.crt", encoding: .utf8)),
                 keyPEM: String(contentsOfFile: directory + "/other.key", encoding: .utf8))
-            try await body(Context(harness: h, responder: responder, ra: try SCEPFixtures.ra(), otherRA: otherRA, store: store))
+            try await body(Context(harness: h, responder: responder(allowSingleDES: true), strict: responder(allowSingleDES: false),
+                                   ra: try SCEPFixtures.ra(), otherRA: otherRA, store: store))
         }
     }
 
@@ -315,6 +321,30 @@ struct SCEPResponderTests {
         Refusal(name: "the inner EnvelopedData alone", vector: SCEPFixtures.certmonger, endpoint: .devices, failInfo: nil,
                 code: "scep_wrong_content_type") { Array(try #require(try CMS.signedData($0).encapContentInfo.eContent)) },
     ]
+
+    @Test("by default (CERTCTL_SCEP_ALLOW_SINGLE_DES off) scepclient's single-DES PKCSReq is FAILURE badAlg scep_single_des_disabled, audited, and issues nothing; certmonger's AES one still issues")
+    func singleDESOffByDefault() async throws {
+        try await withResponder { c in
+            let vector = SCEPFixtures.scepclient
+            #expect(try SCEPPKIMessage.parse(try vector.message()).contentEncryptionAlgorithm == CMSOID.desCBC, "the fixture is single DES")
+            try await c.harness.expectRefusedWithoutChange("scep_single_des_disabled") {
+                let record = try #require(try await c.store.get(Endpoint.devices.rawValue))
+                guard case .message(let der) = await c.strict.pkiOperation(record, body: try vector.message(), remote: "tests") else {
+                    Issue.record("expected a CertRep FAILURE")
+                    return
+                }
+                let certRep = try SCEPClientMessage.readCertRep(der, ra: c.ra.certificate, client: try vector.client())
+                #expect(certRep.status == .failure && certRep.failInfo == .badAlg)
+            }
+            let record = try #require(try await c.store.get(Endpoint.devices.rawValue))
+            guard case .message(let der) = await c.strict.pkiOperation(record, body: try SCEPFixtures.certmonger.message(), remote: "tests") else {
+                Issue.record("expected a CertRep")
+                return
+            }
+            let certRep = try SCEPClientMessage.readCertRep(der, ra: c.ra.certificate, client: try SCEPFixtures.certmonger.client())
+            #expect(certRep.status == .success, "AES is not affected")
+        }
+    }
 
     @Test("a refused message gets its failInfo (or HTTP 400 when unreadable), is audited with its code, and changes nothing",
           arguments: refusals)

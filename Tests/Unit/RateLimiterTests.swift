@@ -1,5 +1,6 @@
 import CertctlConfig
 import CertctlOCSPCore
+import CertctlRuntime
 import Foundation
 import Testing
 

@@ -1,4 +1,6 @@
 import CertctlPKI
+import Crypto
+import _CryptoExtras
 import Foundation
 import SwiftASN1
 import Testing
@@ -123,6 +125,42 @@ struct SCEPCMSTests {
             try CMS.signedData(fixture.read("other.der"))
         }
         #expect(throws: SCEPError.self) { try SCEPPKIMessage.parse(Array("not a pkiMessage".utf8)) }
+    }
+
+    @Test("implicit rejection: a key-transport block with bad padding, one holding a key of the wrong length, and a corrupted content all fail with the one same error (or, rarely, decrypt to garbage), the same way every time")
+    func implicitRejection() throws {
+        let fixture = try OpenSSLFixture(); defer { fixture.remove() }
+        let ra = try fixture.identity("ra", subject: "/CN=Test RA")
+        let content = Array("the CSR would be here".utf8)
+        let sealed = try CMS.seal(content, to: ra.certificate, cipher: .aes128)
+        #expect(try CMS.open(sealed, recipient: ra.certificate, key: ra.decryptionKey) == content)
+        let publicKey = try _RSA.Encryption.PublicKey(derRepresentation: ra.certificate.publicKey.subjectPublicKeyInfoBytes)
+        func with(encryptedKey: [UInt8]? = nil, ciphertext: [UInt8]? = nil) -> CMSEnvelopedData {
+            var copy = sealed
+            if let encryptedKey { copy.recipientInfos[0].encryptedKey = encryptedKey[...] }
+            if let ciphertext { copy.encryptedContentInfo.encryptedContent = ciphertext[...] }
+            return copy
+        }
+        func outcome(_ envelope: CMSEnvelopedData) -> String {
+            do {
+                let opened = try CMS.open(envelope, recipient: ra.certificate, key: ra.decryptionKey)
+                return opened == content ? "original" : "garbage"
+            } catch {
+                return "\(error)"
+            }
+        }
+        var original = Array(sealed.encryptedContentInfo.encryptedContent ?? [])
+        original[original.count - 1] ^= 0xff
+        var variants: [CMSEnvelopedData] = [with(ciphertext: original)]                     // the content corrupted
+        variants += try (5...9).map { try with(encryptedKey: Array(publicKey.encrypt(Array(repeating: 7, count: $0),
+                                                                                    padding: ._WEAK_AND_INSECURE_PKCS_V1_5))) }
+        variants += (0..<20).map { _ in with(encryptedKey: (0..<256).map { _ in UInt8.random(in: 0...255) }) }  // bad padding
+        let outcomes = variants.map(outcome)
+        let errors = Set(outcomes.filter { $0 != "garbage" })
+        #expect(errors.count == 1, "one error for every kind of failure: \(errors)")
+        #expect(!outcomes.contains("original"))
+        #expect(outcomes.filter { $0 == "garbage" }.count <= 3, "a wrong key passes the padding check about once in 256")
+        #expect(variants.map(outcome) == outcomes, "the same block always gives the same answer")
     }
 
     @Test("what we sign and seal, openssl cms verifies and decrypts")

@@ -234,16 +234,26 @@ public enum CMS {
             throw .malformed("CBC parameters must be a \(cipher.ivBytes)-byte IV")
         }
         guard let ciphertext = encrypted.encryptedContent else { throw .malformed("EnvelopedData without encryptedContent") }
-        let contentKey: Data
+        // Implicit rejection (against Bleichenbacher's padding oracle): a key-transport block with bad
+        // PKCS#1 padding or a key of the wrong length does not end here; the content is decrypted with a
+        // key derived from that block instead, so every failure is the same error after the same work.
+        var contentKey = syntheticContentKey(info.encryptedKey, length: cipher.keyBytes, recipientKey: key)
+        if let decrypted = try? key.decrypt(info.encryptedKey, padding: ._WEAK_AND_INSECURE_PKCS_V1_5),
+           decrypted.count == cipher.keyBytes {
+            contentKey = Array(decrypted)
+        }
         do {
-            contentKey = try key.decrypt(info.encryptedKey, padding: ._WEAK_AND_INSECURE_PKCS_V1_5)
+            return try cipher.crypt(Array(ciphertext), key: contentKey, iv: Array(iv.bytes), encrypt: false)
         } catch {
-            throw .decryptionFailed("the content key does not decrypt with this key")
+            throw .decryptionFailed("the envelope does not decrypt with this recipient's key")
         }
-        guard contentKey.count == cipher.keyBytes else {
-            throw .decryptionFailed("content key is \(contentKey.count) bytes, \(cipher) needs \(cipher.keyBytes)")
-        }
-        return try cipher.crypt(Array(ciphertext), key: Array(contentKey), iv: Array(iv.bytes), encrypt: false)
+    }
+
+    /// HMAC-SHA256 of the key-transport block under a secret only the recipient has (a hash of its
+    /// private key): the same wrong block always yields the same wrong key, so retries learn nothing.
+    static func syntheticContentKey(_ encryptedKey: ArraySlice<UInt8>, length: Int, recipientKey: _RSA.Encryption.PrivateKey) -> [UInt8] {
+        let secret = SymmetricKey(data: SHA256.hash(data: recipientKey.derRepresentation))
+        return Array(HMAC<SHA256>.authenticationCode(for: Array(encryptedKey), using: secret).prefix(length))
     }
 
     /// EnvelopedData of `content` for `recipient`'s RSA key.

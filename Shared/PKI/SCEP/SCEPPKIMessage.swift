@@ -84,6 +84,12 @@ public struct SCEPPKIMessage: Sendable {
         }
     }
 
+    /// The content-encryption algorithm the envelope names, if the envelope parses.
+    public var contentEncryptionAlgorithm: ASN1ObjectIdentifier? {
+        guard let content = signedData.encapContentInfo.eContent, let enveloped = try? CMS.envelopedData(content) else { return nil }
+        return enveloped.encryptedContentInfo.contentEncryptionAlgorithm.algorithm
+    }
+
     /// The content-encryption algorithm the client used, so the reply uses it too.
     public func contentCipher() -> CMSContentCipher {
         guard let content = signedData.encapContentInfo.eContent, let enveloped = try? CMS.envelopedData(content),

@@ -9,7 +9,7 @@ import ServiceLifecycle
 /// Assembles certctl-enroll: SCEP on the plain HTTP listener, EST on its own
 /// TLS listener (when configured), trust bundles and their reloader.
 package enum EnrollService {
-    package static func assemble(_ context: ServiceContext<EnrollConfig, BasicRequestContext>) throws -> ServiceParts {
+    package static func assemble(_ context: ServiceContext<EnrollConfig, PeerRequestContext>) throws -> ServiceParts {
         context.logger.info("enrollment settings", metadata: [
             "config_encryption_key": "\(context.config.configEncryptionKey == nil ? "unset" : "set")",
         ])
@@ -28,8 +28,9 @@ package enum EnrollService {
                                       raKeys: SCEPRAKeyCache(), issuance: issuance,
                                       certificates: CertificateRecordStore(client: client, logger: context.logger),
                                       trustAnchors: holder, approvals: approvals, audit: audit, metrics: EnrollMetrics(),
-                                      logger: context.logger)
-        SCEPRoutes(responder: responder).add(to: context.router)
+                                      logger: context.logger, allowSingleDES: context.config.scepAllowSingleDES)
+        SCEPRoutes(responder: responder, clients: ClientAddress(trusted: IPMatcher(context.config.trustedProxies)))
+            .add(to: context.router)
         var services: [any Service] = [signer]
         services.append(TrustAnchorReloader(
             holder: holder, store: TrustAnchorStore(client: client, logger: context.logger), databaseURL: context.database.url,

@@ -1,20 +1,10 @@
 import CertctlPKI
+import CertctlRuntime
 import Foundation
 import Hummingbird
 import Metrics
 import HTTPTypes
 import NIOCore
-
-/// Request context that keeps the TCP peer address (for the per-IP limit).
-package struct OCSPRequestContext: RequestContext, RemoteAddressRequestContext {
-    package var coreContext: CoreRequestContextStorage
-    package let remoteAddress: SocketAddress?
-
-    package init(source: ApplicationRequestContextSource) {
-        coreContext = .init(source: source)
-        remoteAddress = source.channel.remoteAddress
-    }
-}
 
 /// HTTP bindings (RFC 6960 Appendix A, RFC 5019):
 ///   POST /.well-known/pki/ocsp/{issuer_id}                 body: DER OCSPRequest (≤ 10 KiB)
@@ -29,7 +19,7 @@ struct OCSPRoutes: Sendable {
     let limiter: RateLimiter
     let clients: ClientAddress
 
-    func add(to router: Router<OCSPRequestContext>) {
+    func add(to router: Router<PeerRequestContext>) {
         // One wildcard route per method: the router refuses `:issuer` beside `**`.
         router.post("/.well-known/pki/ocsp/**") { request, context in
             try await handle(request, context) { request in
@@ -62,7 +52,7 @@ struct OCSPRoutes: Sendable {
 
     /// Rate limit, answer, time it, encode headers.
     private func handle(
-        _ request: Request, _ context: OCSPRequestContext,
+        _ request: Request, _ context: PeerRequestContext,
         _ body: (Request) async throws -> (OCSPAnswer, HTTPResponse.Status)
     ) async throws -> Response {
         let started = ContinuousClock.now

@@ -8,7 +8,7 @@ import PostgresNIO
 /// Assembles certctl-ocsp: the responder core, its routes and the loops that
 /// keep its caches current (NOTIFY listener, revocation poller, refresh).
 package enum OCSPService {
-    package static func assemble(_ context: ServiceContext<OCSPConfig, OCSPRequestContext>) throws -> ServiceParts {
+    package static func assemble(_ context: ServiceContext<OCSPConfig, PeerRequestContext>) throws -> ServiceParts {
         let config = context.config
         try PrivateFile.ensurePrivateDirectory(config.responderKeyDirectory, variable: Catalog.ocspResponderKeyDir.name)
         context.logger.info("OCSP settings", metadata: [

@@ -33,23 +33,3 @@ package final class RateLimiter: Sendable {
         }
     }
 }
-
-/// Which address a request counts against: the TCP peer, or, when the peer
-/// is a trusted proxy, the right-most X-Forwarded-For entry that is not.
-package struct ClientAddress: Sendable {
-    let trusted: IPMatcher
-
-    package init(trusted: IPMatcher) {
-        self.trusted = trusted
-    }
-
-    package func resolve(peer: String?, forwardedFor: [String]) -> String {
-        guard let peer else { return "unknown" }
-        guard !trusted.isEmpty, trusted.contains(peer), !forwardedFor.isEmpty else { return peer }
-        let hops = forwardedFor.flatMap { $0.split(separator: ",") }.map { $0.trimmingCharacters(in: .whitespaces) }
-        for hop in hops.reversed() where !trusted.contains(hop) {
-            return IPMatcher.parse(hop) != nil ? hop : peer
-        }
-        return hops.first.flatMap { IPMatcher.parse($0) != nil ? $0 : nil } ?? peer
-    }
-}

@@ -3,4 +3,4 @@ import CertctlOCSPCore
 import CertctlRuntime
 
 // certctl-ocsp: the horizontally scaled OCSP responder tier.
-await ServiceProcess.run(OCSPConfig.self, requestContext: OCSPRequestContext.self) { try OCSPService.assemble($0) }
+await ServiceProcess.run(OCSPConfig.self, requestContext: PeerRequestContext.self) { try OCSPService.assemble($0) }

@@ -25,10 +25,13 @@ package struct SCEPResponder: Sendable {
     let audit: AuditLog
     let metrics: EnrollMetrics
     let logger: Logger
+    /// CERTCTL_SCEP_ALLOW_SINGLE_DES: single-DES envelopes are refused unless an operator allows them.
+    let allowSingleDES: Bool
 
     package init(store: EnrollmentSCEPStore, issuers: IssuerStore, raKeys: SCEPRAKeyCache, issuance: IssuanceService,
                  certificates: CertificateRecordStore, trustAnchors: TrustAnchorHolder, approvals: EnrollmentRequestStore,
-                 audit: AuditLog, metrics: EnrollMetrics, logger: Logger) {
+                 audit: AuditLog, metrics: EnrollMetrics, logger: Logger, allowSingleDES: Bool = false) {
+        self.allowSingleDES = allowSingleDES
         self.store = store
         self.issuers = issuers
         self.raKeys = raKeys
@@ -73,7 +76,10 @@ package struct SCEPResponder: Sendable {
             return .httpError(status: 500, code: error.code, message: "the RA of this profile is not available")
         } catch {
             metrics.count("scep", "GetCACert", "unavailable")
-            return .httpError(status: 503, code: "scep_unavailable", message: "\(DatabaseErrorText.describe(error))")
+            let incident = Hex.random(octets: 8)
+            logger.error("SCEP GetCACert failed", metadata: [
+                "incident": "\(incident)", "profile": "\(endpoint.name)", "error": "\(DatabaseErrorText.describe(error))"])
+            return .httpError(status: 503, code: "scep_unavailable", message: "temporarily unavailable, try again later (incident \(incident))")
         }
     }
 
@@ -109,7 +115,9 @@ package struct SCEPResponder: Sendable {
                 return .message(try SCEPCertRep.build(.failure(error.failInfo), transactionID: message.transactionID,
                                                       recipientNonce: message.senderNonce, digest: message.digest, ra: ra))
             } catch {
-                return .httpError(status: 500, code: "scep_certrep_failed", message: "\(error)")
+                let incident = Hex.random(octets: 8)
+                logger.error("SCEP CertRep could not be built", metadata: ["incident": "\(incident)", "error": "\(error)"])
+                return .httpError(status: 500, code: "scep_certrep_failed", message: "internal error (incident \(incident))")
             }
         } catch {
             // Database or signer unreachable: a retryable server error, not a CertRep FAILURE.
@@ -137,6 +145,10 @@ package struct SCEPResponder: Sendable {
         guard message.messageType == .pkcsReq || message.messageType == .renewalReq || message.messageType == .certPoll else {
             throw SCEPError("scep_operation_unsupported", .badRequest,
                             "messageType \(message.messageType.rawValue) is not supported (PKCSReq, RenewalReq and CertPoll only)")
+        }
+        if message.contentEncryptionAlgorithm == CMSOID.desCBC, !allowSingleDES {
+            throw SCEPError("scep_single_des_disabled", .badAlg,
+                            "single DES (des-cbc) envelopes are refused; use AES or 3DES (CERTCTL_SCEP_ALLOW_SINGLE_DES enables it)")
         }
         // open() verifies the signature with the signer certificate's key: possession of that key is proven.
         let inner = try message.open(with: ra)

@@ -1,4 +1,6 @@
+import CertctlConfig
 import CertctlPKI
+import CertctlRuntime
 import CertctlStore
 import Foundation
 import HTTPTypes
@@ -9,23 +11,29 @@ struct SCEPRoutes: Sendable {
     static let maxBodyBytes = 1 << 20
 
     let responder: SCEPResponder
+    /// Whose X-Forwarded-For names the client (CERTCTL_ENROLL_TRUSTED_PROXIES); nobody else's.
+    let clients: ClientAddress
 
-    func add(to router: Router<BasicRequestContext>) {
+    func add(to router: Router<PeerRequestContext>) {
         for path in ["/scep/:profile", "/scep/:profile/pkiclient.exe"] {
             router.get(RouterPath(path)) { request, context in try await handle(request, context) }
             router.post(RouterPath(path)) { request, context in try await handle(request, context) }
         }
     }
 
-    private func handle(_ request: Request, _ context: BasicRequestContext) async throws -> Response {
+    private func handle(_ request: Request, _ context: PeerRequestContext) async throws -> Response {
         let name = context.parameters.get("profile") ?? ""
         let operation = request.uri.queryParameters["operation"].map(String.init) ?? ""
-        let remote = request.headers[.init("X-Forwarded-For")!] ?? "-"
+        let remote = clients.resolve(request, context)
         let endpoint: SCEPEndpointRecord?
         do {
             endpoint = try await responder.endpoint(name)
         } catch {
-            return Self.error(503, "database unavailable: \(DatabaseErrorText.describe(error))")
+            // The details go to the log under an id the client can quote, never to the client.
+            let incident = Hex.random(octets: 8)
+            responder.logger.error("SCEP endpoint lookup failed", metadata: [
+                "incident": "\(incident)", "profile": "\(name)", "error": "\(DatabaseErrorText.describe(error))"])
+            return Self.error(503, "temporarily unavailable, try again later (incident \(incident))")
         }
         guard let endpoint else { return Self.error(404, "no SCEP profile \(name)") }
         switch (operation, request.method) {
