@@ -253,6 +253,18 @@ public enum Catalog {
         meaning: "Bound of each replica's in-memory response cache (entries; about 1 KiB each).",
         parse: { Int($0).flatMap { (0...10_000_000).contains($0) ? $0 : nil } })
 
+    public static let ocspRateLimitMaxSources = ConfigVariable<Int>(
+        "CERTCTL_OCSP_RATE_LIMIT_MAX_SOURCES", default: "1000000", services: [.ocsp],
+        expected: "an integer from 1000 to 100000000",
+        meaning: "Most sources the per-IP rate limit counts in one minute (bounds its memory, about 64 bytes each); sources beyond it that minute are answered uncounted and counted in `certctl_ocsp_rate_limit_overflow_total`.",
+        parse: { Int($0).flatMap { (1_000...100_000_000).contains($0) ? $0 : nil } })
+
+    public static let ocspRateLimitIPv6Prefix = ConfigVariable<Int>(
+        "CERTCTL_OCSP_RATE_LIMIT_IPV6_PREFIX", default: "64", services: [.ocsp],
+        expected: "an integer from 32 to 128",
+        meaning: "IPv6 sources count against the per-IP rate limit by this network prefix (a host usually holds a whole /64).",
+        parse: { Int($0).flatMap { (32...128).contains($0) ? $0 : nil } })
+
     public static let ocspTrustedProxies = ConfigVariable<[String]>(
         "CERTCTL_OCSP_TRUSTED_PROXIES", services: [.ocsp],
         expected: "comma-separated IPv4/IPv6 addresses or CIDR blocks such as 10.0.0.0/8,192.0.2.7",
@@ -356,7 +368,7 @@ public enum Catalog {
         caCertPath.info, caKeyPath.info, signerCRLMaxValidity.info, signerKeyDir.info, signerArchiveGrace.info,
         signerRPCListen.info, signerAddress.info, rpcTLSCert.info, rpcTLSKey.info, rpcTLSCA.info,
         autoMigrate.info, apiKey.info, ocspBaseURL.info, crlBaseURL.info, pendingIssuanceTimeout.info,
-        certExportRateLimitPerActorHour.info, auditHeadExportInterval.info, enrollTrustedProxies.info, scepAllowSingleDES.info, configEncryptionKey.info,
+        certExportRateLimitPerActorHour.info, auditHeadExportInterval.info, enrollTrustedProxies.info, scepAllowSingleDES.info, ocspRateLimitMaxSources.info, ocspRateLimitIPv6Prefix.info, configEncryptionKey.info,
         crlGenerationInterval.info, crlValidity.info, crlRevocationDebounce.info, crlHTTPMaxAge.info,
         ocspResponderKeyDir.info, ocspRateLimitPerIPMinute.info, ocspResponseValidity.info, ocspRefreshMargin.info,
         ocspResponderValidity.info, ocspResponderRotationGrace.info, ocspCacheMaxEntries.info, ocspTrustedProxies.info,

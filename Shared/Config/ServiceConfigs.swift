@@ -150,6 +150,8 @@ public struct OCSPConfig: ServiceConfig {
     public var httpListen: ListenAddress
     public var responderKeyDirectory: String
     public var rateLimitPerIPMinute: Int
+    public var rateLimitMaxSources: Int
+    public var rateLimitIPv6Prefix: Int
     public var responseValidity: Duration
     public var refreshMargin: Duration
     public var responderValidity: Duration
@@ -173,6 +175,8 @@ public struct OCSPConfig: ServiceConfig {
         responderRotationGrace = try env.read(Catalog.ocspResponderRotationGrace)
         cacheMaxEntries = try env.read(Catalog.ocspCacheMaxEntries)
         trustedProxies = try env.readOptional(Catalog.ocspTrustedProxies) ?? []
+        rateLimitMaxSources = try env.read(Catalog.ocspRateLimitMaxSources)
+        rateLimitIPv6Prefix = try env.read(Catalog.ocspRateLimitIPv6Prefix)
         guard refreshMargin < responseValidity else {
             throw ConfigError(variable: Catalog.ocspRefreshMargin.name, value: GoDuration.format(refreshMargin),
                               expected: "less than CERTCTL_OCSP_RESPONSE_VALIDITY (\(GoDuration.format(responseValidity)))")

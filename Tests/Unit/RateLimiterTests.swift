@@ -32,14 +32,32 @@ struct RateLimiterTests {
         for _ in 0..<1000 { #expect(limiter.check("192.0.2.1", now: Self.start) == nil) }
     }
 
-    @Test("past 100,000 addresses, windows of earlier minutes are dropped and the current ones kept")
-    func sweep() {
-        let limiter = RateLimiter(limitPerMinute: 1)
-        for index in 0..<100_001 { _ = limiter.check("old-\(index)", now: Self.start.addingTimeInterval(-60)) }
-        // this check sweeps the previous minute's windows; the window it opens still counts
-        #expect(limiter.check("198.51.100.7", now: Self.start) == nil)
-        #expect(limiter.check("198.51.100.7", now: Self.start) != nil)
-        #expect(limiter.check("old-1", now: Self.start) == nil, "a swept address starts a new window")
+    @Test("memory is bounded: at most maxSources sources a minute; more are let through uncounted; a new minute starts an empty table")
+    func bounded() {
+        let limiter = RateLimiter(limitPerMinute: 1, maxSources: 1_000)
+        for index in 0..<5_000 { _ = limiter.check("10.0.\(index / 256).\(index % 256)", now: Self.start) }
+        #expect(limiter.trackedSources == 1_000)
+        #expect(limiter.check("10.0.0.0", now: Self.start) != nil, "a tracked source is still limited")
+        #expect(limiter.check("10.0.19.0", now: Self.start) == nil && limiter.check("10.0.19.0", now: Self.start) == nil,
+                "a source beyond the bound is let through")
+        #expect(limiter.check("10.0.0.0", now: Self.start.addingTimeInterval(60)) == nil)
+        #expect(limiter.trackedSources == 1, "the previous minute's table is gone")
+    }
+
+    @Test("IPv6 sources count by their /64 (configurable); IPv4 sources by address")
+    func ipv6Prefix() {
+        let limiter = RateLimiter(limitPerMinute: 2)
+        #expect(limiter.check("2001:db8:1:2::1", now: Self.start) == nil)
+        #expect(limiter.check("2001:db8:1:2:ffff::9", now: Self.start) == nil)
+        #expect(limiter.check("2001:db8:1:2:abcd::", now: Self.start) != nil, "the third request from one /64")
+        #expect(limiter.check("2001:db8:1:3::1", now: Self.start) == nil, "another /64")
+        #expect(limiter.source("192.0.2.1") != limiter.source("192.0.2.2"))
+        #expect(limiter.source("::ffff:192.0.2.1") == limiter.source("192.0.2.1"), "an IPv4-mapped address is the IPv4 source")
+        let wide = RateLimiter(limitPerMinute: 1, ipv6Prefix: 48)
+        #expect(wide.source("2001:db8:1:2::1") == wide.source("2001:db8:1:ffff::1"))
+        #expect(wide.source("2001:db8:1:2::1") != wide.source("2001:db8:2::1"))
+        let exact = RateLimiter(limitPerMinute: 1, ipv6Prefix: 128)
+        #expect(exact.source("2001:db8::1") != exact.source("2001:db8::2"))
     }
 
     @Test("the client is the TCP peer, or behind a trusted proxy the right-most untrusted X-Forwarded-For hop")

@@ -23,7 +23,8 @@ package enum OCSPService {
 
         // cached answers stay valid until their nextUpdate: keep taking traffic while Postgres is away
         context.readiness.servesFromCacheWhileDatabaseIsDown()
-        OCSPRoutes(core: core, limiter: RateLimiter(limitPerMinute: config.rateLimitPerIPMinute),
+        OCSPRoutes(core: core, limiter: RateLimiter(limitPerMinute: config.rateLimitPerIPMinute, maxSources: config.rateLimitMaxSources,
+                                                                 ipv6Prefix: config.rateLimitIPv6Prefix),
                    clients: ClientAddress(trusted: IPMatcher(config.trustedProxies))).add(to: context.router)
         let refreshInterval = min(config.refreshMargin / 4, .seconds(60))
         return ServiceParts(services: [

@@ -1,35 +1,95 @@
 import CertctlConfig
 import Foundation
+import Metrics
 import Synchronization
 
-/// Per-client-address fixed one-minute windows. `limit` 0 disables it.
+/// Per-source fixed one-minute windows (CERTCTL_OCSP_RATE_LIMIT_PER_IP_MIN; `limit` 0 disables it).
+///
+/// Constant time per request and bounded memory whatever the traffic: the
+/// windows of one minute live in one table that is replaced when the minute
+/// changes (the old one is freed outside the lock), and a table never holds
+/// more than `maxSources` sources; sources beyond that in a minute are let
+/// through uncounted (`certctl_ocsp_rate_limit_overflow_total`), since
+/// refusing everyone new would turn a flood of addresses into an outage.
+/// IPv6 sources count by their `/ipv6Prefix` network, so one host cannot
+/// escape the limit by walking its /64.
 package final class RateLimiter: Sendable {
-    private struct Window {
-        var start: Int
-        var count: Int
+    /// A source: an IPv4 address, or an IPv6 network (masked to the prefix), as 128 bits.
+    package struct Source: Hashable, Sendable {
+        let high: UInt64
+        let low: UInt64
     }
 
-    private let windows = Mutex<[String: Window]>([:])
-    let limit: Int
+    private struct Table {
+        var minute: Int
+        var counts: [Source: Int32]
+    }
 
-    package init(limitPerMinute: Int) {
+    private let table: Mutex<Table>
+    let limit: Int
+    let maxSources: Int
+    let ipv6Prefix: Int
+
+    package init(limitPerMinute: Int, maxSources: Int = 1_000_000, ipv6Prefix: Int = 64) {
         limit = limitPerMinute
+        self.maxSources = maxSources
+        self.ipv6Prefix = ipv6Prefix
+        table = Mutex(Table(minute: 0, counts: [:]))
+    }
+
+    /// The key `client` (an address literal, or "unknown") counts under.
+    package func source(_ client: String) -> Source {
+        guard var bytes = IPMatcher.parse(client) else { return Source(high: 0, low: 0) }
+        if bytes.count == 16, bytes[0..<10].allSatisfy({ $0 == 0 }), bytes[10] == 0xff, bytes[11] == 0xff {
+            bytes = Array(bytes[12...])  // ::ffff:a.b.c.d is the IPv4 source a.b.c.d
+        }
+        if bytes.count == 4 {
+            // IPv4: ::ffff:a.b.c.d, never masked
+            return Source(high: 0, low: 0xffff_0000_0000 | UInt64(bytes[0]) << 24 | UInt64(bytes[1]) << 16 | UInt64(bytes[2]) << 8 | UInt64(bytes[3]))
+        }
+        var high: UInt64 = 0, low: UInt64 = 0
+        for index in 0..<8 { high = high << 8 | UInt64(bytes[index]) }
+        for index in 8..<16 { low = low << 8 | UInt64(bytes[index]) }
+        let prefix = min(max(ipv6Prefix, 0), 128)
+        if prefix < 64 {
+            high &= prefix == 0 ? 0 : ~UInt64(0) << (64 - prefix)
+            low = 0
+        } else if prefix < 128 {
+            low &= prefix == 64 ? 0 : ~UInt64(0) << (128 - prefix)
+        }
+        return Source(high: high, low: low)
     }
 
     /// nil when allowed; otherwise the seconds until the window resets.
     package func check(_ client: String, now: Date = Date()) -> Int? {
         guard limit > 0 else { return nil }
+        let key = source(client)
         let seconds = Int(now.timeIntervalSince1970)
         let minute = seconds / 60
-        return windows.withLock { windows in
-            if windows.count > 100_000 {
-                windows = windows.filter { $0.value.start == minute }
+        var expired: [Source: Int32]?
+        var overflow = false
+        let count: Int32 = table.withLock { table in
+            if table.minute != minute {
+                expired = table.counts  // freed after the lock is released
+                table = Table(minute: minute, counts: Dictionary(minimumCapacity: min(table.counts.count, maxSources)))
             }
-            var window = windows[client] ?? Window(start: minute, count: 0)
-            if window.start != minute { window = Window(start: minute, count: 0) }
-            window.count += 1
-            windows[client] = window
-            return window.count > limit ? max(1, (minute + 1) * 60 - seconds) : nil
+            if let current = table.counts[key] {
+                let next = current &+ (current < Int32.max ? 1 : 0)
+                table.counts[key] = next
+                return next
+            }
+            guard table.counts.count < maxSources else {
+                overflow = true
+                return 0
+            }
+            table.counts[key] = 1
+            return 1
         }
+        expired = nil
+        if overflow { Counter(label: "certctl_ocsp_rate_limit_overflow_total").increment() }
+        return Int(count) > limit ? max(1, (minute + 1) * 60 - seconds) : nil
     }
+
+    /// Sources counted in the current minute (tests, metrics).
+    package var trackedSources: Int { table.withLock { $0.counts.count } }
 }
