@@ -285,6 +285,18 @@ public enum Catalog {
             return items.isEmpty || items.contains(where: { !IPMatcher.isValidPattern($0) }) ? nil : items
         })
 
+    public static let scepChallengeFailuresPerSource = ConfigVariable<Int>(
+        "CERTCTL_SCEP_CHALLENGE_FAILURES_PER_SOURCE_MIN", default: "10", services: [.enroll],
+        expected: "a non-negative integer (0 disables the limit)",
+        meaning: "Wrong SCEP challenges one client address may send to one profile per minute; beyond it requests are refused before their challenge is checked (`scep_challenge_throttled`). Counted per enroll replica.",
+        parse: nonNegativeInt)
+
+    public static let scepChallengeFailuresPerEndpoint = ConfigVariable<Int>(
+        "CERTCTL_SCEP_CHALLENGE_FAILURES_PER_ENDPOINT_MIN", default: "100", services: [.enroll],
+        expected: "a non-negative integer (0 disables the limit)",
+        meaning: "Wrong SCEP challenges one profile accepts per minute from all addresses together, against guessing from many addresses (`scep_challenge_throttled`). Counted per enroll replica.",
+        parse: nonNegativeInt)
+
     public static let scepAllowSingleDES = ConfigVariable<Bool>(
         "CERTCTL_SCEP_ALLOW_SINGLE_DES", default: "false", services: [.enroll],
         expected: "true or false",
@@ -368,7 +380,7 @@ public enum Catalog {
         caCertPath.info, caKeyPath.info, signerCRLMaxValidity.info, signerKeyDir.info, signerArchiveGrace.info,
         signerRPCListen.info, signerAddress.info, rpcTLSCert.info, rpcTLSKey.info, rpcTLSCA.info,
         autoMigrate.info, apiKey.info, ocspBaseURL.info, crlBaseURL.info, pendingIssuanceTimeout.info,
-        certExportRateLimitPerActorHour.info, auditHeadExportInterval.info, enrollTrustedProxies.info, scepAllowSingleDES.info, ocspRateLimitMaxSources.info, ocspRateLimitIPv6Prefix.info, configEncryptionKey.info,
+        certExportRateLimitPerActorHour.info, auditHeadExportInterval.info, enrollTrustedProxies.info, scepAllowSingleDES.info, scepChallengeFailuresPerSource.info, scepChallengeFailuresPerEndpoint.info, ocspRateLimitMaxSources.info, ocspRateLimitIPv6Prefix.info, configEncryptionKey.info,
         crlGenerationInterval.info, crlValidity.info, crlRevocationDebounce.info, crlHTTPMaxAge.info,
         ocspResponderKeyDir.info, ocspRateLimitPerIPMinute.info, ocspResponseValidity.info, ocspRefreshMargin.info,
         ocspResponderValidity.info, ocspResponderRotationGrace.info, ocspCacheMaxEntries.info, ocspTrustedProxies.info,

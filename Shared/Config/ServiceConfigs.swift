@@ -234,12 +234,16 @@ public struct EnrollConfig: ServiceConfig {
     /// Peers whose X-Forwarded-For is believed.
     public var trustedProxies: [String]
     public var scepAllowSingleDES: Bool
+    public var scepChallengeFailuresPerSource: Int
+    public var scepChallengeFailuresPerEndpoint: Int
 
     public init(_ env: Environment) throws(ConfigError) {
         common = try CommonConfig(env)
         httpListen = try env.read(Catalog.enrollListen)
         trustedProxies = try env.readOptional(Catalog.enrollTrustedProxies) ?? []
         scepAllowSingleDES = try env.read(Catalog.scepAllowSingleDES)
+        scepChallengeFailuresPerSource = try env.read(Catalog.scepChallengeFailuresPerSource)
+        scepChallengeFailuresPerEndpoint = try env.read(Catalog.scepChallengeFailuresPerEndpoint)
         signerAddress = try env.read(Catalog.signerAddress)
         rpcIdentity = try RPCIdentityPaths(env)
         configEncryptionKey = try env.readOptional(Catalog.configEncryptionKey)

@@ -76,6 +76,8 @@ struct SCEPResponderTests {
         let responder: SCEPResponder
         /// With the default configuration: single DES refused.
         let strict: SCEPResponder
+        /// Single DES on, two wrong challenges per source and minute.
+        let throttled: SCEPResponder
         let ra: SCEPRAIdentity
         let otherRA: SCEPRAIdentity
         let store: EnrollmentSCEPStore
@@ -121,16 +123,18 @@ struct SCEPResponderTests {
                     allowOneTimeChallenges: endpoint == .once, validityDays: nil, requireApproval: endpoint == .held),
                     audit: AuditRecord(service: "tests", actor: "tests", action: "scep_profile.create", outcome: .success))
             }
-            func responder(allowSingleDES: Bool) -> SCEPResponder {
+            func responder(allowSingleDES: Bool, perSource: Int = 10) -> SCEPResponder {
                 SCEPResponder(
                     store: store, issuers: IssuerStore(client: h.client, logger: h.logger), raKeys: SCEPRAKeyCache(), issuance: h.issuance,
                     certificates: CertificateRecordStore(client: h.client, logger: h.logger), trustAnchors: TrustAnchorHolder(),
-                    approvals: h.approvals, audit: h.audit, metrics: EnrollMetrics(), logger: h.logger, allowSingleDES: allowSingleDES)
+                    approvals: h.approvals, audit: h.audit, metrics: EnrollMetrics(), logger: h.logger, allowSingleDES: allowSingleDES,
+                    challengeThrottle: ChallengeThrottle(perSource: perSource, perEndpoint: 100))
             }
             let otherRA = try SCEPRAIdentity(
                 certificate: Certificate(pemEncoded: String(contentsOfFile: directory + "/other.crt", encoding: .utf8)),
                 keyPEM: String(contentsOfFile: directory + "/other.key", encoding: .utf8))
             try await body(Context(harness: h, responder: responder(allowSingleDES: true), strict: responder(allowSingleDES: false),
+                                   throttled: responder(allowSingleDES: true, perSource: 2),
                                    ra: try SCEPFixtures.ra(), otherRA: otherRA, store: store))
         }
     }
@@ -321,6 +325,27 @@ struct SCEPResponderTests {
         Refusal(name: "the inner EnvelopedData alone", vector: SCEPFixtures.certmonger, endpoint: .devices, failInfo: nil,
                 code: "scep_wrong_content_type") { Array(try #require(try CMS.signedData($0).encapContentInfo.eContent)) },
     ]
+
+    @Test("after two wrong challenges in a minute a source is refused scep_challenge_throttled without its challenge being checked; another source keeps its own budget")
+    func challengeThrottle() async throws {
+        try await withResponder { c in
+            func send(from source: String) async throws {
+                let record = try #require(try await c.store.get(Endpoint.otherChallenge.rawValue))
+                guard case .message = await c.throttled.pkiOperation(record, body: try SCEPFixtures.scepclient.message(), remote: source) else {
+                    Issue.record("expected a CertRep FAILURE")
+                    return
+                }
+            }
+            for _ in 0..<2 { try await send(from: "198.51.100.7") }
+            #expect(try await c.harness.refusals("scep_challenge_invalid") == 2)
+            try await send(from: "198.51.100.7")
+            #expect(try await c.harness.refusals("scep_challenge_throttled") == 1, "the third wrong challenge is not even checked")
+            #expect(try await c.harness.refusals("scep_challenge_invalid") == 2)
+            try await send(from: "198.51.100.8")
+            #expect(try await c.harness.refusals("scep_challenge_invalid") == 3, "another source has its own budget")
+            #expect(try await c.harness.count("SELECT count(*) FROM certificates") == 0)
+        }
+    }
 
     @Test("by default (CERTCTL_SCEP_ALLOW_SINGLE_DES off) scepclient's single-DES PKCSReq is FAILURE badAlg scep_single_des_disabled, audited, and issues nothing; certmonger's AES one still issues")
     func singleDESOffByDefault() async throws {

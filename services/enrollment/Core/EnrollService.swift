@@ -28,7 +28,9 @@ package enum EnrollService {
                                       raKeys: SCEPRAKeyCache(), issuance: issuance,
                                       certificates: CertificateRecordStore(client: client, logger: context.logger),
                                       trustAnchors: holder, approvals: approvals, audit: audit, metrics: EnrollMetrics(),
-                                      logger: context.logger, allowSingleDES: context.config.scepAllowSingleDES)
+                                      logger: context.logger, allowSingleDES: context.config.scepAllowSingleDES,
+                                      challengeThrottle: ChallengeThrottle(perSource: context.config.scepChallengeFailuresPerSource,
+                                                                           perEndpoint: context.config.scepChallengeFailuresPerEndpoint))
         SCEPRoutes(responder: responder, clients: ClientAddress(trusted: IPMatcher(context.config.trustedProxies)))
             .add(to: context.router)
         var services: [any Service] = [signer]

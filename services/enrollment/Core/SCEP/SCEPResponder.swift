@@ -27,11 +27,14 @@ package struct SCEPResponder: Sendable {
     let logger: Logger
     /// CERTCTL_SCEP_ALLOW_SINGLE_DES: single-DES envelopes are refused unless an operator allows them.
     let allowSingleDES: Bool
+    let challengeThrottle: ChallengeThrottle
 
     package init(store: EnrollmentSCEPStore, issuers: IssuerStore, raKeys: SCEPRAKeyCache, issuance: IssuanceService,
                  certificates: CertificateRecordStore, trustAnchors: TrustAnchorHolder, approvals: EnrollmentRequestStore,
-                 audit: AuditLog, metrics: EnrollMetrics, logger: Logger, allowSingleDES: Bool = false) {
+                 audit: AuditLog, metrics: EnrollMetrics, logger: Logger, allowSingleDES: Bool = false,
+                 challengeThrottle: ChallengeThrottle = ChallengeThrottle(perSource: 10, perEndpoint: 100)) {
         self.allowSingleDES = allowSingleDES
+        self.challengeThrottle = challengeThrottle
         self.store = store
         self.issuers = issuers
         self.raKeys = raKeys
@@ -179,7 +182,16 @@ package struct SCEPResponder: Sendable {
             guard csr.publicKey == message.signerCertificate.publicKey else {
                 throw SCEPError("scep_signer_key_mismatch", .badMessageCheck, "the message is not signed with the CSR's key")
             }
-            try await checkChallenge(try csr.challengePassword, csr: csr, endpoint: endpoint, transactionID: message.transactionID)
+            guard !challengeThrottle.isThrottled(endpoint: endpoint.name, source: remote) else {
+                throw SCEPError("scep_challenge_throttled", .badRequest,
+                                "too many wrong challenges from this source or on this profile in the last minute; retry later")
+            }
+            do {
+                try await checkChallenge(try csr.challengePassword, csr: csr, endpoint: endpoint, transactionID: message.transactionID)
+            } catch let error as SCEPError where error.code != "scep_challenge_missing" {
+                challengeThrottle.recordFailure(endpoint: endpoint.name, source: remote)
+                throw error
+            }
         }
         if endpoint.requireApproval {
             return try await hold(message, csr: csr, csrDER: inner, endpoint: endpoint, renewed: renewed, remote: remote)
