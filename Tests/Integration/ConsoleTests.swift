@@ -236,7 +236,7 @@ struct ConsoleTests {
             var browser = Browser(stack: stack)
             try await browser.signIn(stack.keys[.admin]!)
             let pages = ["/ui/", "/ui/certificates", "/ui/certificates?q=script", "/ui/certificates/\(id.uuidString.lowercased())",
-                         "/ui/approvals", "/ui/enrollment", "/ui/api-keys", "/ui/audit", "/ui/login"]
+                         "/ui/approvals", "/ui/enrollment", "/ui/profiles", "/ui/api-keys", "/ui/audit", "/ui/login"]
             let css = try await browser.get("/ui/static/console.css")
             let js = try await browser.get("/ui/static/console.js")
             #expect(css.status == .ok && js.status == .ok)
@@ -252,6 +252,117 @@ struct ConsoleTests {
             let search = try await browser.get("/ui/certificates?q=%3Cscript%3E")
             #expect(search.text.contains("value=\"&lt;script&gt;\""), "the query echoed escaped")
             #expect(try await browser.get("/ui/nowhere").status == .notFound)
+        }
+    }
+
+    @Test("minting an SCEP one-time challenge in the console: an operator's form with the API's validation shown at the field, the secret on the 201 page only (Postgres keeps its SHA-256), audited under the session's actor; no CSRF token or an auditor's forged POST gets 403 and mints nothing")
+    func scepChallenge() async throws {
+        try await AdminAPIStack.run { stack in
+            try await stack.addIssuer("iss-a")
+            let endpoint: [String: Any] = ["name": "devices", "issuer_id": "iss-a", "ra_cert_path": "/etc/certctl/ra.crt",
+                                           "ra_key_path": "/etc/certctl/ra.key"]
+            try #require(try await stack.call(.post, "/api/v1/scep/profiles", .json(endpoint)).status == .created)
+            var operatorBrowser = Browser(stack: stack)
+            try await operatorBrowser.signIn(stack.keys[.operator]!)
+            let list = try await operatorBrowser.get("/ui/enrollment")
+            #expect(list.text.contains("href=\"/ui/scep/devices/challenge\""), "an operator is offered minting")
+            let form = try await operatorBrowser.get("/ui/scep/devices/challenge")
+            #expect(form.status == .ok)
+            #expect(form.text.contains("<label for=\"f-ttl_seconds\">") && form.text.contains("name=\"csrf_token\""))
+
+            let noToken = try await operatorBrowser.post("/ui/scep/devices/challenge", ["ttl_seconds": "600"], csrf: false)
+            #expect(noToken.status == .forbidden)
+            let shortTTL = try await operatorBrowser.post("/ui/scep/devices/challenge", ["ttl_seconds": "10"])
+            #expect(shortTTL.status == .badRequest)
+            #expect(shortTTL.text.contains("<p class=\"field-error\" id=\"f-ttl_seconds-error\">ttl_seconds must be from 60 to 2592000</p>"))
+            #expect(shortTTL.text.contains("value=\"10\""), "the submitted value is kept")
+            let badSAN = try await operatorBrowser.post("/ui/scep/devices/challenge", ["ttl_seconds": "600", "expected_sans": "DNS:ok.example\nbogus"])
+            #expect(badSAN.status == .badRequest)
+            #expect(badSAN.text.contains("id=\"f-expected_sans-error\">expected_sans entry bogus must be TYPE:value"))
+            #expect(try await stack.count("SELECT count(*) FROM scep_challenges") == 0)
+
+            let minted = try await operatorBrowser.post("/ui/scep/devices/challenge", [
+                "ttl_seconds": "600", "expected_subject": "CN=device-17", "expected_sans": "DNS:Device-17.Example.com\r\nIP:10.0.0.17"])
+            #expect(minted.status == .created, "\(minted.text.prefix(400))")
+            let secret = try #require(minted.text.range(of: "id=\"challenge-secret\" class=\"secret-value\" readonly value=\"").map {
+                String(minted.text[$0.upperBound...].prefix { $0 != "\"" })
+            })
+            #expect(secret.count == 32)
+            #expect(minted.text.contains("DNS:device-17.example.com, IP:10.0.0.17"), "SANs normalised as the API does")
+            #expect(minted.headers[.cacheControl] == "no-store")
+            let hash = Hex.string(SHA256.hash(data: Data(secret.utf8)))
+            #expect(try await stack.count("SELECT count(*) FROM scep_challenges WHERE secret_sha256 = '\\x\(hash)'::bytea AND created_by = 'test-operator' AND expected_subject = 'CN=device-17'") == 1)
+            #expect(try await stack.count("SELECT count(*) FROM audit_events WHERE action = 'scep_challenge.create' AND actor = 'test-operator' AND position('\(secret)' in details::text) = 0") == 1)
+            for path in ["/ui/enrollment", "/ui/scep/devices/challenge", "/ui/audit"] {
+                #expect(!(try await operatorBrowser.get(path)).text.contains(secret), "\(path) does not show the secret again")
+            }
+
+            var auditor = Browser(stack: stack)
+            try await auditor.signIn(stack.keys[.auditor]!)
+            #expect(!(try await auditor.get("/ui/enrollment")).text.contains("/challenge\""), "an auditor is not offered minting")
+            #expect(try await auditor.get("/ui/scep/devices/challenge").status == .forbidden)
+            let forged = try await auditor.post("/ui/scep/devices/challenge", ["ttl_seconds": "600"])
+            #expect(forged.status == .forbidden && forged.text.contains("role auditor"))
+            #expect(try await stack.count("SELECT count(*) FROM scep_challenges") == 1)
+        }
+    }
+
+    @Test("profiles in the console: an admin creates and edits with ProfileRoutes' validation, each refusal next to the field it names and nothing stored; an operator reads without a form and its forged edit gets 403; no CSRF token gets 403")
+    func profiles() async throws {
+        try await AdminAPIStack.run { stack in
+            var admin = Browser(stack: stack)
+            try await admin.signIn(stack.keys[.admin]!)
+            let list = try await admin.get("/ui/profiles")
+            #expect(list.status == .ok)
+            #expect(list.text.contains("action=\"/ui/profiles\"") && list.text.contains("<legend>Allowed key algorithms</legend>"))
+            let fields: [String: String] = ["id": "web", "description": "Web servers", "allowed_key_algorithms-ecdsa-p256": "on",
+                                            "allowed_key_algorithms-rsa-2048": "on", "max_validity_days": "0",
+                                            "extended_key_usages-serverAuth": "on", "allowed_san_types-dns": "on",
+                                            "san_patterns": "*.example.com\n*.example.net"]
+            let zero = try await admin.post("/ui/profiles", fields)
+            #expect(zero.status == .badRequest)
+            #expect(zero.text.contains("id=\"f-max_validity_days-error\">max_validity_days must be from 1 to 36500</p>"))
+            #expect(zero.text.contains("value=\"Web servers\"") && zero.text.contains("id=\"f-allowed_key_algorithms-rsa-2048\" name=\"allowed_key_algorithms-rsa-2048\" value=\"on\" checked"),
+                    "the submitted values are kept")
+            let badID = try await admin.post("/ui/profiles", fields.merging(["id": "Web!", "max_validity_days": "90"]) { $1 })
+            #expect(badID.status == .badRequest && badID.text.contains("id=\"f-id-error\">id must match"))
+            #expect(try await stack.count("SELECT count(*) FROM profiles WHERE id = 'web'") == 0)
+            #expect(try await admin.post("/ui/profiles", fields.merging(["max_validity_days": "90"]) { $1 }, csrf: false).status == .forbidden)
+
+            let created = try await admin.post("/ui/profiles", fields.merging(["max_validity_days": "90"]) { $1 })
+            #expect(created.status == .seeOther && created.location == "/ui/profiles/web?saved=1", "\(created.text.prefix(300))")
+            let read = try await stack.call(.get, "/api/v1/profiles/web")
+            #expect(read["max_validity_days"] as? Int == 90)
+            #expect(read["allowed_key_algorithms"] as? [String] == ["ecdsa-p256", "rsa-2048"])
+            #expect(read["san_patterns"] as? [String] == ["*.example.com", "*.example.net"])
+            let again = try await admin.post("/ui/profiles", fields.merging(["max_validity_days": "90"]) { $1 })
+            #expect(again.status == .conflict && again.text.contains("id=\"f-id-error\">profile web already exists"))
+
+            let edit = try await admin.get("/ui/profiles/web?saved=1")
+            #expect(edit.text.contains("Profile web saved.") && edit.text.contains("action=\"/ui/profiles/web\""))
+            var changed = fields
+            changed["allowed_key_algorithms-ecdsa-p256"] = nil
+            changed["allowed_key_algorithms-rsa-2048"] = nil
+            changed["max_validity_days"] = "30"
+            let empty = try await admin.post("/ui/profiles/web", changed)
+            #expect(empty.status == .badRequest)
+            #expect(empty.text.contains("id=\"f-allowed_key_algorithms-error\">allowed_key_algorithms must not be empty"))
+            #expect(try await stack.call(.get, "/api/v1/profiles/web")["max_validity_days"] as? Int == 90, "nothing stored")
+            changed["allowed_key_algorithms-ecdsa-p384"] = "on"
+            let saved = try await admin.post("/ui/profiles/web", changed)
+            #expect(saved.status == .seeOther && saved.location == "/ui/profiles/web?saved=1")
+            let updated = try await stack.call(.get, "/api/v1/profiles/web")
+            #expect(updated["max_validity_days"] as? Int == 30 && updated["allowed_key_algorithms"] as? [String] == ["ecdsa-p384"])
+            #expect(try await stack.count("SELECT count(*) FROM audit_events WHERE action = 'profile.update' AND actor = 'test-admin' AND target_id = 'web'") == 1)
+
+            var operatorBrowser = Browser(stack: stack)
+            try await operatorBrowser.signIn(stack.keys[.operator]!)
+            let view = try await operatorBrowser.get("/ui/profiles/web")
+            #expect(view.status == .ok && view.text.contains("30 days") && !view.text.contains("action=\"/ui/profiles/web\""))
+            #expect(!(try await operatorBrowser.get("/ui/profiles")).text.contains("Create a profile"))
+            let forged = try await operatorBrowser.post("/ui/profiles/web", changed.merging(["max_validity_days": "3650"]) { $1 })
+            #expect(forged.status == .forbidden)
+            #expect(try await stack.call(.get, "/api/v1/profiles/web")["max_validity_days"] as? Int == 30)
         }
     }
 }

@@ -58,28 +58,36 @@ struct ProfileRoutes: Sendable {
         router.post("/api/v1/profiles") { request, _ in
             let principal = try await support.require(request, [.admin])
             let body = try await APISupport.decode(ProfileBody.self, from: request)
-            guard let id = body.id else { throw APIError(.badRequest, "invalid_request", "field id is required") }
-            let record = try validate(body, id: id)
-            do {
-                let created = try await profiles.create(record, audit: audit(principal, "profile.create", id))
-                return try APISupport.json(ProfileJSON(created), status: .created)
-            } catch ProfileStoreError.exists {
-                throw APIError(.conflict, "profile_exists", "profile \(id) already exists")
-            }
+            return try APISupport.json(ProfileJSON(try await create(body, by: principal)), status: .created)
         }
         router.put("/api/v1/profiles/:id") { request, context in
             let principal = try await support.require(request, [.admin])
             let id = context.parameters.get("id") ?? ""
             let body = try await APISupport.decode(ProfileBody.self, from: request)
-            if let bodyID = body.id, bodyID != id {
-                throw APIError(.badRequest, "invalid_request", "the body's id does not match the URL")
-            }
-            do {
-                let updated = try await profiles.update(try validate(body, id: id), audit: audit(principal, "profile.update", id))
-                return try APISupport.json(ProfileJSON(updated))
-            } catch ProfileStoreError.notFound {
-                throw APIError(.notFound, "profile_not_found", "profile \(id) does not exist")
-            }
+            return try APISupport.json(ProfileJSON(try await update(id, body, by: principal)))
+        }
+    }
+
+    /// Validation and creation, for the API and the web console.
+    func create(_ body: ProfileBody, by principal: Principal) async throws -> ProfileRecord {
+        guard let id = body.id else { throw APIError(.badRequest, "invalid_request", "field id is required") }
+        let record = try validate(body, id: id)
+        do {
+            return try await profiles.create(record, audit: audit(principal, "profile.create", id))
+        } catch ProfileStoreError.exists {
+            throw APIError(.conflict, "profile_exists", "profile \(id) already exists")
+        }
+    }
+
+    /// Validation and replacement of profile `id`, for the API and the web console.
+    func update(_ id: String, _ body: ProfileBody, by principal: Principal) async throws -> ProfileRecord {
+        if let bodyID = body.id, bodyID != id {
+            throw APIError(.badRequest, "invalid_request", "the body's id does not match the URL")
+        }
+        do {
+            return try await profiles.update(try validate(body, id: id), audit: audit(principal, "profile.update", id))
+        } catch ProfileStoreError.notFound {
+            throw APIError(.notFound, "profile_not_found", "profile \(id) does not exist")
         }
     }
 

@@ -119,28 +119,32 @@ struct SCEPAdminRoutes: Sendable {
             let principal = try await support.require(request, [.admin, .operator])
             let name = context.parameters.get("profile") ?? ""
             let body = try await APISupport.decode(ChallengeBody.self, from: request)
-            let ttl = body.ttl_seconds ?? 3600
-            guard (60...(30 * 86_400)).contains(ttl) else {
-                throw APIError(.badRequest, "invalid_request", "ttl_seconds must be from 60 to 2592000")
-            }
-            let sans = try body.expected_sans.map(Self.normalizedSANs)
-            guard let profile = try await store.get(name) else { throw Self.notFound(name) }
-            guard profile.allowOneTimeChallenges else {
-                throw APIError(.conflict, "one_time_challenges_disabled", "SCEP profile \(name) does not accept one-time challenges")
-            }
-            // 128 random bits, URL-safe: fits any client's challengePassword field (PrintableString-safe too).
-            let secret = Hex.random(octets: 16)
-            let expires = Date(timeIntervalSince1970: (Date().timeIntervalSince1970 + Double(ttl)).rounded(.down))
-            let id = try await store.mintChallenge(
-                profile: name, secretSHA256: Array(SHA256.hash(data: Data(secret.utf8))),
-                expectedSubject: body.expected_subject, expectedSANs: sans, expiresAt: expires, createdBy: principal.actor,
-                audit: AuditRecord(service: "admin", actor: principal.actor, action: "scep_challenge.create", outcome: .success,
-                                   targetType: "scep_profile", targetID: name, details: ["ttl_seconds": "\(ttl)"]))
-            return try APISupport.json(ChallengeJSON(id: id.uuidString.lowercased(), profile: name, challenge: secret,
-                                                     expires_at: expires, expected_subject: body.expected_subject,
-                                                     expected_sans: sans),
-                                       status: .created)
+            return try APISupport.json(try await mintChallenge(name, body, by: principal), status: .created)
         }
+    }
+
+    /// Validation and minting of a one-time challenge, for the API and the web console: the secret is in the
+    /// answer only (the store keeps its SHA-256).
+    func mintChallenge(_ name: String, _ body: ChallengeBody, by principal: Principal) async throws -> ChallengeJSON {
+        let ttl = body.ttl_seconds ?? 3600
+        guard (60...(30 * 86_400)).contains(ttl) else {
+            throw APIError(.badRequest, "invalid_request", "ttl_seconds must be from 60 to 2592000")
+        }
+        let sans = try body.expected_sans.map(Self.normalizedSANs)
+        guard let profile = try await store.get(name) else { throw Self.notFound(name) }
+        guard profile.allowOneTimeChallenges else {
+            throw APIError(.conflict, "one_time_challenges_disabled", "SCEP profile \(name) does not accept one-time challenges")
+        }
+        // 128 random bits, URL-safe: fits any client's challengePassword field (PrintableString-safe too).
+        let secret = Hex.random(octets: 16)
+        let expires = Date(timeIntervalSince1970: (Date().timeIntervalSince1970 + Double(ttl)).rounded(.down))
+        let id = try await store.mintChallenge(
+            profile: name, secretSHA256: Array(SHA256.hash(data: Data(secret.utf8))),
+            expectedSubject: body.expected_subject, expectedSANs: sans, expiresAt: expires, createdBy: principal.actor,
+            audit: AuditRecord(service: "admin", actor: principal.actor, action: "scep_challenge.create", outcome: .success,
+                               targetType: "scep_profile", targetID: name, details: ["ttl_seconds": "\(ttl)"]))
+        return ChallengeJSON(id: id.uuidString.lowercased(), profile: name, challenge: secret,
+                             expires_at: expires, expected_subject: body.expected_subject, expected_sans: sans)
     }
 
     /// "DNS:host", "IP:addr", "email:addr", "URI:uri" in the form GeneralNameText.describe writes

@@ -49,7 +49,9 @@ package enum Console {
             chain: AuditChain(client: client, logger: logger), client: client, logger: logger)
         let enrollment = EnrollmentPages(
             auth: auth, scep: EnrollmentSCEPStore(client: client, logger: logger), est: EnrollmentESTStore(client: client, logger: logger),
-            anchors: TrustAnchorRoutes(support: support, store: TrustAnchorStore(client: client, logger: logger)))
+            anchors: TrustAnchorRoutes(support: support, store: TrustAnchorStore(client: client, logger: logger)),
+            challenges: SCEPAdminRoutes(support: support, store: EnrollmentSCEPStore(client: client, logger: logger)))
+        let profiles = ProfilePages(auth: auth, routes: ProfileRoutes(support: support, profiles: ProfileStore(client: client, logger: logger)))
 
         func route(_ method: HTTPRequest.Method, _ path: RouterPath,
                    _ handler: @escaping @Sendable (Request, BasicRequestContext) async throws -> Response) {
@@ -72,6 +74,7 @@ package enum Console {
         route(.post, "/ui/certificates/:id/export") { request, context in try await certificatePages.exportPKCS12(request, context) }
         admin.add(route)
         enrollment.add(route)
+        profiles.add(route)
         route(.get, "/ui/**") { _, _ in throw ConsoleError(.notFound, "Page not found", "There is no console page at this address.") }
     }
 }

@@ -26,7 +26,10 @@ enum ConsoleAssets {
         .search { display: flex; flex-wrap: wrap; gap: 10px; align-items: flex-end; }
         .field { display: flex; flex-direction: column; margin-bottom: 8px; min-width: 180px; }
         label { font-weight: 600; font-size: 13px; margin-bottom: 2px; }
-        input, select { font: inherit; padding: 5px 7px; border: 1px solid #9aa3ad; border-radius: 4px; background: #fff; }
+        fieldset.checks { border: 1px solid var(--line); border-radius: 4px; padding: 6px 10px; } legend { font-weight: 600; font-size: 13px; }
+        label.check { font-weight: 400; font-size: 14px; margin-right: 12px; display: inline-block; } .hint { font-size: 13px; }
+        fieldset[aria-invalid] { border-color: var(--danger); }
+        input, select, textarea { font: inherit; padding: 5px 7px; border: 1px solid #9aa3ad; border-radius: 4px; background: #fff; }
         input[aria-invalid] { border-color: var(--danger); }
         .field-error { color: var(--danger); margin: 2px 0 0; font-size: 13px; }
         button, .button { font: inherit; display: inline-block; padding: 5px 12px; border: 1px solid #8a94a0; border-radius: 4px;

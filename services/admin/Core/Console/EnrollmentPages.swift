@@ -9,9 +9,12 @@ struct EnrollmentPages: Sendable {
     let scep: EnrollmentSCEPStore
     let est: EnrollmentESTStore
     let anchors: TrustAnchorRoutes
+    let challenges: SCEPAdminRoutes
 
     func add(_ route: ConsoleRoute) {
         route(.get, "/ui/enrollment") { request, _ in try await page(request) }
+        route(.get, "/ui/scep/:name/challenge") { request, context in try await challengePage(request, context) }
+        route(.post, "/ui/scep/:name/challenge") { request, context in try await mintChallenge(request, context) }
         route(.post, "/ui/trust-anchors/:name/reload") { request, context in try await reload(request, context) }
     }
 
@@ -33,9 +36,14 @@ struct EnrollmentPages: Sendable {
         let labels = try await est.list()
         let bundles = try await anchors.store.list()
         var body = "<h2>SCEP endpoints</h2>"
+        let canMint = CertificatePages.writers.contains(session.principal.role)
         body += HTML.table(["Name", "Issuer", "Profile", "One-time challenges", "Approval", "Signed-challenge trust anchor"], endpoints.map { e in
-            [HTML.escape(e.name), HTML.escape(e.issuerID), HTML.escape(e.profileID), e.allowOneTimeChallenges ? "allowed" : "no",
-             e.requireApproval ? "required" : "no", reloadButton(e.signedChallengeTrustAnchor, session)]
+            var oneTime = e.allowOneTimeChallenges ? "allowed" : "no"
+            if e.allowOneTimeChallenges, canMint {
+                oneTime += " <a class=\"button\" href=\"/ui/scep/\(HTML.escape(HTML.query(e.name)))/challenge\">Mint challenge</a>"
+            }
+            return [HTML.escape(e.name), HTML.escape(e.issuerID), HTML.escape(e.profileID), oneTime,
+                    e.requireApproval ? "required" : "no", reloadButton(e.signedChallengeTrustAnchor, session)]
         }, empty: "No SCEP endpoint.")
         body += "<h2>EST labels</h2>"
         body += HTML.table(["Label", "Issuer", "Profile", "HTTP Basic", "mTLS", "Approval", "Trust anchor"], labels.map { l in
@@ -78,5 +86,71 @@ struct EnrollmentPages: Sendable {
         }
         body += "</section><p><a href=\"/ui/enrollment\">Back to SCEP endpoints and EST labels</a></p>"
         return ConsolePage(title: "Trust anchor reload", body: body, session: session, status: status, section: "enrollment").response()
+    }
+
+    // MARK: One-time SCEP challenges
+
+    func challengePage(_ request: Request, _ context: BasicRequestContext) async throws -> Response {
+        let session = try await auth.require(request, CertificatePages.writers)
+        let name = context.parameters.get("name") ?? ""
+        guard let endpoint = try await scep.get(name) else { throw SCEPAdminRoutes.notFound(name) }
+        return renderChallenge(session, endpoint, minted: nil, values: ["ttl_seconds": "3600"], errors: [:])
+    }
+
+    func renderChallenge(_ session: ConsoleSession, _ endpoint: SCEPEndpointRecord, minted: SCEPAdminRoutes.ChallengeJSON?,
+                         values: [String: String], errors: [String: String], status: HTTPResponse.Status = .ok) -> Response {
+        var body = ""
+        if let minted {
+            body += """
+                <div class="card secret" role="status"><h2>One-time challenge for \(HTML.escape(minted.profile))</h2>
+                <p>Copy it now: it is shown this once and certctl keeps only a hash. It is good for one enrollment \
+                until \(HTML.date(minted.expires_at)).</p>
+                <label for="challenge-secret">Challenge password</label>\
+                <input id="challenge-secret" class="secret-value" readonly value="\(HTML.escape(minted.challenge))">
+                <dl class="facts"><dt>Challenge id</dt><dd><code>\(HTML.escape(minted.id))</code></dd>
+                <dt>Expected subject</dt><dd>\(HTML.escape(minted.expected_subject ?? "any"))</dd>
+                <dt>Expected SANs</dt><dd>\(HTML.escape(minted.expected_sans?.joined(separator: ", ") ?? "any"))</dd></dl></div>
+                <p><a href="/ui/enrollment">Back to SCEP endpoints and EST labels</a></p>
+                """
+            return ConsolePage(title: "SCEP challenge minted", body: body, session: session, status: status, section: "enrollment").response()
+        }
+        body += "<p>A one-time challenge password lets one device enroll on SCEP endpoint <code>\(HTML.escape(endpoint.name))</code> "
+        body += "(<code>/scep/\(HTML.escape(endpoint.name))</code>). Optionally pin the subject and SANs the CSR must carry.</p>"
+        if let error = errors["form"] { body += HTML.notice(error, kind: "error") }
+        body += """
+            <form method="post" action="/ui/scep/\(HTML.escape(HTML.query(endpoint.name)))/challenge" class="card narrow">\(HTML.csrf(session))
+            \(HTML.field("Valid for (seconds, 60 to 2592000)", name: "ttl_seconds", value: values["ttl_seconds"] ?? "", type: "number",
+                         required: true, error: errors["ttl_seconds"], extra: "inputmode=\"numeric\""))
+            \(HTML.field("Expected subject (optional, e.g. CN=device-17)", name: "expected_subject", value: values["expected_subject"] ?? "",
+                         error: errors["expected_subject"]))
+            \(HTML.textarea("Expected SANs (optional)", name: "expected_sans", value: values["expected_sans"] ?? "", error: errors["expected_sans"],
+                            hint: "One per line as TYPE:value: DNS:host.example.com, IP:10.0.0.1, email:a@example.com, URI:…"))
+            <button type="submit" class="primary" id="mint">Mint challenge</button></form>
+            """
+        return ConsolePage(title: "Mint an SCEP challenge", body: body, session: session, status: status, section: "enrollment").response()
+    }
+
+    func mintChallenge(_ request: Request, _ context: BasicRequestContext) async throws -> Response {
+        let (session, form) = try await auth.submit(request, CertificatePages.writers)
+        let name = context.parameters.get("name") ?? ""
+        guard let endpoint = try await scep.get(name) else { throw SCEPAdminRoutes.notFound(name) }
+        let values = form.values.filter { ["ttl_seconds", "expected_subject", "expected_sans"].contains($0.key) }
+        do {
+            var ttl: Int?
+            if let text = form.text("ttl_seconds") {
+                guard let value = Int(text) else { throw APIError(.badRequest, "invalid_request", "ttl_seconds must be a whole number") }
+                ttl = value
+            }
+            let sans = (form["expected_sans"] ?? "").split(whereSeparator: { $0.isNewline || $0 == "," })
+                .map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty }
+            let minted = try await challenges.mintChallenge(
+                name, SCEPAdminRoutes.ChallengeBody(ttl_seconds: ttl, expected_subject: form.text("expected_subject"),
+                                                    expected_sans: sans.isEmpty ? nil : sans),
+                by: session.principal)
+            return renderChallenge(session, endpoint, minted: minted, values: [:], errors: [:], status: .created)
+        } catch let error as APIError where error.status == .badRequest {
+            let field = ["ttl_seconds", "expected_sans"].first { error.message.hasPrefix($0) } ?? "form"
+            return renderChallenge(session, endpoint, minted: nil, values: values, errors: [field: error.message], status: .badRequest)
+        }
     }
 }

@@ -80,6 +80,34 @@ enum HTML {
         return html + "</div>"
     }
 
+    /// A labelled multi-line text input.
+    static func textarea(_ label: String, name: String, value: String = "", rows: Int = 3, error: String? = nil, hint: String? = nil) -> String {
+        let id = "f-" + name
+        var html = "<div class=\"field\"><label for=\"\(id)\">\(escape(label))</label>"
+        if let hint { html += "<span class=\"muted hint\" id=\"\(id)-hint\">\(escape(hint))</span>" }
+        html += "<textarea id=\"\(id)\" name=\"\(escape(name))\" rows=\"\(rows)\""
+        if hint != nil { html += " aria-describedby=\"\(id)-hint\(error != nil ? " \(id)-error" : "")\"" }
+        else if error != nil { html += " aria-describedby=\"\(id)-error\"" }
+        if error != nil { html += " aria-invalid=\"true\"" }
+        html += ">\(escape(value))</textarea>"
+        if let error { html += "<p class=\"field-error\" id=\"\(id)-error\">\(escape(error))</p>" }
+        return html + "</div>"
+    }
+
+    /// A group of labelled checkboxes named `name`-`value`; `options` are (value, label).
+    static func checkboxes(_ legend: String, name: String, options: [(String, String)], checked: Set<String>, error: String? = nil) -> String {
+        let id = "f-" + name
+        var html = "<fieldset class=\"field checks\" id=\"\(id)\"\(error != nil ? " aria-invalid=\"true\" aria-describedby=\"\(id)-error\"" : "")>"
+        html += "<legend>\(escape(legend))</legend>"
+        for (value, text) in options {
+            let box = "\(id)-\(escape(value))"
+            html += "<label class=\"check\" for=\"\(box)\"><input type=\"checkbox\" id=\"\(box)\" name=\"\(escape(name))-\(escape(value))\" value=\"on\""
+            html += "\(checked.contains(value) ? " checked" : "")> \(escape(text))</label>"
+        }
+        if let error { html += "<p class=\"field-error\" id=\"\(id)-error\">\(escape(error))</p>" }
+        return html + "</fieldset>"
+    }
+
     static func table(_ headers: [String], _ rows: [[String]], empty: String = "Nothing to show.") -> String {
         guard !rows.isEmpty else { return "<p class=\"empty\">\(escape(empty))</p>" }
         var html = "<div class=\"table-wrap\"><table><thead><tr>"
@@ -107,6 +135,7 @@ struct ConsolePage {
         ("dashboard", "/ui/", "Dashboard"),
         ("certificates", "/ui/certificates", "Certificates"),
         ("approvals", "/ui/approvals", "Approvals"),
+        ("profiles", "/ui/profiles", "Profiles"),
         ("enrollment", "/ui/enrollment", "SCEP & EST"),
         ("keys", "/ui/api-keys", "API keys"),
         ("audit", "/ui/audit", "Audit log"),
