@@ -1,10 +1,12 @@
 """The web console in headless Chromium (selenium), run by scripts/interop/console.sh.
 
 Environment: ADMIN (admin base URL), ADMIN_KEY, AUDITOR_KEY, CERT_ID and SERIAL (a certificate issued through
-the API), ANCHOR (a trust anchor whose bundle is broken), SHOTS (directory for screenshots).
+the API), ANCHOR (a trust anchor whose bundle is broken), RUN (this run's unique tag), SHOTS (directory for
+screenshots). The stack has SCEP endpoint `default` with one-time challenges (scripts/dev).
 Prints "  ok  <check>" per passed check; the first failure raises (exit 1).
 """
 import os
+import re
 import sys
 import urllib.error
 import urllib.parse
@@ -21,7 +23,7 @@ CERT_ID = os.environ["CERT_ID"]
 SERIAL = os.environ["SERIAL"]
 ANCHOR = os.environ["ANCHOR"]
 SHOTS = os.environ["SHOTS"]
-RUN = ANCHOR.removeprefix("console-")
+RUN = os.environ["RUN"]
 
 
 def ok(name):
@@ -90,6 +92,8 @@ def admin_session(driver):
     driver.get(f"{ADMIN}/ui/certificates")
     driver.find_element(By.ID, "f-serial").send_keys(colons)
     driver.find_element(By.CSS_SELECTOR, "form.search button[type=submit]").click()
+    # the unfiltered list may show the certificate too: wait for the search's own page
+    WebDriverWait(driver, 10).until(EC.url_contains("serial="))
     link = WebDriverWait(driver, 10).until(EC.presence_of_element_located((By.CSS_SELECTOR, f"a[href='/ui/certificates/{CERT_ID}']")))
     shot(driver, "02-certificates-search")
     expect(link.text == SERIAL, "search by serial finds the certificate issued through the API", link.text)
@@ -136,6 +140,8 @@ def admin_session(driver):
     expect("old pool keeps serving" in text, "the dialog says the old pool keeps serving", text)
     ok(f"typed error shown: {codes[0]}")
     driver.find_element(By.ID, "reload-close").click()
+    scep_challenge(driver)
+    profile_edit(driver)
 
     for name, path in (("09-approvals", "/ui/approvals"), ("10-api-keys", "/ui/api-keys"), ("11-audit", "/ui/audit")):
         driver.get(f"{ADMIN}{path}")
@@ -148,6 +154,62 @@ def admin_session(driver):
     expect("/ui/login" in driver.current_url, "after signing out the console asks to sign in again", driver.current_url)
 
 
+def scep_challenge(driver):
+    """Mints a one-time challenge for SCEP endpoint default: the secret appears on the answer page only."""
+    driver.get(f"{ADMIN}/ui/enrollment")
+    driver.find_element(By.CSS_SELECTOR, "a[href='/ui/scep/default/challenge']").click()
+    WebDriverWait(driver, 10).until(EC.text_to_be_present_in_element((By.TAG_NAME, "h1"), "Mint an SCEP challenge"))
+    ttl = driver.find_element(By.ID, "f-ttl_seconds")
+    ttl.clear()
+    ttl.send_keys("30")
+    driver.find_element(By.ID, "mint").click()
+    error = WebDriverWait(driver, 10).until(EC.presence_of_element_located((By.ID, "f-ttl_seconds-error")))
+    expect("60 to 2592000" in error.text and driver.find_element(By.ID, "f-ttl_seconds").get_attribute("aria-invalid") == "true",
+           "a TTL the API refuses is shown next to its field", error.text)
+    ttl = driver.find_element(By.ID, "f-ttl_seconds")
+    ttl.clear()
+    ttl.send_keys("600")
+    driver.find_element(By.ID, "f-expected_subject").send_keys(f"CN=console-{RUN}")
+    driver.find_element(By.ID, "f-expected_sans").send_keys(f"DNS:Console-{RUN}.example.com")
+    driver.find_element(By.ID, "mint").click()
+    WebDriverWait(driver, 10).until(EC.text_to_be_present_in_element((By.TAG_NAME, "h1"), "SCEP challenge minted"))
+    shot(driver, "13-scep-challenge")
+    secret = driver.find_element(By.ID, "challenge-secret").get_attribute("value")
+    expect(re.fullmatch(r"[0-9a-f]{32}", secret or ""), "the minted challenge (128 bits) is shown", secret)
+    expect(f"DNS:console-{RUN}.example.com" in driver.page_source, "the expected SAN is shown normalised")
+    for path in ("/ui/enrollment", "/ui/scep/default/challenge", "/ui/audit"):
+        driver.get(f"{ADMIN}{path}")
+        expect(secret not in driver.page_source, f"the secret is not shown again ({path})")
+
+
+def profile_edit(driver):
+    """Creates profile console-RUN, then edits it: a refused value is shown at its field, the corrected one saved."""
+    profile = f"console-{RUN}"
+    driver.get(f"{ADMIN}/ui/profiles")
+    shot(driver, "14-profiles")
+    driver.find_element(By.ID, "f-id").send_keys(profile)
+    driver.find_element(By.ID, "f-description").send_keys("made by the browser suite")
+    driver.find_element(By.ID, "save-profile").click()
+    WebDriverWait(driver, 10).until(EC.text_to_be_present_in_element((By.TAG_NAME, "h1"), f"Profile {profile}"))
+    expect(f"Profile {profile} saved." in driver.find_element(By.CSS_SELECTOR, ".notice").text, "a profile is created in the console")
+    days = driver.find_element(By.ID, "f-max_validity_days")
+    days.clear()
+    days.send_keys("99999")
+    driver.find_element(By.ID, "f-allowed_key_algorithms-rsa-3072").click()
+    driver.find_element(By.ID, "save-profile").click()
+    error = WebDriverWait(driver, 10).until(EC.presence_of_element_located((By.ID, "f-max_validity_days-error")))
+    shot(driver, "15-profile-field-error")
+    expect("max_validity_days must be from 1 to 36500" in error.text, "the refused value is explained next to its field", error.text)
+    expect(driver.find_element(By.ID, "f-max_validity_days").get_attribute("aria-invalid") == "true", "the field is marked invalid")
+    expect(driver.find_element(By.ID, "f-allowed_key_algorithms-rsa-3072").is_selected(), "the other edits are kept in the form")
+    days = driver.find_element(By.ID, "f-max_validity_days")
+    days.clear()
+    days.send_keys("90")
+    driver.find_element(By.ID, "save-profile").click()
+    WebDriverWait(driver, 10).until(EC.text_to_be_present_in_element((By.CSS_SELECTOR, ".notice"), "saved"))
+    expect(driver.find_element(By.ID, "f-max_validity_days").get_attribute("value") == "90", "the corrected edit is saved")
+
+
 def auditor_session(driver):
     sign_in(driver, os.environ["AUDITOR_KEY"])
     driver.get(f"{ADMIN}/ui/certificates/{CERT_ID}")
@@ -156,11 +218,18 @@ def auditor_session(driver):
     expect(buttons == [], "an auditor sees no action buttons on a certificate", str(buttons))
     driver.get(f"{ADMIN}/ui/enrollment")
     expect(driver.find_elements(By.CSS_SELECTOR, "button[data-reload]") == [], "an auditor sees no reload buttons")
+    expect(driver.find_elements(By.CSS_SELECTOR, "a[href$='/challenge']") == [], "an auditor is not offered challenge minting")
+    driver.get(f"{ADMIN}/ui/profiles/console-{RUN}")
+    expect(driver.find_elements(By.CSS_SELECTOR, "main form") == [], "an auditor sees a profile without an edit form")
     driver.get(f"{ADMIN}/ui/approvals")
     expect(driver.find_elements(By.CSS_SELECTOR, "main form") == [], "an auditor sees no approval forms")
     token = csrf_token(driver)
     status, text = session_post(driver, "/ui/api-keys", {"csrf_token": token, "actor": f"mallory-{RUN}", "role": "admin"})
     expect(status == 403 and "role auditor" in text, "an auditor's forged key creation (valid session and CSRF token) gets 403", f"{status}")
+    status, _ = session_post(driver, "/ui/scep/default/challenge", {"csrf_token": token, "ttl_seconds": "600"})
+    expect(status == 403, "an auditor's forged challenge minting gets 403", f"{status}")
+    status, _ = session_post(driver, f"/ui/profiles/console-{RUN}", {"csrf_token": token, "max_validity_days": "3650"})
+    expect(status == 403, "an auditor's forged profile edit gets 403", f"{status}")
     status, _ = session_post(driver, f"/ui/trust-anchors/{ANCHOR}/reload", {"csrf_token": token})
     expect(status == 403, "an auditor's forged reload gets 403", f"{status}")
     status, _ = session_post(driver, f"/ui/certificates/{CERT_ID}/revoke", {"csrf_token": token, "reason": "superseded", "confirm": "yes"})
