@@ -365,4 +365,23 @@ struct ConsoleTests {
             #expect(try await stack.call(.get, "/api/v1/profiles/web")["max_validity_days"] as? Int == 30)
         }
     }
+
+    @Test("an export past the hourly limit is a console page (429 with Retry-After, in words), not the API's JSON")
+    func exportLimitPage() async throws {
+        try await AdminAPIStack.run(signer: true, exportLimitPerHour: 1) { stack in
+            let issued = try await stack.call(.post, "/api/v1/certificates", .json(["csr_pem": try CSRFixture("export.example.com").pem]))
+            let id = try #require(issued["id"] as? String)
+            var browser = Browser(stack: stack)
+            try await browser.signIn(stack.keys[.operator]!)
+            #expect(try await browser.get("/ui/certificates/\(id)/export?format=der").status == .ok)
+            let limited = try await browser.get("/ui/certificates/\(id)/export?format=pem")
+            #expect(limited.status == .tooManyRequests)
+            #expect(limited.headers[.contentType] == "text/html; charset=utf-8")
+            #expect(Int(limited.headers[.retryAfter] ?? "").map { $0 > 0 } == true)
+            #expect(limited.text.contains("<h1>Too many exports</h1>") && limited.text.contains("nothing was exported"))
+            #expect(limited.text.contains("href=\"/ui/certificates/\(id)\""))
+            let pkcs12 = try await browser.post("/ui/certificates/\(id)/export", ["password": "correct horse battery"])
+            #expect(pkcs12.status == .tooManyRequests && pkcs12.text.contains("Too many exports"))
+        }
+    }
 }

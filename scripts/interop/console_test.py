@@ -53,6 +53,7 @@ def shot(driver, name):
 def sign_in(driver, key):
     driver.get(f"{ADMIN}/ui/")
     expect("/ui/login" in driver.current_url, "an anonymous visit is sent to the sign-in page", driver.current_url)
+    shot(driver, "00-sign-in")
     field = driver.find_element(By.ID, "f-api_key")
     label = driver.find_element(By.CSS_SELECTOR, "label[for=f-api_key]")
     expect(label.text == "API key", "the key field has its label", label.text)

@@ -250,13 +250,27 @@ struct CertificatePages: Sendable {
         guard format != "pkcs12" else {
             throw ConsoleError(.badRequest, "Password needed", "PKCS#12 exports are made with the form on the certificate's page.")
         }
-        return try await export.export(principal: session.principal, idText: context.parameters.get("id") ?? "",
-                                       formatText: format, password: nil)
+        return Self.pageFor429(try await export.export(principal: session.principal, idText: context.parameters.get("id") ?? "",
+                                                       formatText: format, password: nil), session, id: context.parameters.get("id") ?? "")
     }
 
     func exportPKCS12(_ request: Request, _ context: BasicRequestContext) async throws -> Response {
         let (session, form) = try await auth.submit(request, Self.writers)
-        return try await export.export(principal: session.principal, idText: context.parameters.get("id") ?? "",
-                                       formatText: "pkcs12", password: form["password"])
+        return Self.pageFor429(try await export.export(principal: session.principal, idText: context.parameters.get("id") ?? "",
+                                                       formatText: "pkcs12", password: form["password"]), session, id: context.parameters.get("id") ?? "")
+    }
+
+    /// The export API answers its hourly limit with JSON (export_rate_limited); the browser gets a page saying
+    /// the same in words, with the same 429 status and Retry-After.
+    static func pageFor429(_ response: Response, _ session: ConsoleSession, id: String) -> Response {
+        guard response.status == .tooManyRequests else { return response }
+        let retry = response.headers[.retryAfter] ?? ""
+        let wait = Int(retry).map { $0 >= 120 ? "about \(($0 + 59) / 60) minutes" : "\($0) seconds" } ?? "a while"
+        let body = HTML.notice("Your API key has used its certificate exports for this hour, so nothing was exported. Try again in \(wait). "
+                               + "The limit is CERTCTL_CERT_EXPORT_RATE_LIMIT_PER_ACTOR_HR (docs/export.md).", kind: "error")
+            + "<p><a href=\"/ui/certificates/\(HTML.escape(HTML.query(id)))\">Back to the certificate</a></p>"
+        var page = ConsolePage(title: "Too many exports", body: body, session: session, status: .tooManyRequests, section: "certificates").response()
+        if !retry.isEmpty { page.headers[.retryAfter] = retry }
+        return page
     }
 }
