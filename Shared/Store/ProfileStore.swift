@@ -36,6 +36,8 @@ public struct ProfileRecord: Sendable, Equatable {
 public enum ProfileStoreError: Error, Equatable {
     case exists(String)
     case notFound(String)
+    /// Certificates, enrollment endpoints or held requests name it.
+    case inUse(String)
 }
 
 public struct ProfileStore: Sendable {
@@ -90,6 +92,23 @@ public struct ProfileStore: Sendable {
             try await AuditLog.record(audit, on: connection, logger: logger)
         }
         return try await get(profile.id) ?? profile
+    }
+
+    /// Deletes an unused profile and records its audit event in one transaction. A profile that certificates,
+    /// SCEP endpoints, EST labels or held requests name stays (the foreign keys refuse it: `inUse`).
+    public func delete(_ id: String, audit: AuditRecord) async throws {
+        let logger = self.logger
+        try await client.transaction(logger: logger) { connection in
+            var deleted = false
+            do {
+                let rows = try await connection.query("DELETE FROM profiles WHERE id = \(id) RETURNING id", logger: logger)
+                for try await _ in rows.decode(String.self) { deleted = true }
+            } catch let error as PSQLError where DatabaseErrorText.sqlState(error) == "23503" {
+                throw ProfileStoreError.inUse(id)
+            }
+            guard deleted else { throw ProfileStoreError.notFound(id) }
+            try await AuditLog.record(audit, on: connection, logger: logger)
+        }
     }
 
     private func fetch(_ id: String?) async throws -> [ProfileRecord] {

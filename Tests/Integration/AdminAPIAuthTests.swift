@@ -79,6 +79,7 @@ struct AdminAPIAuthTests {
     static let bodiless: Set<String> = [
         "DELETE /api/v1/scep/profiles/{name}", "POST /api/v1/admin/trust-anchors/{name}/reload",
         "POST /api/v1/enrollment/requests/{id}/approve", "POST /api/v1/api-keys/{id}/revoke", "POST /api/v1/api-keys/{id}/rotate",
+        "DELETE /api/v1/profiles/{id}",
     ]
 
     /// Operations whose refusal of a role is itself audited (so it changes audit_events): export, per its issue.
@@ -156,7 +157,7 @@ struct AdminAPIAuthTests {
     func unknownRoutes() async throws {
         try await AdminAPIStack.run { stack in
             for (method, path) in [(HTTPRequest.Method.get, "/api/v1/nope"), (.get, "/api/v1/profiles/default/extra"), (.post, "/api/v2/profiles"),
-                                   (.delete, "/api/v1/profiles/default"), (.put, "/api/v1/certificates"), (.patch, "/api/v1/issuers/iss-a")] {
+                                   (.delete, "/api/v1/issuers/iss-a"), (.put, "/api/v1/certificates"), (.patch, "/api/v1/issuers/iss-a")] {
                 for auth in [APIAuth.role(.admin), .none] {
                     try await stack.expectRefused(.notFound, "not_found", method, path, auth: auth)
                 }

@@ -174,4 +174,26 @@ struct AdminAPIProfileTests {
             }
         }
     }
+
+    @Test("DELETE removes an unused profile (204, audited as profile.delete); default and a profile a certificate names are 409 profile_in_use and stay; an unknown one is 404")
+    func delete() async throws {
+        try await AdminAPIStack.run { stack in
+            #expect(try await stack.call(.post, "/api/v1/profiles", .json(web("unused"))).status == .created)
+            #expect(try await stack.call(.post, "/api/v1/profiles", .json(web("named"))).status == .created)
+            try await stack.addIssuer("iss-a")
+            _ = try await stack.reservePending(issuerID: "iss-a", csr: try CSRFixture("held.example.com"))
+            try await TestEnvironment.execute("UPDATE certificates SET profile_id = 'named'", stack.url)
+
+            let deleted = try await stack.call(.delete, "/api/v1/profiles/unused")
+            #expect(deleted.status == .noContent, "\(deleted.text)")
+            try await stack.call(.get, "/api/v1/profiles/unused").expectError(.notFound, "profile_not_found", "after delete")
+            #expect(try await stack.count("SELECT count(*) FROM audit_events WHERE action = 'profile.delete' AND target_id = 'unused' AND actor = 'test-admin'") == 1)
+            try await stack.expectUnchanged("refused deletes") {
+                try await stack.call(.delete, "/api/v1/profiles/named").expectError(.conflict, "profile_in_use", "named by a certificate")
+                try await stack.call(.delete, "/api/v1/profiles/default").expectError(.conflict, "profile_in_use", "default")
+                try await stack.call(.delete, "/api/v1/profiles/unused").expectError(.notFound, "profile_not_found", "twice")
+                try await stack.call(.delete, "/api/v1/profiles/named", auth: .role(.operator)).expectError(.forbidden, "forbidden", "operator")
+            }
+        }
+    }
 }

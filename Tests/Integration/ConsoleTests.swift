@@ -307,7 +307,7 @@ struct ConsoleTests {
         }
     }
 
-    @Test("profiles in the console: an admin creates and edits with ProfileRoutes' validation, each refusal next to the field it names and nothing stored; an operator reads without a form and its forged edit gets 403; no CSRF token gets 403")
+    @Test("profiles in the console: an admin creates, edits and deletes with ProfileRoutes' validation, each refusal next to the field it names and nothing stored; an operator reads without a form and its forged edit gets 403; no CSRF token gets 403")
     func profiles() async throws {
         try await AdminAPIStack.run { stack in
             var admin = Browser(stack: stack)
@@ -363,6 +363,18 @@ struct ConsoleTests {
             let forged = try await operatorBrowser.post("/ui/profiles/web", changed.merging(["max_validity_days": "3650"]) { $1 })
             #expect(forged.status == .forbidden)
             #expect(try await stack.call(.get, "/api/v1/profiles/web")["max_validity_days"] as? Int == 30)
+
+            // deleting: an operator's forged POST and an unconfirmed one are refused; default stays; then web goes
+            #expect(try await operatorBrowser.post("/ui/profiles/web/delete", ["confirm": "on"]).status == .forbidden)
+            #expect(try await admin.post("/ui/profiles/web/delete").status == .badRequest, "the confirmation box is required")
+            #expect(try await admin.post("/ui/profiles/default/delete", ["confirm": "on"]).status == .conflict)
+            #expect(try await admin.post("/ui/profiles/web/delete", ["confirm": "on"], csrf: false).status == .forbidden)
+            #expect(try await stack.count("SELECT count(*) FROM profiles WHERE id IN ('web', 'default')") == 2)
+            let gone = try await admin.post("/ui/profiles/web/delete", ["confirm": "on"])
+            #expect(gone.status == .seeOther && gone.location == "/ui/profiles?deleted=web")
+            #expect(try await admin.get("/ui/profiles?deleted=web").text.contains("Profile web deleted."))
+            #expect(try await stack.count("SELECT count(*) FROM profiles WHERE id = 'web'") == 0)
+            #expect(try await stack.count("SELECT count(*) FROM audit_events WHERE action = 'profile.delete' AND actor = 'test-admin'") == 1)
         }
     }
 

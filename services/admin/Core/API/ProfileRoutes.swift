@@ -66,6 +66,29 @@ struct ProfileRoutes: Sendable {
             let body = try await APISupport.decode(ProfileBody.self, from: request)
             return try APISupport.json(ProfileJSON(try await update(id, body, by: principal)))
         }
+        router.delete("/api/v1/profiles/:id") { request, context in
+            let principal = try await support.require(request, [.admin])
+            try await delete(context.parameters.get("id") ?? "", by: principal)
+            return Response(status: .noContent)
+        }
+    }
+
+    /// The profile requests without `profile_id` use: deleting it would break them.
+    static let defaultProfile = "default"
+
+    /// Deletion of an unused profile, for the API and the web console.
+    func delete(_ id: String, by principal: Principal) async throws {
+        guard id != Self.defaultProfile else {
+            throw APIError(.conflict, "profile_in_use", "profile default is used by every request that names no profile")
+        }
+        do {
+            try await profiles.delete(id, audit: audit(principal, "profile.delete", id))
+        } catch ProfileStoreError.notFound {
+            throw APIError(.notFound, "profile_not_found", "profile \(id) does not exist")
+        } catch ProfileStoreError.inUse {
+            throw APIError(.conflict, "profile_in_use",
+                           "profile \(id) is named by certificates, SCEP endpoints, EST labels or held requests: it stays")
+        }
     }
 
     /// Validation and creation, for the API and the web console.

@@ -3,8 +3,8 @@ import CertctlStore
 import Foundation
 import Hummingbird
 
-/// Certificate profiles: list, create and edit (PUT in the API) with ProfileRoutes' validation; a refusal is shown
-/// next to the field it names. The API has no delete route for profiles, so neither has the console.
+/// Certificate profiles: list, create, edit (PUT in the API) and delete an unused one, with ProfileRoutes' validation;
+/// a refusal is shown next to the field it names.
 struct ProfilePages: Sendable {
     let auth: ConsoleAuth
     let routes: ProfileRoutes
@@ -18,6 +18,7 @@ struct ProfilePages: Sendable {
         route(.post, "/ui/profiles") { request, _ in try await create(request) }
         route(.get, "/ui/profiles/:id") { request, context in try await detail(request, context) }
         route(.post, "/ui/profiles/:id") { request, context in try await update(request, context) }
+        route(.post, "/ui/profiles/:id/delete") { request, context in try await delete(request, context) }
     }
 
     /// What the form shows: a stored profile, or what was submitted.
@@ -102,12 +103,14 @@ struct ProfilePages: Sendable {
 
     func list(_ request: Request) async throws -> Response {
         let session = try await auth.require(request, Self.readers)
-        return try await renderList(session, values: Values(), errors: [:])
+        let notice = request.uri.queryParameters["deleted"].map { "Profile \($0) deleted." }
+        return try await renderList(session, values: Values(), errors: [:], notice: notice)
     }
 
-    func renderList(_ session: ConsoleSession, values: Values, errors: [String: String], status: HTTPResponse.Status = .ok) async throws -> Response {
+    func renderList(_ session: ConsoleSession, values: Values, errors: [String: String], notice: String? = nil,
+                    status: HTTPResponse.Status = .ok) async throws -> Response {
         let records = try await routes.profiles.list()
-        var body = "<p>What certificates of each profile may contain. Every issuance path (API, SCEP, EST) checks its profile.</p>"
+        var body = (notice.map { HTML.notice($0) } ?? "") + "<p>What certificates of each profile may contain. Every issuance path (API, SCEP, EST) checks its profile.</p>"
         body += HTML.table(["Id", "Description", "Key algorithms", "Max validity", "Extended key usages", "SAN types", "SAN patterns", "CA"],
                            records.map { r in
             ["<a href=\"/ui/profiles/\(HTML.escape(HTML.query(r.id)))\">\(HTML.escape(r.id))</a>", HTML.escape(r.description),
@@ -118,7 +121,7 @@ struct ProfilePages: Sendable {
         if session.principal.role == .admin {
             body += "<h2 id=\"create\">Create a profile</h2>" + form(session, values, errors: errors, editing: false)
         }
-        body += "<p class=\"muted\">Profiles cannot be deleted: the API has no delete route (certificates keep naming their profile).</p>"
+        body += "<p class=\"muted\">A profile can be deleted only while no certificate, SCEP endpoint, EST label or held request names it.</p>"
         return ConsolePage(title: "Certificate profiles", body: body, session: session, status: status, section: "profiles").response()
     }
 
@@ -141,6 +144,13 @@ struct ProfilePages: Sendable {
             """
         if session.principal.role == .admin {
             body += "<h2>Edit</h2>" + form(session, values, errors: errors, editing: true)
+            body += """
+                <h2>Delete</h2>
+                <form method="post" action="/ui/profiles/\(HTML.query(record.id))/delete" class="card narrow danger-zone">\(HTML.csrf(session))
+                <p>Deleting is refused while certificates, SCEP endpoints, EST labels or held requests name this profile.</p>
+                <label><input type="checkbox" name="confirm" required> I want to delete profile \(HTML.escape(record.id))</label>
+                <button type="submit" class="danger">Delete profile</button></form>
+                """
         } else {
             body += """
                 <dl class="facts"><dt>Description</dt><dd>\(HTML.escape(record.description))</dd>
@@ -178,5 +188,15 @@ struct ProfilePages: Sendable {
             guard let record = try await routes.profiles.get(id) else { throw error }
             return renderDetail(session, record, values: values, errors: [Self.field(of: error): error.message], status: .badRequest)
         }
+    }
+
+    func delete(_ request: Request, _ context: BasicRequestContext) async throws -> Response {
+        let (session, form) = try await auth.submit(request, [.admin])
+        let id = context.parameters.get("id") ?? ""
+        guard form["confirm"] != nil else {
+            throw APIError(.badRequest, "invalid_request", "tick the confirmation box to delete profile \(id)")
+        }
+        try await routes.delete(id, by: session.principal)
+        throw ConsoleRedirect(location: "/ui/profiles?deleted=\(HTML.query(id))")
     }
 }
