@@ -45,9 +45,4 @@ public struct ExportRateLimiter: Sendable {
             return .allowed
         }
     }
-
-    /// Forgets windows that ended (exports of keys that stopped exporting).
-    public func prune() async throws {
-        try await client.query("DELETE FROM certificate_exports WHERE exported_at <= now() - interval '1 hour'", logger: logger)
-    }
 }

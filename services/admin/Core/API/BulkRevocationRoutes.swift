@@ -66,10 +66,7 @@ struct BulkRevocationRoutes: Sendable {
     func revokeMany(_ request: Request) async throws -> Response {
         let principal = try await support.require(request, [.admin, .operator])
         let body = try await APISupport.decode(Body.self, from: request)
-        guard let reason = RevocationReason(name: body.reason) else {
-            throw APIError(.badRequest, "invalid_reason",
-                           "reason must be one of \(RevocationReason.allCases.map(\.name).joined(separator: ", "))")
-        }
+        let reason = try APISupport.revocationReason(body.reason)
         guard (1...Self.maxItems).contains(body.items.count) else {
             throw APIError(.badRequest, "invalid_request", "items must hold 1 to \(Self.maxItems) entries")
         }

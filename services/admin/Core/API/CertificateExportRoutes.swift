@@ -93,7 +93,7 @@ struct CertificateExportRoutes: Sendable {
             Self.count(format: format.rawValue, outcome: "rate_limited")
             return try Self.rateLimited(retryAfter: retryAfter)
         }
-        let chain = [leafDER] + (try await issuerCertificate(of: record).map { [$0] } ?? [])
+        let chain = [leafDER] + (try await CertificateRoutes.issuerCertificate(of: record, generations: generations).map { [$0] } ?? [])
         let body: [UInt8]
         switch format {
         case .pem: body = Array(chain.map(PEM.certificate).joined().utf8)
@@ -113,13 +113,6 @@ struct CertificateExportRoutes: Sendable {
         return Response(status: .ok, headers: headers, body: .init(byteBuffer: ByteBuffer(bytes: body)))
     }
 
-    private func issuerCertificate(of record: CertificateRecord) async throws -> [UInt8]? {
-        var byGeneration: [Int: [UInt8]] = [:]
-        for generation in try await generations.list(issuerID: record.issuerID) {
-            byGeneration[generation.generation] = generation.certificateDER
-        }
-        return CertificateRoutes.issuerCertificate(of: record, in: [record.issuerID: byGeneration])
-    }
 
     static func rateLimited(retryAfter: Int) throws -> Response {
         var headers = HTTPFields()

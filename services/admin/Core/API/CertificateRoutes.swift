@@ -109,10 +109,7 @@ struct CertificateRoutes: Sendable {
         let principal = try await support.require(request, [.admin, .operator])
         let id = try certificateID(context)
         let body = try await APISupport.decode(RevokeBody.self, from: request)
-        guard let reason = RevocationReason(name: body.reason) else {
-            throw APIError(.badRequest, "invalid_reason",
-                           "reason must be one of \(RevocationReason.allCases.map(\.name).joined(separator: ", "))")
-        }
+        let reason = try APISupport.revocationReason(body.reason)
         do {
             _ = try await revocations.revoke(RevocationRequest(
                 certificateID: id, reasonCode: reason.rawValue, invalidityDate: body.invalidity_date,
@@ -140,8 +137,12 @@ struct CertificateRoutes: Sendable {
         return record
     }
 
-    /// Every generation's CA certificate of these issuers: a certificate's chain is its own generation's.
     private func issuerCertificates(_ ids: Set<String>) async throws -> [String: [Int: [UInt8]]] {
+        try await Self.issuerCertificates(ids, generations: generations)
+    }
+
+    /// Every generation's CA certificate of these issuers: a certificate's chain is its own generation's.
+    static func issuerCertificates(_ ids: Set<String>, generations: IssuerGenerationStore) async throws -> [String: [Int: [UInt8]]] {
         var result: [String: [Int: [UInt8]]] = [:]
         for id in ids {
             for generation in try await generations.list(issuerID: id) {
@@ -149,6 +150,11 @@ struct CertificateRoutes: Sendable {
             }
         }
         return result
+    }
+
+    /// The CA certificate of the generation that signed `record` (export and the console's detail page).
+    static func issuerCertificate(of record: CertificateRecord, generations: IssuerGenerationStore) async throws -> [UInt8]? {
+        issuerCertificate(of: record, in: try await issuerCertificates([record.issuerID], generations: generations))
     }
 
     static func issuerCertificate(of record: CertificateRecord, in certificates: [String: [Int: [UInt8]]]) -> [UInt8]? {

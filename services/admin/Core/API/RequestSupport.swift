@@ -1,3 +1,4 @@
+import CertctlIssuance
 import CertctlStore
 import Foundation
 import Hummingbird
@@ -125,6 +126,15 @@ struct APISupport: Sendable {
         guard matches(id, "^[a-z0-9][a-z0-9-]{0,62}$") else {
             throw APIError(.unprocessableContent, "invalid_reference", "issuer \(id) does not exist (issuer ids match ^[a-z0-9][a-z0-9-]{0,62}$)")
         }
+    }
+
+    /// An RFC 5280 reason name, or 400 invalid_reason listing them.
+    static func revocationReason(_ name: String) throws -> RevocationReason {
+        guard let reason = RevocationReason(name: name) else {
+            throw APIError(.badRequest, "invalid_reason",
+                           "reason must be one of \(RevocationReason.allCases.map(\.name).joined(separator: ", "))")
+        }
+        return reason
     }
 
     /// `limit` query parameter: 1–500, default 100.

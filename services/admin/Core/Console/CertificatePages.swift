@@ -93,13 +93,6 @@ struct CertificatePages: Sendable {
         return record
     }
 
-    private func issuerCertificate(of record: CertificateRecord) async throws -> [UInt8]? {
-        var byGeneration: [Int: [UInt8]] = [:]
-        for generation in try await generations.list(issuerID: record.issuerID) {
-            byGeneration[generation.generation] = generation.certificateDER
-        }
-        return CertificateRoutes.issuerCertificate(of: record, in: [record.issuerID: byGeneration])
-    }
 
     func detail(_ request: Request, _ context: BasicRequestContext) async throws -> Response {
         let session = try await auth.session(request)
@@ -145,7 +138,7 @@ struct CertificatePages: Sendable {
                 body += "<h2>Extensions</h2>" + HTML.table(["Extension", "Critical", "Value"], rows, empty: "No extensions.")
             }
             var chain = [("This certificate", leafPEM)]
-            if let issuer = try await issuerCertificate(of: record) {
+            if let issuer = try await CertificateRoutes.issuerCertificate(of: record, generations: generations) {
                 let name = (try? Certificate(derEncoded: issuer)).map { String(describing: $0.subject) } ?? record.issuerID
                 chain.append(("Issuer: \(name)", PEM.certificate(issuer)))
             }
@@ -202,7 +195,7 @@ struct CertificatePages: Sendable {
         guard let der = record.certificateDER else {
             throw ConsoleError(.conflict, "No certificate yet", "This certificate is \(record.status): there is nothing to download.")
         }
-        let pem = PEM.certificate(der) + ((try await issuerCertificate(of: record)).map(PEM.certificate) ?? "")
+        let pem = PEM.certificate(der) + ((try await CertificateRoutes.issuerCertificate(of: record, generations: generations)).map(PEM.certificate) ?? "")
         var headers = ConsolePage.securityHeaders
         headers[.contentType] = "application/x-pem-file"
         headers[.contentDisposition] = "attachment; filename=\"\(record.serialHex).pem\""

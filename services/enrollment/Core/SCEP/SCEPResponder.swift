@@ -79,10 +79,8 @@ package struct SCEPResponder: Sendable {
             return .httpError(status: 500, code: error.code, message: "the RA of this profile is not available")
         } catch {
             metrics.count("scep", "GetCACert", "unavailable")
-            let incident = Hex.random(octets: 8)
-            logger.error("SCEP GetCACert failed", metadata: [
-                "incident": "\(incident)", "profile": "\(endpoint.name)", "error": "\(DatabaseErrorText.describe(error))"])
-            return .httpError(status: 503, code: "scep_unavailable", message: "temporarily unavailable, try again later (incident \(incident))")
+            let ref = incident("SCEP GetCACert failed", ["profile": "\(endpoint.name)", "error": "\(DatabaseErrorText.describe(error))"])
+            return .httpError(status: 503, code: "scep_unavailable", message: "temporarily unavailable, try again later (incident \(ref))")
         }
     }
 
@@ -118,9 +116,8 @@ package struct SCEPResponder: Sendable {
                 return .message(try SCEPCertRep.build(.failure(error.failInfo), transactionID: message.transactionID,
                                                       recipientNonce: message.senderNonce, digest: message.digest, ra: ra))
             } catch {
-                let incident = Hex.random(octets: 8)
-                logger.error("SCEP CertRep could not be built", metadata: ["incident": "\(incident)", "error": "\(error)"])
-                return .httpError(status: 500, code: "scep_certrep_failed", message: "internal error (incident \(incident))")
+                let ref = incident("SCEP CertRep could not be built", ["error": "\(error)"])
+                return .httpError(status: 500, code: "scep_certrep_failed", message: "internal error (incident \(ref))")
             }
         } catch {
             // Database or signer unreachable: a retryable server error, not a CertRep FAILURE.
@@ -128,6 +125,14 @@ package struct SCEPResponder: Sendable {
             logger.error("SCEP request could not be completed", metadata: ["profile": "\(endpoint.name)", "error": "\(error)"])
             return .httpError(status: 503, code: "scep_unavailable", message: "try again later")
         }
+    }
+
+    /// Logs a failure of the server under a fresh incident id and returns the id: the client gets the id,
+    /// never the details.
+    func incident(_ message: Logger.Message, _ metadata: Logger.Metadata) -> String {
+        let id = Hex.random(octets: 8)
+        logger.error(message, metadata: metadata.merging(["incident": "\(id)"]) { a, _ in a })
+        return id
     }
 
     /// CertRep SUCCESS with `certificates`, enveloped to the requester with the cipher it used.

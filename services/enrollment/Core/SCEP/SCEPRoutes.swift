@@ -30,10 +30,8 @@ struct SCEPRoutes: Sendable {
             endpoint = try await responder.endpoint(name)
         } catch {
             // The details go to the log under an id the client can quote, never to the client.
-            let incident = Hex.random(octets: 8)
-            responder.logger.error("SCEP endpoint lookup failed", metadata: [
-                "incident": "\(incident)", "profile": "\(name)", "error": "\(DatabaseErrorText.describe(error))"])
-            return Self.error(503, "temporarily unavailable, try again later (incident \(incident))")
+            let ref = responder.incident("SCEP endpoint lookup failed", ["profile": "\(name)", "error": "\(DatabaseErrorText.describe(error))"])
+            return Self.error(503, "temporarily unavailable, try again later (incident \(ref))")
         }
         guard let endpoint else { return Self.error(404, "no SCEP profile \(name)") }
         switch (operation, request.method) {
