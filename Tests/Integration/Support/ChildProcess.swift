@@ -1,4 +1,5 @@
 import Foundation
+import Synchronization
 import Testing
 
 /// A certctl executable started by a test, with its output captured in files.
@@ -104,17 +105,21 @@ enum HTTP {
 
 /// A free loopback port below the kernel's ephemeral range (as scripts/lib/common.sh's
 /// free_port): a port inside it can be taken by an outgoing connection (a service
-/// dialling Postgres) before the server under test binds it.
+/// dialling Postgres) before the server under test binds it. A port is handed out once
+/// per test process: tests run in parallel, and one that has not bound its port yet must
+/// not find it given to another (a signer once failed with EADDRINUSE in CI).
 func freePort() -> Int {
     let range = (try? String(contentsOfFile: "/proc/sys/net/ipv4/ip_local_port_range", encoding: .utf8)) ?? ""
     var low = Int(range.split(whereSeparator: { $0 == " " || $0 == "\t" || $0 == "\n" }).first ?? "") ?? 32768
     if low <= 21_024 { low = 32768 }
     for _ in 0..<200 {
         let port = Int.random(in: 20_000..<low)
-        if canBind(port) { return port }
+        if canBind(port), handedOutPorts.withLock({ $0.insert(port).inserted }) { return port }
     }
     fatalError("no free loopback port below \(low)")
 }
+
+private let handedOutPorts = Mutex<Set<Int>>([])
 
 private func canBind(_ port: Int) -> Bool {
     let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
