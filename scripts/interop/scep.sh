@@ -183,12 +183,14 @@ check "certctl-admin sign-scep-challenge makes a token scepclient enrolls with" 
 # ---------------------------------------------------------------------------
 section "5. approval (PENDING): scepclient and certmonger wait until an operator approves"
 # A profile with require_approval, sharing the RA of profile default. scepclient resends its
-# identical PKCSReq every 30 s while PENDING; certmonger polls with GetCertInitial (CertPoll).
+# identical PKCSReq while PENDING; certmonger polls with GetCertInitial (CertPoll).
 HELD="held-$RUN"
 HELD_URL="${SCEP%/default}/$HELD"
-MDM_PID= CM_PID=
+MDM_PID= REJ_PID= WAIT_PID= CM_PID=
 cleanup_held() {
     [ -z "$MDM_PID" ] || kill "$MDM_PID" 2>/dev/null || true
+    [ -z "$REJ_PID" ] || kill "$REJ_PID" 2>/dev/null || true
+    [ -z "$WAIT_PID" ] || kill "$WAIT_PID" 2>/dev/null || true
     [ -z "$CM_PID" ] || kill "$CM_PID" 2>/dev/null || true
     api DELETE "/api/v1/scep/profiles/$HELD" >/dev/null 2>&1 || true
 }
@@ -208,35 +210,39 @@ wait_pending() { # VAR SUBJECT-FRAGMENT
     printf -v "$1" '%s' "$id"
 }
 
+# scepclient resends its PKCSReq every 30 s (not configurable). Three runs overlap so the
+# section waits out one resend, not five: one is approved before its resend (which then
+# gets the certificate), one rejected (its resend gets FAILURE), one left pending (its
+# resend must get PENDING again and no second request).
 scepclient_run "mdm-held-$RUN" "$CERTCTL_SCEP_CHALLENGE" "$HELD_URL" &
 MDM_PID=$!
+scepclient_run "mdm-rej-$RUN" "$CERTCTL_SCEP_CHALLENGE" "$HELD_URL" &
+REJ_PID=$!
+scepclient_run "mdm-wait-$RUN" "$CERTCTL_SCEP_CHALLENGE" "$HELD_URL" &
+WAIT_PID=$!
 wait_pending mdm_id "mdm-held-$RUN"
 expect_match "scepclient's request is stored pending" "$UUID_RE" "$mdm_id"
 for _ in $(seq 100); do grep -q PENDING "mdm-held-$RUN.log" && break; sleep 0.2; done
 expect_match "scepclient got PENDING and keeps polling" "pkiStatus=PENDING" "$(cat "mdm-held-$RUN.log")"
 check "scepclient is still running" kill -0 "$MDM_PID"
-# its resend comes 30 s later: identical message, same senderNonce
-for _ in $(seq 200); do [ "$(grep -c 'pkiStatus=PENDING' "mdm-held-$RUN.log")" -ge 2 ] && break; sleep 0.25; done
-expect_eq "scepclient resent its identical PKCSReq and got PENDING again" 2 "$(grep -c 'pkiStatus=PENDING' "mdm-held-$RUN.log")"
-expect_eq "the resend did not create a second request" 1 \
-    "$(sql -c "SELECT count(*) FROM enrollment_requests WHERE endpoint = '$HELD' AND subject LIKE '%mdm-held-$RUN%'")"
 expect_eq "no certificate before approval" "" "$(cat "mdm-held-$RUN.d/cert.pem" 2>/dev/null || true)"
 api GET /api/v1/enrollment/requests -G --data-urlencode status=pending --data-urlencode protocol=scep --data-urlencode "endpoint=$HELD"
 expect_status 200
-expect_eq "the admin API lists it as pending" "$mdm_id" "$(jf '.items[0].id')"
+expect_eq "the admin API lists it as pending" true "$(jf "[.items[].id] | any(. == \"$mdm_id\")")"
 api POST "/api/v1/enrollment/requests/$mdm_id/approve"
 expect_status 200
 expect_eq "approving issues at once" issued "$(jf .status)"
 api POST "/api/v1/enrollment/requests/$mdm_id/approve"
 expect_status 409 enrollment_request_not_pending
-mdm_rc=0
-for _ in $(seq 180); do kill -0 "$MDM_PID" 2>/dev/null || break; sleep 0.25; done
-wait "$MDM_PID" || mdm_rc=$?
-MDM_PID=
-expect_eq "scepclient finishes after its next resend (exit 0)" 0 "$mdm_rc"
-check "its certificate verifies against the CA" openssl verify -CAfile "$CA" "mdm-held-$RUN.d/cert.pem"
-expect_eq "it certifies scepclient's key" "$(openssl pkey -in "mdm-held-$RUN.d/key.pem" -pubout | openssl sha256 -r)" \
-    "$(openssl x509 -in "mdm-held-$RUN.d/cert.pem" -noout -pubkey | openssl sha256 -r)"
+
+# rejection: scepclient gets FAILURE and stops
+wait_pending rej_id "mdm-rej-$RUN"
+expect_match "the second scepclient request is pending" "$UUID_RE" "$rej_id"
+api POST "/api/v1/enrollment/requests/$rej_id/reject" "${JSON[@]}" -d '{"reason": "not one of ours"}'
+expect_status 200
+expect_eq "rejected" rejected "$(jf .status)"
+wait_pending wait_id "mdm-wait-$RUN"
+expect_match "the third scepclient request is pending" "$UUID_RE" "$wait_id"
 
 # certmonger: PKCSReq -> PENDING (CA_WORKING), approve, then `getcert resubmit` — and its own polling.
 cat >certmonger-held.sh <<SH
@@ -313,18 +319,29 @@ expect_eq "certmonger's certificate is the one the approval issued" \
     "$(sql -c "SELECT serial_hex FROM certificates WHERE id = (SELECT certificate_id FROM enrollment_requests WHERE id = '$cm_id')")" \
     "$(openssl x509 -in cm-held.crt -noout -serial | cut -d= -f2 | tr 'A-F' 'a-f' | sed 's/^0*//')"
 
-# rejection: scepclient gets FAILURE and stops
-scepclient_run "mdm-rej-$RUN" "$CERTCTL_SCEP_CHALLENGE" "$HELD_URL" &
-MDM_PID=$!
-wait_pending rej_id "mdm-rej-$RUN"
-expect_match "the second scepclient request is pending" "$UUID_RE" "$rej_id"
-api POST "/api/v1/enrollment/requests/$rej_id/reject" "${JSON[@]}" -d '{"reason": "not one of ours"}'
+# the pending one's resend comes 30 s later: identical message, same senderNonce
+for _ in $(seq 200); do [ "$(grep -c 'pkiStatus=PENDING' "mdm-wait-$RUN.log")" -ge 2 ] && break; sleep 0.25; done
+expect_eq "scepclient resent its identical PKCSReq and got PENDING again" 2 "$(grep -c 'pkiStatus=PENDING' "mdm-wait-$RUN.log")"
+expect_eq "the resend did not create a second request" 1 \
+    "$(sql -c "SELECT count(*) FROM enrollment_requests WHERE endpoint = '$HELD' AND subject LIKE '%mdm-wait-$RUN%'")"
+kill "$WAIT_PID" 2>/dev/null || true
+wait "$WAIT_PID" 2>/dev/null || true
+WAIT_PID=
+api POST "/api/v1/enrollment/requests/$wait_id/reject" "${JSON[@]}" -d '{"reason": "interop cleanup"}'
 expect_status 200
-expect_eq "rejected" rejected "$(jf .status)"
 mdm_rc=0
 for _ in $(seq 180); do kill -0 "$MDM_PID" 2>/dev/null || break; sleep 0.25; done
 wait "$MDM_PID" || mdm_rc=$?
 MDM_PID=
+expect_eq "scepclient, approved while it waited, finishes with its next resend (exit 0)" 0 "$mdm_rc"
+check "its certificate verifies against the CA" openssl verify -CAfile "$CA" "mdm-held-$RUN.d/cert.pem"
+expect_eq "it certifies scepclient's key" "$(openssl pkey -in "mdm-held-$RUN.d/key.pem" -pubout | openssl sha256 -r)" \
+    "$(openssl x509 -in "mdm-held-$RUN.d/cert.pem" -noout -pubkey | openssl sha256 -r)"
+
+mdm_rc=0
+for _ in $(seq 180); do kill -0 "$REJ_PID" 2>/dev/null || break; sleep 0.25; done
+wait "$REJ_PID" || mdm_rc=$?
+REJ_PID=
 [ "$mdm_rc" != 0 ] && pass "scepclient fails after the rejection (exit $mdm_rc)" || fail "scepclient fails after the rejection" "exit != 0" "0"
 expect_match "it reports FAILURE badRequest" "failInfo: badRequest|BadRequest" "$(cat "mdm-rej-$RUN.log")"
 expect_eq "no certificate for the rejected request" "" "$(cat "mdm-rej-$RUN.d/cert.pem" 2>/dev/null || true)"
