@@ -212,7 +212,7 @@ section "two publishers: CRL numbers never repeat or go back"
 crl_pid=$(cat "$CERTCTL_DEV_DATA/run/crl.pid")
 port2=$(free_port)
 mapfile -d '' crl_env <"/proc/$crl_pid/environ"
-env -i "${crl_env[@]}" CERTCTL_CRL_LISTEN="127.0.0.1:$port2" "$(readlink "/proc/$crl_pid/exe")" >replica2.log 2>&1 &
+env -i "${crl_env[@]}" CERTCTL_CRL_LISTEN="127.0.0.1:$port2" "$(process_exe "$crl_pid")" >replica2.log 2>&1 &
 replica2=$!
 trap 'rc=$?; kill $replica2 2>/dev/null || true; (exit $rc); interop_cleanup' EXIT
 for _ in $(seq 100); do curl -fsS "http://127.0.0.1:$port2/readyz" >/dev/null 2>&1 && break; sleep 0.1; done

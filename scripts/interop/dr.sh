@@ -41,7 +41,7 @@ running() { local pid; pid=$(pid_of "$1") && kill -0 "$pid" 2>/dev/null; }
 remember_service() {
     local pid; pid=$(pid_of "$1")
     cat "/proc/$pid/environ" >"$WORK/$1.environ"
-    readlink "/proc/$pid/exe" >"$WORK/$1.exe"
+    process_exe "$pid" >"$WORK/$1.exe"
 }
 service_var() { # NAME VAR: VAR in the remembered environment of NAME
     tr '\0' '\n' <"$WORK/$1.environ" | sed -n "s/^$2=//p"

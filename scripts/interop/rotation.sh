@@ -19,12 +19,12 @@ require_env CERTCTL_CRL_URL CERTCTL_OCSP_URL CERTCTL_DEV_DATA
 interop_start
 OCSP=${CERTCTL_OCSP_URL%/}
 DRILL=drill-$RUN
-LEAF_SECONDS=60
+LEAF_SECONDS=60   # the API's shortest validity
 
 # The doc's commands run as `certctl-admin …` with admin's environment.
 admin_pid=$(cat "$CERTCTL_DEV_DATA/run/admin.pid")
 mapfile -d '' admin_env <"/proc/$admin_pid/environ"
-admin_exe=$(readlink "/proc/$admin_pid/exe")
+admin_exe=$(process_exe "$admin_pid")
 certctl_admin() { env -i "${admin_env[@]}" "$admin_exe" "$@"; }
 
 generation_field() { # GENERATION JQ-FIELD: from GET /api/v1/issuers/$DRILL

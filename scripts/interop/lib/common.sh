@@ -170,11 +170,15 @@ issue() {
 # The dev stack's signer, stopped and started again from its own process
 # (environment and executable read from /proc; needs CERTCTL_DEV_DATA).
 
+# process_exe PID: the executable a process runs (" (deleted)" dropped: rebuilt since it
+# started, the same path holds the new build).
+process_exe() { local exe; exe=$(readlink "/proc/$1/exe"); printf '%s\n' "${exe% (deleted)}"; }
+
 # stop_signer: SIGTERM, wait for it to exit; remembers how to start it again.
 stop_signer() {
     local pid; pid=$(cat "$CERTCTL_DEV_DATA/run/signer.pid")
     mapfile -d '' SIGNER_ENV <"/proc/$pid/environ"
-    SIGNER_EXE=$(readlink "/proc/$pid/exe")
+    SIGNER_EXE=$(process_exe "$pid")
     kill -TERM "$pid"; while kill -0 "$pid" 2>/dev/null; do sleep 0.1; done
 }
 # start_signer SECONDS: starts it as stop_signer found it; succeeds once its /readyz answers within SECONDS.
