@@ -69,6 +69,38 @@ public enum Catalog {
         meaning: "SCEP (plain HTTP), health and metrics of the enrollment service.",
         parse: { ListenAddress(parsing: $0) })
 
+    // MARK: HTTP listener limits (every listener: admin, ocsp, crl, enroll, EST, signer health)
+
+    public static let httpIdleTimeout = ConfigVariable<Duration>(
+        "CERTCTL_HTTP_IDLE_TIMEOUT", default: "60s", services: ServiceName.allCases,
+        expected: "a duration between 100ms and 1h such as 60s",
+        meaning: "A kept-alive connection with no request in flight and no byte of a next one is closed after this long.",
+        parse: durationIn(.milliseconds(100) ... .seconds(3600)))
+
+    public static let httpHeaderTimeout = ConfigVariable<Duration>(
+        "CERTCTL_HTTP_HEADER_TIMEOUT", default: "10s", services: ServiceName.allCases,
+        expected: "a duration between 100ms and 10m such as 10s",
+        meaning: "A request's head must be complete this long after the connection opened (after the TLS handshake) or after the first byte of a request on a kept-alive connection; otherwise 408 and close (slowloris).",
+        parse: durationIn(.milliseconds(100) ... .seconds(600)))
+
+    public static let httpBodyTimeout = ConfigVariable<Duration>(
+        "CERTCTL_HTTP_BODY_TIMEOUT", default: "30s", services: ServiceName.allCases,
+        expected: "a duration between 100ms and 1h such as 30s",
+        meaning: "A request's body must be complete this long after its head; otherwise 408 (if no response has started) and close.",
+        parse: durationIn(.milliseconds(100) ... .seconds(3600)))
+
+    public static let tlsHandshakeTimeout = ConfigVariable<Duration>(
+        "CERTCTL_TLS_HANDSHAKE_TIMEOUT", default: "10s", services: ServiceName.allCases,
+        expected: "a duration between 100ms and 10m such as 10s",
+        meaning: "A TLS handshake on an HTTPS listener (admin with CERTCTL_ADMIN_TLS_CERT, EST) must finish this long after the connection opened; otherwise the connection is closed.",
+        parse: durationIn(.milliseconds(100) ... .seconds(600)))
+
+    public static let httpMaxConnections = ConfigVariable<Int>(
+        "CERTCTL_HTTP_MAX_CONNECTIONS", default: "10000", services: ServiceName.allCases,
+        expected: "an integer from 1 to 1000000",
+        meaning: "Open connections allowed per HTTP listener; beyond it a new connection is closed at once and counted in `certctl_http_connections_refused_total`.",
+        parse: { Int($0).flatMap { (1...1_000_000).contains($0) ? $0 : nil } })
+
     // MARK: Signer
 
     public static let caCertPath = ConfigVariable<String>(
@@ -377,6 +409,7 @@ public enum Catalog {
     public static let all: [ConfigVariableInfo] = [
         databaseURL.info, databasePasswordFile.info, databasePoolSize.info, logLevel.info, logFormat.info,
         signerHealthListen.info, adminListen.info, ocspListen.info, crlListen.info, enrollListen.info,
+        httpIdleTimeout.info, httpHeaderTimeout.info, httpBodyTimeout.info, tlsHandshakeTimeout.info, httpMaxConnections.info,
         caCertPath.info, caKeyPath.info, signerCRLMaxValidity.info, signerKeyDir.info, signerArchiveGrace.info,
         signerRPCListen.info, signerAddress.info, rpcTLSCert.info, rpcTLSKey.info, rpcTLSCA.info,
         autoMigrate.info, apiKey.info, ocspBaseURL.info, crlBaseURL.info, pendingIssuanceTimeout.info,
@@ -401,6 +434,10 @@ public enum Catalog {
     }
 
     static let nonNegativeInt: @Sendable (String) -> Int? = { Int($0).flatMap { $0 >= 0 ? $0 : nil } }
+
+    static func durationIn(_ range: ClosedRange<Duration>) -> @Sendable (String) -> Duration? {
+        { GoDuration.parse($0).flatMap { range.contains($0) ? $0 : nil } }
+    }
 
     static let parseBool: @Sendable (String) -> Bool? = {
         switch $0.lowercased() {

@@ -7,6 +7,8 @@ public struct CommonConfig: Sendable {
     public var databasePoolSize: Int
     public var logLevel: Logger.Level
     public var logFormat: LogFormat
+    /// Deadlines and connection cap of every HTTP listener the process runs.
+    public var listenerLimits: ListenerLimits
 
     public init(_ env: Environment) throws(ConfigError) {
         database = try env.read(Catalog.databaseURL)
@@ -24,6 +26,7 @@ public struct CommonConfig: Sendable {
         databasePoolSize = try env.read(Catalog.databasePoolSize)
         logLevel = try env.read(Catalog.logLevel)
         logFormat = try env.read(Catalog.logFormat)
+        listenerLimits = try ListenerLimits(env)
     }
 }
 

@@ -84,14 +84,8 @@ public enum ServiceProcess {
 
         do {
             let parts = try await build(context)
-            let server: HTTPServerBuilder
-            if let tls = config.httpTLS {
-                server = try .tls(.http1(), tlsConfiguration: TLSConfiguration.makeServerConfiguration(
-                    certificateChain: try NIOSSLCertificate.fromPEMFile(tls.certificatePath).map { .certificate($0) },
-                    privateKey: .privateKey(try NIOSSLPrivateKey(file: tls.keyPath, format: .pem))))
-            } else {
-                server = .http1()
-            }
+            let server = try HardenedHTTPServer.builder(
+                listener: Config.service.rawValue, limits: config.common.listenerLimits, tlsFiles: config.httpTLS)
             let app = Application(
                 router: router, server: server,
                 configuration: .init(

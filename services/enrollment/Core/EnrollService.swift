@@ -45,7 +45,8 @@ package enum EnrollService {
                 audit: audit, approvals: approvals, metrics: EnrollMetrics(), logger: context.logger)
             services.append(try ESTServer.make(
                 listen: est.listen, certPath: est.certPath, keyPath: est.keyPath, routes: routes, holder: holder,
-                issuerRoots: IssuerRoots(issuers: IssuerStore(client: client, logger: context.logger)), logger: context.logger))
+                issuerRoots: IssuerRoots(issuers: IssuerStore(client: client, logger: context.logger)),
+                limits: context.config.common.listenerLimits, logger: context.logger))
         }
         if let bootstrap = context.config.scepBootstrap {
             // certctl-admin creates the endpoint (policy is admin's); its RA files are this process's:

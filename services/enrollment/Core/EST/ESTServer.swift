@@ -1,4 +1,5 @@
 import CertctlConfig
+import CertctlRuntime
 import CertctlStore
 import Foundation
 import Hummingbird
@@ -27,8 +28,10 @@ package struct ESTRequestContext: RequestContext {
 /// the verification callback on every handshake, so a reloaded bundle takes
 /// effect for new connections without a restart.
 package enum ESTServer {
+    /// `limits`: the handshake, header, body and idle deadlines and connection cap (as every listener's).
     package static func make(listen: ListenAddress, certPath: String, keyPath: String, routes: ESTRoutes,
-                             holder: TrustAnchorHolder, issuerRoots: IssuerRoots, logger: Logger) throws -> any Service {
+                             holder: TrustAnchorHolder, issuerRoots: IssuerRoots, limits: ListenerLimits = .defaults,
+                             logger: Logger) throws -> any Service {
         var tls = TLSConfiguration.makeServerConfiguration(
             certificateChain: try NIOSSLCertificate.fromPEMFile(certPath).map { .certificate($0) },
             privateKey: .privateKey(try NIOSSLPrivateKey(file: keyPath, format: .pem)))
@@ -40,7 +43,8 @@ package enum ESTServer {
         }
         let router = Router(context: ESTRequestContext.self)
         routes.add(to: router)
-        return Application(router: router, server: try .tls(.http1(), configuration: configuration),
+        let server = try HardenedHTTPServer.builder(listener: "est", limits: limits, tls: configuration)
+        return Application(router: router, server: server,
                            configuration: .init(address: .hostname(listen.host, port: listen.port), serverName: "certctl-enroll-est"),
                            logger: logger)
     }

@@ -1,0 +1,203 @@
+import CertctlConfig
+import CertctlRuntime
+import Foundation
+import Hummingbird
+import HummingbirdTLS
+import NIOCore
+import NIOSSL
+import ServiceLifecycle
+import Synchronization
+import Testing
+
+/// The listener limits against real sockets: a hardened listener (as every
+/// certctl HTTP listener runs) with short deadlines, and raw clients that
+/// stall, trickle and pile up connections.
+@Suite("Listener limits (slow and abusive clients)", .timeLimit(.minutes(2)))
+struct ListenerLimitsTests {
+    /// Short clocks so the tests are quick; each test overrides the one it measures.
+    static func limits(idle: Duration = .seconds(5), header: Duration = .seconds(5), body: Duration = .seconds(5),
+                       handshake: Duration = .seconds(5), connections: Int = 100) -> ListenerLimits {
+        ListenerLimits(idleTimeout: idle, headerTimeout: header, bodyTimeout: body, tlsHandshakeTimeout: handshake,
+                       maxConnections: connections)
+    }
+
+    /// How late a deadline may act on a loaded 2-core CI machine.
+    static let slack: Duration = .seconds(2)
+
+    static func withListener(_ limits: ListenerLimits, tls: TLSChannelConfiguration? = nil,
+                             _ body: (Int) async throws -> Void) async throws {
+        let router = Router()
+        router.get("hello") { _, _ in "hello" }
+        router.post("echo") { request, _ -> String in
+            String(buffer: try await request.body.collect(upTo: 1 << 20))
+        }
+        let port = freePort()
+        let running = Mutex(false)
+        let app = Application(router: router, server: try HardenedHTTPServer.builder(listener: "test", limits: limits, tls: tls),
+                              configuration: .init(address: .hostname("127.0.0.1", port: port)),
+                              onServerRunning: { _ in running.withLock { $0 = true } }, logger: TestEnvironment.logger)
+        let group = ServiceGroup(configuration: .init(services: [app], gracefulShutdownSignals: [], logger: TestEnvironment.logger))
+        try await withThrowingTaskGroup(of: Void.self) { tasks in
+            tasks.addTask { try await group.run() }
+            do {
+                for _ in 0..<500 where !running.withLock({ $0 }) { try await Task.sleep(for: .milliseconds(10)) }
+                try #require(running.withLock { $0 }, "the listener did not start")
+                try await body(port)
+            } catch {
+                await group.triggerGracefulShutdown()
+                throw error
+            }
+            await group.triggerGracefulShutdown()
+            try await tasks.waitForAll()
+        }
+    }
+
+    @Test("ordinary requests are unaffected: several on one kept-alive connection, and a POST with a body")
+    func ordinaryRequests() async throws {
+        try await Self.withListener(Self.limits(idle: .seconds(1), header: .seconds(1), body: .seconds(1))) { port in
+            let connection = try await RawConnection.open(port: port)
+            defer { connection.close() }
+            for _ in 0..<3 {
+                #expect(try await connection.get("/hello"))
+                try await Task.sleep(for: .milliseconds(300))  // well inside the idle timeout
+            }
+            let post = try await RawConnection.open(port: port)
+            defer { post.close() }
+            try await post.send("POST /echo HTTP/1.1\r\nHost: test\r\nContent-Length: 11\r\n\r\nhello")
+            try await Task.sleep(for: .milliseconds(200))
+            try await post.send(" world")
+            #expect(await post.waitFor("hello world"))
+            #expect(post.received.hasPrefix("HTTP/1.1 200"))
+            #expect(connection.closedAt == nil && post.closedAt == nil)
+        }
+    }
+
+    @Test("half a request head is answered 408 and closed after the header deadline")
+    func halfHeader() async throws {
+        let header = Duration.milliseconds(400)
+        try await Self.withListener(Self.limits(header: header)) { port in
+            let connection = try await RawConnection.open(port: port)
+            try await connection.send("GET /hello HTTP/1.1\r\nHost: te")
+            let closedAfter = try #require(await connection.waitForClose(timeout: header + Self.slack * 2))
+            #expect(closedAfter >= header)
+            #expect(closedAfter < header + Self.slack)
+            #expect(connection.received.hasPrefix("HTTP/1.1 408"), "got: \(connection.received)")
+        }
+    }
+
+    @Test("a head trickled a byte at a time is cut off at the header deadline, not extended by each byte")
+    func trickledHeader() async throws {
+        let header = Duration.milliseconds(500)
+        try await Self.withListener(Self.limits(header: header)) { port in
+            let connection = try await RawConnection.open(port: port)
+            let trickle = Task {
+                for byte in "GET /hello HTTP/1.1\r\nHost: test\r\nX-Pad: \(String(repeating: "a", count: 200))" {
+                    guard connection.closedAt == nil else { return }
+                    try? await connection.send(String(byte))
+                    try? await Task.sleep(for: .milliseconds(50))
+                }
+            }
+            defer { trickle.cancel() }
+            let closedAfter = try #require(await connection.waitForClose(timeout: header + Self.slack * 2))
+            #expect(closedAfter >= header)
+            #expect(closedAfter < header + Self.slack)
+            #expect(connection.received.hasPrefix("HTTP/1.1 408"))
+        }
+    }
+
+    @Test("a connection that sends nothing is closed after the header deadline, without an answer")
+    func silentConnection() async throws {
+        let header = Duration.milliseconds(400)
+        try await Self.withListener(Self.limits(idle: .seconds(30), header: header)) { port in
+            let connection = try await RawConnection.open(port: port)
+            let closedAfter = try #require(await connection.waitForClose(timeout: header + Self.slack * 2))
+            #expect(closedAfter >= header)
+            #expect(closedAfter < header + Self.slack)
+            #expect(connection.received.isEmpty)
+        }
+    }
+
+    @Test("a body that stops arriving is answered 408 and closed after the body deadline")
+    func stalledBody() async throws {
+        let body = Duration.milliseconds(400)
+        try await Self.withListener(Self.limits(body: body)) { port in
+            let connection = try await RawConnection.open(port: port)
+            try await connection.send("POST /echo HTTP/1.1\r\nHost: test\r\nContent-Length: 100\r\n\r\n0123456789")
+            let sent = ContinuousClock.now
+            let closedAfter = try #require(await connection.waitForClose(timeout: body + Self.slack * 2, since: sent))
+            #expect(closedAfter >= body - .milliseconds(20))  // the clock started at the head, just before `sent`
+            #expect(closedAfter < body + Self.slack)
+            #expect(connection.received.hasPrefix("HTTP/1.1 408"), "got: \(connection.received)")
+        }
+    }
+
+    @Test("a kept-alive connection with nothing in flight is closed after the idle timeout, not earlier")
+    func idleKeepAlive() async throws {
+        let idle = Duration.milliseconds(400)
+        try await Self.withListener(Self.limits(idle: idle, header: .seconds(10))) { port in
+            let connection = try await RawConnection.open(port: port)
+            let sent = ContinuousClock.now
+            #expect(try await connection.get("/hello"))
+            let closedAfter = try #require(await connection.waitForClose(timeout: idle + Self.slack * 2, since: sent))
+            #expect(closedAfter >= idle)
+            #expect(closedAfter < idle + Self.slack, "the idle clock, not the 10 s header clock, closed it")
+            #expect(connection.received.components(separatedBy: "HTTP/1.1").count == 2, "one response and no 408")
+        }
+    }
+
+    @Test("beyond the connection cap a new connection is closed at once; it is served again once one closes")
+    func connectionCap() async throws {
+        try await Self.withListener(Self.limits(header: .seconds(30), connections: 3)) { port in
+            var open: [RawConnection] = []
+            for _ in 0..<3 {
+                let connection = try await RawConnection.open(port: port)
+                #expect(try await connection.get("/hello"), "admitted under the cap")
+                open.append(connection)
+            }
+            let refused = try await RawConnection.open(port: port)
+            try? await refused.send("GET /hello HTTP/1.1\r\nHost: test\r\n\r\n")
+            let closedAfter = try #require(await refused.waitForClose(timeout: .seconds(5)))
+            #expect(closedAfter < .seconds(1), "closed at once, not at a deadline")
+            #expect(refused.received.isEmpty)
+            #expect(open.allSatisfy { $0.closedAt == nil }, "the admitted connections are untouched")
+
+            open.removeFirst().close()
+            var served = false
+            for _ in 0..<50 where !served {
+                let again = try await RawConnection.open(port: port)
+                served = (try? await again.get("/hello", timeout: .seconds(1))) ?? false
+                again.close()
+                if !served { try await Task.sleep(for: .milliseconds(50)) }
+            }
+            #expect(served, "a slot is free again once a connection closed")
+            for connection in open { connection.close() }
+        }
+    }
+
+    @Test("a TLS handshake that stalls is closed after the handshake deadline; a complete one is served")
+    func stalledHandshake() async throws {
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("certctl-tls-\(UUID().uuidString)").path
+        try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(atPath: directory) }
+        try TestCA.run("/usr/bin/openssl", ["req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes",
+                                            "-keyout", "\(directory)/tls.key", "-out", "\(directory)/tls.crt", "-days", "2",
+                                            "-subj", "/CN=localhost", "-addext", "subjectAltName=IP:127.0.0.1"])
+        let tls = TLSConfiguration.makeServerConfiguration(
+            certificateChain: try NIOSSLCertificate.fromPEMFile("\(directory)/tls.crt").map { .certificate($0) },
+            privateKey: .privateKey(try NIOSSLPrivateKey(file: "\(directory)/tls.key", format: .pem)))
+        let handshake = Duration.milliseconds(400)
+        try await Self.withListener(Self.limits(header: .seconds(10), handshake: handshake),
+                                    tls: TLSChannelConfiguration(tlsConfiguration: tls)) { port in
+            let silent = try await RawConnection.open(port: port)
+            let partial = try await RawConnection.open(port: port)
+            try await partial.send("\u{16}\u{03}\u{01}\u{02}\u{00}\u{01}")  // a ClientHello record that never completes
+            for connection in [silent, partial] {
+                let closedAfter = try #require(await connection.waitForClose(timeout: handshake + Self.slack * 2))
+                #expect(closedAfter >= handshake)
+                #expect(closedAfter < handshake + Self.slack, "the handshake clock, not the 10 s header clock")
+            }
+            let reply = try await HTTP.get("https://127.0.0.1:\(port)/hello", options: ["--cacert", "\(directory)/tls.crt"])
+            #expect(reply.status == 200 && reply.body == "hello")
+        }
+    }
+}
