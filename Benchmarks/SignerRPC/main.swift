@@ -82,7 +82,7 @@ try await withThrowingTaskGroup(of: Void.self) { group in
             workers.addTask {
                 var index = worker
                 while index < batch.count {
-                    _ = try await signer.signLeaf(batch[index], timeout: .seconds(30))
+                    _ = try await signer.signLeaf(batch[index], timeout: .seconds(30), waitForReady: true)
                     index += concurrency
                 }
             }

@@ -16,6 +16,8 @@ public enum IssuanceError: Error, Equatable, CustomStringConvertible {
     case idempotencyConflict
     case signerUnavailable(String)
     case signerRefused(code: String, message: String)
+    /// Postgres refuses writes (`default_transaction_read_only`, a standby): nothing was reserved or signed.
+    case databaseReadOnly
 
     public var code: String {
         switch self {
@@ -31,6 +33,7 @@ public enum IssuanceError: Error, Equatable, CustomStringConvertible {
         case .idempotencyConflict: return "idempotency_conflict"
         case .signerUnavailable: return "signer_unavailable"
         case .signerRefused(let code, _): return "signer_refused_\(code)"
+        case .databaseReadOnly: return "database_read_only"
         }
     }
 
@@ -46,6 +49,8 @@ public enum IssuanceError: Error, Equatable, CustomStringConvertible {
         case .certificateNotFound: return "certificate not found"
         case .idempotencyConflict: return "this Idempotency-Key was already used with a different request"
         case .signerRefused(let code, let message): return "the signer refused (\(code)): \(message)"
+        case .databaseReadOnly:
+            return "the database is read-only (maintenance or failover): nothing was issued; try again later"
         }
     }
 }

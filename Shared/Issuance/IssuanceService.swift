@@ -173,12 +173,12 @@ public struct IssuanceService: Sendable {
         for _ in 0..<3 {
             let serial = SerialNumber.random()
             guard let serialHex = SerialNumber.canonicalHex(ofDERInteger: serial) else { continue }
-            let outcome = try await certificates.reserve(CertificateReservation(
+            let outcome = try await Self.refusingReadOnly { try await certificates.reserve(CertificateReservation(
                 issuerID: issuer.id, issuerGeneration: issuer.generation, serialHex: serialHex, profileID: profile.id,
                 subject: csr.subject.description, subjectDER: try ReservationFields.subjectDER(csr.subject),
                 spkiSHA256: try ReservationFields.spkiSHA256(csr.publicKey), subjectAltNames: sanTexts, notBefore: notBefore, notAfter: notAfter,
                 csrDER: try Self.der(csr), requestedBy: request.requestedBy, source: request.source,
-                idempotencyKey: request.idempotencyKey, requestFingerprint: fingerprint, enrollmentEndpoint: request.enrollmentEndpoint))
+                idempotencyKey: request.idempotencyKey, requestFingerprint: fingerprint, enrollmentEndpoint: request.enrollmentEndpoint)) }
             switch outcome {
             case .serialTaken:
                 continue
@@ -213,7 +213,9 @@ public struct IssuanceService: Sendable {
         var retried = false
         while true {
             do {
-                return try await signer.signLeaf(request, timeout: .seconds(10))
+                // First attempt fails at once while the signer is unreachable; the retry waits a
+                // moment for a signer that is restarting. A dead signer costs the client ~3 s, not 20.
+                return try await signer.signLeaf(request, timeout: retried ? Self.retryWait : .seconds(10), waitForReady: retried)
             } catch .refused(let code, let message) {
                 // the first attempt did sign (its answer was lost): the row is issued, not pending
                 if retried, code == "no_reservation", let record = try? await certificates.get(id), record.status == "issued",
@@ -239,6 +241,18 @@ public struct IssuanceService: Sendable {
             }
         }
     }
+
+    /// A read-only database (SQLSTATE 25006) as the typed refusal `databaseReadOnly`.
+    static func refusingReadOnly<T>(_ body: () async throws -> T) async throws -> T {
+        do {
+            return try await body()
+        } catch where DatabaseErrorText.isReadOnly(error) {
+            throw IssuanceError.databaseReadOnly
+        }
+    }
+
+    /// How long the retry waits for an unreachable signer to come back.
+    static let retryWait: Duration = .seconds(3)
 
     static func der(_ csr: CertificateSigningRequest) throws -> [UInt8] {
         var serializer = DER.Serializer()

@@ -35,8 +35,10 @@ public final class SignerConnection: Sendable {
 
     /// Reconnect attempts while the signer is away: gRPC's default backoff
     /// grows to two minutes, so a signer back after a long outage would wait
-    /// that long for callers that do not wait for ready (CRL signing); cap it at 5 s.
-    static let backoff = HTTP2ClientTransport.Config.Backoff(initial: .milliseconds(250), max: .seconds(5), multiplier: 1.6,
+    /// that long for callers that do not wait for ready (CRL signing,
+    /// issuance's first attempt); capped at 1 s so that issuance resumes within
+    /// about a second of the signer's return (scripts/drills/signer-kill).
+    static let backoff = HTTP2ClientTransport.Config.Backoff(initial: .milliseconds(250), max: .seconds(1), multiplier: 1.6,
                                                              jitter: 0.2)
 
     public func run() async throws {

@@ -44,7 +44,9 @@ public struct LeafSigningRequest: Sendable {
 /// call it, and get refusals back as typed errors.
 public protocol SigningClient: Sendable {
     /// The complete DER certificate; the signer has stored it in the reserved row.
-    func signLeaf(_ request: LeafSigningRequest, timeout: Duration) async throws(SigningClientError) -> [UInt8]
+    /// `waitForReady: false` fails at once while the signer is unreachable
+    /// instead of waiting up to `timeout` for it to come back.
+    func signLeaf(_ request: LeafSigningRequest, timeout: Duration, waitForReady: Bool) async throws(SigningClientError) -> [UInt8]
     /// A delegated OCSP responder certificate (complete DER) for `generation` of `issuerID`.
     func signOCSPResponder(issuerID: String, generation: Int, tbs: [UInt8], timeout: Duration)
         async throws(SigningClientError) -> [UInt8]
@@ -68,7 +70,9 @@ public struct GRPCSigningClient: SigningClient {
     /// Piece size of SignCRLStream: small next to a large CRL, large enough that framing costs nothing.
     public static let crlPieceBytes = 1 << 20
 
-    public func signLeaf(_ request: LeafSigningRequest, timeout: Duration) async throws(SigningClientError) -> [UInt8] {
+    public func signLeaf(
+        _ request: LeafSigningRequest, timeout: Duration, waitForReady: Bool
+    ) async throws(SigningClientError) -> [UInt8] {
         var message = Certctl_Signer_V1_SignCertificateRequest()
         message.issuerID = request.issuerID
         message.issuerGeneration = UInt32(request.issuerGeneration)
@@ -77,7 +81,7 @@ public struct GRPCSigningClient: SigningClient {
         message.profileID = request.profileID
         message.requestedBy = request.requestedBy
         message.certificateID = request.certificateID.uuidString.lowercased()
-        return try await call(timeout: timeout, waitForReady: true) { options in
+        return try await call(timeout: timeout, waitForReady: waitForReady) { options in
             Array(try await rpc.signCertificate(message, options: options).certificate)
         }
     }

@@ -28,7 +28,7 @@ public final class ReadinessMonitor: Service, Sendable {
 
     public init(
         database: Database, migrator: Migrator, logger: Logger,
-        healthyInterval: Duration = .seconds(5), maximumBackoff: Duration = .seconds(5)
+        healthyInterval: Duration = .seconds(1), maximumBackoff: Duration = .seconds(1)
     ) {
         self.database = database
         self.migrator = migrator
@@ -92,27 +92,59 @@ public final class ReadinessMonitor: Service, Sendable {
         }
     }
 
-    /// One check: `SELECT 1` and the schema status, bounded in time.
+    /// One check: `SELECT 1` and the schema status through the pool, bounded
+    /// in time. A failure is confirmed with a connection of its own: if the
+    /// server cannot be reached, the pool is closed (queries fail at once
+    /// instead of queueing) and replaced; while closed, only that direct probe
+    /// runs, and when it succeeds a fresh pool (no backoff history, see
+    /// `DatabaseClient`) is opened and checked.
     public func check() async -> State {
+        let database = self.database
+        lastUnreachable.withLock { $0 = false }
+        if !database.client.isAvailable {
+            do {
+                try await database.probe()
+            } catch {
+                lastUnreachable.withLock { $0 = true }
+                return unreachable(error)
+            }
+            database.client.renew()
+            database.client.markReachable()
+            logger.notice("database reachable again: fresh connection pool opened")
+        }
+        do {
+            return try await pooledCheck()
+        } catch {
+            do {
+                try await database.probe()
+            } catch where DatabaseErrorText.isUnreachable(error) {
+                // the server itself is away: fail fast from now on and drop the pool's backoff
+                database.client.markUnreachable()
+                database.client.renew()
+            } catch {}
+            lastUnreachable.withLock { $0 = true }
+            return unreachable(error)
+        }
+    }
+
+    private func pooledCheck() async throws -> State {
         let client = database.client
         let migrator = self.migrator
         let logger = self.logger
-        lastUnreachable.withLock { $0 = false }
-        do {
-            let status = try await withTimeout(.seconds(3)) {
-                try await client.query("SELECT 1", logger: logger)
-                return try await migrator.status(client, logger: logger)
-            }
-            switch status {
-            case .current: return .ready
-            case .pending(let versions):
-                return .notReady("schema migrations pending: \(versions.map(String.init).joined(separator: ", ")) (run certctl-admin migrate)")
-            case .incompatible(let error): return .notReady("\(error)")
-            }
-        } catch {
-            lastUnreachable.withLock { $0 = true }
-            return .notReady("database \(database.url.redacted) unreachable: \(DatabaseErrorText.describe(error))")
+        let status = try await withTimeout(.seconds(2)) {
+            try await client.query("SELECT 1", logger: logger)
+            return try await migrator.status(client, logger: logger)
         }
+        switch status {
+        case .current: return .ready
+        case .pending(let versions):
+            return .notReady("schema migrations pending: \(versions.map(String.init).joined(separator: ", ")) (run certctl-admin migrate)")
+        case .incompatible(let error): return .notReady("\(error)")
+        }
+    }
+
+    private func unreachable(_ error: any Error) -> State {
+        .notReady("database \(database.url.redacted) unreachable: \(DatabaseErrorText.describe(error))")
     }
 
     private func log(transitionTo state: State) {

@@ -29,13 +29,13 @@ public struct Principal: Sendable, Equatable {
 /// migration 0013 hold SHA-256(key) without a salt and are re-hashed on their
 /// next use. The lifecycle (create, list, revoke, rotate) is in APIKeyLifecycle.swift.
 public struct APIKeyStore: Sendable {
-    let client: PostgresClient
+    let client: DatabaseClient
     let logger: Logger
 
     /// How stale `last_used_at` may get before a request refreshes it (one write per key per minute at most).
     static let lastUsedResolution = 60
 
-    public init(client: PostgresClient, logger: Logger) {
+    public init(client: DatabaseClient, logger: Logger) {
         self.client = client
         self.logger = logger
     }
@@ -108,15 +108,20 @@ public struct APIKeyStore: Sendable {
         return try await client.withConnection { connection in
             guard let match = try await Self.find(key, on: connection, logger: logger), match.active,
                   let role = APIRole(rawValue: match.role) else { return nil }
-            if match.legacy {
-                let salt = Self.newSalt()
-                try await connection.query("""
-                    UPDATE api_keys SET key_salt = \(ByteBuffer(bytes: salt)),
-                        key_hash = \(ByteBuffer(bytes: Self.hash(key, salt: salt))), last_used_at = now()
-                    WHERE id = \(match.id) AND key_salt IS NULL
-                    """, logger: logger)
-            } else if match.lastUsedStale {
-                try await connection.query("UPDATE api_keys SET last_used_at = now() WHERE id = \(match.id)", logger: logger)
+            do {
+                if match.legacy {
+                    let salt = Self.newSalt()
+                    try await connection.query("""
+                        UPDATE api_keys SET key_salt = \(ByteBuffer(bytes: salt)),
+                            key_hash = \(ByteBuffer(bytes: Self.hash(key, salt: salt))), last_used_at = now()
+                        WHERE id = \(match.id) AND key_salt IS NULL
+                        """, logger: logger)
+                } else if match.lastUsedStale {
+                    try await connection.query("UPDATE api_keys SET last_used_at = now() WHERE id = \(match.id)", logger: logger)
+                }
+            } catch where DatabaseErrorText.isReadOnly(error) {
+                // a read-only database (standby, maintenance): the key still authenticates; bookkeeping waits
+                logger.debug("api key last_used_at not recorded: database is read-only", metadata: ["key_id": "\(match.id)"])
             }
             return Principal(actor: match.actor, role: role, keyID: match.id)
         }

@@ -8,10 +8,10 @@ import PostgresNIO
 /// and verifies the chain by recomputing every link itself, so a verifier
 /// does not have to trust the database's functions.
 public struct AuditChain: Sendable {
-    let client: PostgresClient
+    let client: DatabaseClient
     let logger: Logger
 
-    public init(client: PostgresClient, logger: Logger) {
+    public init(client: DatabaseClient, logger: Logger) {
         self.client = client
         self.logger = logger
     }

@@ -35,10 +35,10 @@ public struct AuditRecord: Sendable {
 /// (refusals, and successes whose change committed elsewhere); the static
 /// `record(_:on:logger:)` writes inside the caller's transaction.
 public struct AuditLog: Sendable {
-    let client: PostgresClient
+    let client: DatabaseClient
     let logger: Logger
 
-    public init(client: PostgresClient, logger: Logger) {
+    public init(client: DatabaseClient, logger: Logger) {
         self.client = client
         self.logger = logger
     }
@@ -80,7 +80,7 @@ public struct AuditEventRecord: Sendable {
 extension AuditLog {
     /// Newest first; `beforeID` continues a previous page.
     public static func list(
-        client: PostgresClient, targetID: String?, action: String?, limit: Int, beforeID: Int64?, logger: Logger
+        client: DatabaseClient, targetID: String?, action: String?, limit: Int, beforeID: Int64?, logger: Logger
     ) async throws -> [AuditEventRecord] {
         let rows = try await client.query("""
             SELECT id, occurred_at, service, actor, action, outcome, target_type, target_id, error_code, details::text,

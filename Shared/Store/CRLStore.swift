@@ -59,13 +59,13 @@ public struct CRLGenerationEvent: Sendable {
 /// CRL state: issuers, the cache, generation events, and the per-issuer lock
 /// under which one publisher at a time numbers, builds and stores a CRL.
 public struct CRLStore: Sendable {
-    let client: PostgresClient
+    let client: DatabaseClient
     let logger: Logger
 
     /// pg_advisory_xact_lock(classid, objid) namespace of CRL generation ("crl\0").
     static let lockNamespace: Int32 = 0x6372_6c00
 
-    public init(client: PostgresClient, logger: Logger) {
+    public init(client: DatabaseClient, logger: Logger) {
         self.client = client
         self.logger = logger
     }

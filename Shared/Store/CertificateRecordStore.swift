@@ -124,10 +124,10 @@ public enum ReservationOutcome: Sendable {
 }
 
 public struct CertificateRecordStore: Sendable {
-    let client: PostgresClient
+    let client: DatabaseClient
     let logger: Logger
 
-    public init(client: PostgresClient, logger: Logger) {
+    public init(client: DatabaseClient, logger: Logger) {
         self.client = client
         self.logger = logger
     }

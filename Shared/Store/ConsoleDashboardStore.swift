@@ -41,10 +41,10 @@ public struct ConsoleDashboard: Sendable {
 }
 
 public struct ConsoleDashboardStore: Sendable {
-    let client: PostgresClient
+    let client: DatabaseClient
     let logger: Logger
 
-    public init(client: PostgresClient, logger: Logger) {
+    public init(client: DatabaseClient, logger: Logger) {
         self.client = client
         self.logger = logger
     }

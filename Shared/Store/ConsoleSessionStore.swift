@@ -14,10 +14,10 @@ public struct ConsoleSession: Sendable, Equatable {
 /// Session ids and CSRF tokens are 256-bit random values; only SHA-256 of the session id is stored.
 /// A session is valid while it has not expired and its API key is active (not revoked, not expired).
 public struct ConsoleSessionStore: Sendable {
-    let client: PostgresClient
+    let client: DatabaseClient
     let logger: Logger
 
-    public init(client: PostgresClient, logger: Logger) {
+    public init(client: DatabaseClient, logger: Logger) {
         self.client = client
         self.logger = logger
     }

@@ -7,7 +7,7 @@ import ServiceLifecycle
 /// The process's pooled Postgres client. Run it as a `Service`; queries made
 /// before the server is reachable wait for a connection or time out.
 public final class Database: Service, Sendable {
-    public let client: PostgresClient
+    public let client: DatabaseClient
     public let url: DatabaseURL
     let logger: Logger
 
@@ -17,11 +17,38 @@ public final class Database: Service, Sendable {
         var configuration = Self.clientConfiguration(url)
         configuration.options.maximumConnections = maximumConnections
         configuration.options.connectTimeout = .seconds(5)
-        self.client = PostgresClient(configuration: configuration, backgroundLogger: logger)
+        let settings = configuration
+        self.client = DatabaseClient { PostgresClient(configuration: settings, backgroundLogger: logger) }
     }
 
+    /// Runs the pool, and each pool that replaces it (`DatabaseClient.renew`).
     public func run() async {
-        await client.run()
+        let pools = client.started
+        await cancelWhenGracefulShutdown {
+            await withDiscardingTaskGroup { group in
+                for await pool in pools {
+                    group.addTask { await pool.run() }
+                }
+            }
+        }
+    }
+
+    /// One connection outside the pool, `SELECT 1`, closed again: whether the
+    /// server accepts connections now, whatever the pool's state.
+    public func probe(timeout: Duration = .seconds(2)) async throws {
+        let url = self.url
+        let logger = self.logger
+        try await withTimeout(timeout) {
+            let connection = try await PostgresConnection.connect(
+                configuration: try Self.connectionConfiguration(url), id: 0, logger: logger)
+            do {
+                try await connection.query("SELECT 1", logger: logger)
+                try await connection.close()
+            } catch {
+                try? await connection.close()
+                throw error
+            }
+        }
     }
 
     /// A configuration for a single connection outside the pool (LISTEN, the

@@ -4,10 +4,10 @@ import PostgresNIO
 
 /// What `certctl-admin doctor` reads about OCSP responders and CRLs (admin's role may read both).
 public struct DeploymentHealthStore: Sendable {
-    let client: PostgresClient
+    let client: DatabaseClient
     let logger: Logger
 
-    public init(client: PostgresClient, logger: Logger) {
+    public init(client: DatabaseClient, logger: Logger) {
         self.client = client
         self.logger = logger
     }

@@ -39,10 +39,10 @@ public struct ESTLabelRecord: Sendable, Equatable {
 /// salted SHA-256) still verify and are rewritten in the new format at the
 /// user's next successful login.
 public struct EnrollmentESTStore: Sendable {
-    let client: PostgresClient
+    let client: DatabaseClient
     let logger: Logger
 
-    public init(client: PostgresClient, logger: Logger) {
+    public init(client: DatabaseClient, logger: Logger) {
         self.client = client
         self.logger = logger
     }

@@ -21,7 +21,7 @@ public enum EnrollmentEndpoint {
 enum EnrollmentRenewalSources {
     enum Table { case scep, est }
 
-    static func set(table: Table, name: String, _ endpoints: [String], audit: AuditRecord, client: PostgresClient,
+    static func set(table: Table, name: String, _ endpoints: [String], audit: AuditRecord, client: DatabaseClient,
                     logger: Logger) async throws {
         let query: PostgresQuery = switch table {
         case .scep:

@@ -95,10 +95,10 @@ public struct EnrollmentRequestFilter: Sendable {
 /// event in the same transaction; a decision locks the row, so two operators
 /// deciding at once cannot both act (the second gets `notPending`).
 public struct EnrollmentRequestStore: Sendable {
-    let client: PostgresClient
+    let client: DatabaseClient
     let logger: Logger
 
-    public init(client: PostgresClient, logger: Logger) {
+    public init(client: DatabaseClient, logger: Logger) {
         self.client = client
         self.logger = logger
     }

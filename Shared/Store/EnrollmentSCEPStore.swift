@@ -12,10 +12,10 @@ public enum ChallengeUse: Sendable, Equatable {
 
 /// SCEP endpoints (table scep_profiles), one-time challenges and transaction replay state.
 public struct EnrollmentSCEPStore: Sendable {
-    let client: PostgresClient
+    let client: DatabaseClient
     let logger: Logger
 
-    public init(client: PostgresClient, logger: Logger) {
+    public init(client: DatabaseClient, logger: Logger) {
         self.client = client
         self.logger = logger
     }

@@ -7,7 +7,7 @@ import PostgresNIO
 /// per export for an hour, so it holds across admin replicas: a sliding
 /// window, checked and recorded under a per-key transaction lock.
 public struct ExportRateLimiter: Sendable {
-    let client: PostgresClient
+    let client: DatabaseClient
     let limitPerHour: Int
     let logger: Logger
 
@@ -17,7 +17,7 @@ public struct ExportRateLimiter: Sendable {
         case limited(retryAfterSeconds: Int)
     }
 
-    public init(client: PostgresClient, limitPerHour: Int, logger: Logger) {
+    public init(client: DatabaseClient, limitPerHour: Int, logger: Logger) {
         self.client = client
         self.limitPerHour = limitPerHour
         self.logger = logger

@@ -76,10 +76,10 @@ public struct GenerationTransition: Sendable, Equatable {
 /// Key generations: the signer writes them (rotation, activation, archive);
 /// every service reads them.
 public struct IssuerGenerationStore: Sendable {
-    let client: PostgresClient
+    let client: DatabaseClient
     let logger: Logger
 
-    public init(client: PostgresClient, logger: Logger) {
+    public init(client: DatabaseClient, logger: Logger) {
         self.client = client
         self.logger = logger
     }

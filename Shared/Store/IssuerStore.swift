@@ -55,10 +55,10 @@ public struct IssuerGenerationFacts: Sendable {
 }
 
 public struct IssuerStore: Sendable {
-    let client: PostgresClient
+    let client: DatabaseClient
     let logger: Logger
 
-    public init(client: PostgresClient, logger: Logger) {
+    public init(client: DatabaseClient, logger: Logger) {
         self.client = client
         self.logger = logger
     }

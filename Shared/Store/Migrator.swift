@@ -93,7 +93,7 @@ public struct Migrator: Sendable {
     }
 
     /// Compares the ledger with the shipped migrations without changing anything.
-    public func status(_ client: PostgresClient, logger: Logger) async throws -> SchemaStatus {
+    public func status(_ client: DatabaseClient, logger: Logger) async throws -> SchemaStatus {
         let exists = try await client.query(
             "SELECT to_regclass('public.schema_migrations') IS NOT NULL", logger: logger)
             .collect().first?.decode(Bool.self) ?? false

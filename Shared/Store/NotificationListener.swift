@@ -31,7 +31,9 @@ public struct NotificationListener: Sendable {
     public let channel: String
     public var heartbeat: Duration = .seconds(15)
     public var initialBackoff: Duration = .milliseconds(100)
-    public var maximumBackoff: Duration = .seconds(5)
+    /// Small on purpose: after Postgres returns, a replica's caches are only
+    /// resynchronised once LISTEN is back (one cheap attempt a second while away).
+    public var maximumBackoff: Duration = .seconds(1)
     let logger: Logger
 
     public init(url: DatabaseURL, channel: String, logger: Logger) {

@@ -30,10 +30,10 @@ public struct OCSPResponderRecord: Sendable, Equatable {
 }
 
 public struct OCSPResponderStore: Sendable {
-    let client: PostgresClient
+    let client: DatabaseClient
     let logger: Logger
 
-    public init(client: PostgresClient, logger: Logger) {
+    public init(client: DatabaseClient, logger: Logger) {
         self.client = client
         self.logger = logger
     }

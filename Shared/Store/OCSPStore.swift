@@ -57,10 +57,10 @@ public struct OCSPStoredResponse: Sendable {
 /// What certctl-ocsp reads and writes: issuer generations, certificate
 /// status, the pre-signed response cache.
 public struct OCSPStore: Sendable {
-    let client: PostgresClient
+    let client: DatabaseClient
     let logger: Logger
 
-    public init(client: PostgresClient, logger: Logger) {
+    public init(client: DatabaseClient, logger: Logger) {
         self.client = client
         self.logger = logger
     }

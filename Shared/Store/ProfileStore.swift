@@ -41,10 +41,10 @@ public enum ProfileStoreError: Error, Equatable {
 }
 
 public struct ProfileStore: Sendable {
-    let client: PostgresClient
+    let client: DatabaseClient
     let logger: Logger
 
-    public init(client: PostgresClient, logger: Logger) {
+    public init(client: DatabaseClient, logger: Logger) {
         self.client = client
         self.logger = logger
     }

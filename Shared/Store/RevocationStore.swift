@@ -31,10 +31,10 @@ public struct RevocationStore: Sendable {
     static let certificateHold = 6
     static let removeFromCRL = 8
 
-    let client: PostgresClient
+    let client: DatabaseClient
     let logger: Logger
 
-    public init(client: PostgresClient, logger: Logger) {
+    public init(client: DatabaseClient, logger: Logger) {
         self.client = client
         self.logger = logger
     }

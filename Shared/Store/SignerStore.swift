@@ -79,10 +79,10 @@ public struct ExpectedCRL: Sendable {
 /// certificates and CRLs it records. Every signature is recorded with an
 /// audit row in the same statement.
 public struct SignerStore: Sendable {
-    let client: PostgresClient
+    let client: DatabaseClient
     let logger: Logger
 
-    public init(client: PostgresClient, logger: Logger) {
+    public init(client: DatabaseClient, logger: Logger) {
         self.client = client
         self.logger = logger
     }

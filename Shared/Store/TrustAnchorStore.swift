@@ -43,10 +43,10 @@ public struct TrustAnchorReloadResult: Sendable, Equatable {
 /// Trust bundles (table trust_anchors) and the reload requests that reach
 /// every enrollment replica through NOTIFY (payload "<reload id>:<name>").
 public struct TrustAnchorStore: Sendable {
-    let client: PostgresClient
+    let client: DatabaseClient
     let logger: Logger
 
-    public init(client: PostgresClient, logger: Logger) {
+    public init(client: DatabaseClient, logger: Logger) {
         self.client = client
         self.logger = logger
     }

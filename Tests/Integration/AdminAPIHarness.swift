@@ -28,7 +28,7 @@ import X509
 struct AdminAPIStack: Sendable {
     let url: DatabaseURL
     /// The pool the routes use (for seeding through the stores).
-    let client: PostgresClient
+    let client: DatabaseClient
     let ca: TestCA
     let http: any TestClientProtocol
     let keys: [APIRole: String]

@@ -11,7 +11,7 @@ import Testing
 struct AuditChainTests {
     let logger = TestEnvironment.logger
 
-    static func insert(_ count: Int, actor: String, on client: PostgresClient) async throws {
+    static func insert(_ count: Int, actor: String, on client: DatabaseClient) async throws {
         let log = AuditLog(client: client, logger: TestEnvironment.logger)
         for n in 0..<count {
             try await log.record(AuditRecord(

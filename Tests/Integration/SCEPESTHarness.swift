@@ -17,7 +17,7 @@ import X509
 /// and the enrollment services' dependencies built as certctl-enroll builds them.
 struct SCEPESTHarness {
     let url: DatabaseURL
-    let client: PostgresClient
+    let client: DatabaseClient
     let ca: TestCA
     let caCertificate: Certificate
     let issuance: IssuanceService

@@ -47,7 +47,7 @@ enum TestEnvironment {
     }
 
     /// Runs `body` with a running pooled client (as services use).
-    static func withClient<T: Sendable>(_ url: DatabaseURL, _ body: (PostgresClient) async throws -> T) async throws -> T {
+    static func withClient<T: Sendable>(_ url: DatabaseURL, _ body: (DatabaseClient) async throws -> T) async throws -> T {
         let database = Database(url: url, maximumConnections: 4, logger: logger)
         return try await withThrowingTaskGroup(of: Void.self) { group in
             group.addTask { await database.run() }

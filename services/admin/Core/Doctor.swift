@@ -19,7 +19,7 @@ package struct DoctorCheck: Sendable, Equatable {
 /// generation's CA expiry and key file, OCSP responders and CRL freshness
 /// per generation. Read-only; it changes nothing.
 package struct Doctor: Sendable {
-    let client: PostgresClient
+    let client: DatabaseClient
     let signer: any KeyGenerationClient
     let migrator: Migrator
     let logger: Logger
@@ -29,7 +29,7 @@ package struct Doctor: Sendable {
     /// A CRL whose nextUpdate is this close is a warning (its publisher should have replaced it).
     static let crlWarning: TimeInterval = 3600
 
-    package init(client: PostgresClient, signer: any KeyGenerationClient, migrator: Migrator, logger: Logger) {
+    package init(client: DatabaseClient, signer: any KeyGenerationClient, migrator: Migrator, logger: Logger) {
         self.client = client
         self.signer = signer
         self.migrator = migrator

@@ -37,7 +37,7 @@ package enum OCSPService {
     }
 
     /// The responder core with its caches and this replica's responder keys.
-    package static func core(_ config: OCSPConfig, client: PostgresClient, signer: any SigningClient, logger: Logger) -> OCSPResponderCore {
+    package static func core(_ config: OCSPConfig, client: DatabaseClient, signer: any SigningClient, logger: Logger) -> OCSPResponderCore {
         let store = OCSPStore(client: client, logger: logger)
         let responders = ResponderManager(
             directory: config.responderKeyDirectory, store: OCSPResponderStore(client: client, logger: logger),

@@ -6,9 +6,10 @@ import Metrics
 import ServiceLifecycle
 
 /// Keeps this replica's memory cache honest: a revocation NOTIFY evicts that
-/// serial; losing LISTEN switches memory off (answers come from Postgres,
-/// whose pre-signed rows carry their revocation state) until LISTEN is back,
-/// then the whole memory cache is dropped, since notifications sent meanwhile are lost.
+/// serial. While LISTEN is lost, RevocationPoller still evicts revoked serials
+/// within about a second (as long as the pool reaches Postgres), and memory
+/// keeps answering, also when Postgres is down altogether; when LISTEN is back
+/// the whole memory cache is dropped, since notifications sent meanwhile are lost.
 struct RevocationListener: Service {
     let url: DatabaseURL
     let core: OCSPResponderCore

@@ -7,7 +7,7 @@ import PostgresNIO
 /// `/api/v1/audit`: the append-only audit trail, newest first; its hash chain's head and verification (docs/audit.md).
 struct AuditRoutes: Sendable {
     let support: APISupport
-    let client: PostgresClient
+    let client: DatabaseClient
     let chain: AuditChain
     let logger: Logger
 

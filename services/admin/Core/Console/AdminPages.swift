@@ -13,7 +13,7 @@ struct AdminPages: Sendable {
     let approvals: EnrollmentRequestRoutes
     let keys: APIKeyRoutes
     let chain: AuditChain
-    let client: PostgresClient
+    let client: DatabaseClient
     let logger: Logger
 
     func add(_ route: ConsoleRoute) {
