@@ -84,11 +84,28 @@ public final class ReadinessMonitor: Service, Sendable {
             if next != previous { log(transitionTo: next) }
             if next == .ready {
                 backoff = .milliseconds(250)
-                try? await cancelWhenGracefulShutdown { [healthyInterval] in try await Task.sleep(for: healthyInterval) }
+                await pause(healthyInterval)
             } else {
-                try? await cancelWhenGracefulShutdown { [backoff] in try await Task.sleep(for: backoff) }
+                await pause(backoff)
                 backoff = min(backoff * 2, maximumBackoff)
             }
+        }
+    }
+
+    private let recheck = Atomic<Bool>(false)
+
+    /// Something else saw Postgres answer again (e.g. LISTEN reconnected):
+    /// check within ~50 ms instead of at the next interval.
+    public func recheckSoon() {
+        recheck.store(true, ordering: .releasing)
+    }
+
+    /// Sleeps `duration`, in slices, ending early on `recheckSoon` or shutdown.
+    private func pause(_ duration: Duration) async {
+        let until = ContinuousClock.now + duration
+        while ContinuousClock.now < until, !Task.isCancelledOrShuttingDown {
+            if recheck.exchange(false, ordering: .acquiringAndReleasing) { return }
+            try? await cancelWhenGracefulShutdown { try await Task.sleep(for: .milliseconds(50)) }
         }
     }
 
@@ -108,7 +125,7 @@ public final class ReadinessMonitor: Service, Sendable {
                 lastUnreachable.withLock { $0 = true }
                 return unreachable(error)
             }
-            database.client.renew()
+            await database.client.renew()
             database.client.markReachable()
             logger.notice("database reachable again: fresh connection pool opened")
         }
@@ -120,7 +137,7 @@ public final class ReadinessMonitor: Service, Sendable {
             } catch where DatabaseErrorText.isUnreachable(error) {
                 // the server itself is away: fail fast from now on and drop the pool's backoff
                 database.client.markUnreachable()
-                database.client.renew()
+                await database.client.renew()
             } catch {}
             lastUnreachable.withLock { $0 = true }
             return unreachable(error)

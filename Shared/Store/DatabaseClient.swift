@@ -27,21 +27,27 @@ public final class DatabaseClient: Sendable {
     let started: AsyncStream<Pool>
     private let start: AsyncStream<Pool>.Continuation
 
-    /// One `PostgresClient` and the signal that ends its `run()`.
+    /// One `PostgresClient` and the signals around its `run()`.
     struct Pool: Sendable {
         let client: PostgresClient
         let retired: AsyncStream<Void>
         let retire: AsyncStream<Void>.Continuation
+        let running: AsyncStream<Void>
+        let run: AsyncStream<Void>.Continuation
 
         init(_ client: PostgresClient) {
             self.client = client
             (retired, retire) = AsyncStream.makeStream(of: Void.self)
+            (running, run) = AsyncStream.makeStream(of: Void.self)
         }
 
         /// Runs the pool until it is retired or the task is cancelled.
         func run() async {
             await withTaskGroup(of: Void.self) { group in
-                group.addTask { await client.run() }
+                group.addTask {
+                    run.finish()
+                    await client.run()
+                }
                 group.addTask { for await _ in retired {} }
                 await group.next()
                 group.cancelAll()
@@ -69,13 +75,15 @@ public final class DatabaseClient: Sendable {
     /// Replaces the pool with a fresh one and shuts the old one down: queries
     /// still waiting on it fail. Only for a pool that Postgres's absence has
     /// left without working connections.
-    public func renew() {
+    public func renew() async {
         let fresh = Pool(make())
+        start.yield(fresh)
+        // hand it out once Database.run runs it (a query before that only logs a warning, and waits)
+        _ = try? await withTimeout(.seconds(1)) { for await _ in fresh.running {} }
         let old = current.withLock { pool in
             defer { pool = fresh }
             return pool
         }
-        start.yield(fresh)
         old.retire.finish()
     }
 

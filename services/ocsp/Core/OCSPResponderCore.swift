@@ -157,8 +157,9 @@ package final class OCSPResponderCore: Sendable {
             }
             return served(prepared, source: "live_signed", now: now)
         } catch {
-            // Postgres unreachable: a cached answer is still valid until its nextUpdate.
-            if let hit = cache.get(key), hit.nextUpdate > now {
+            // Postgres unreachable: a cached answer (also one stored before the last LISTEN
+            // resync) is still valid until its nextUpdate.
+            if let hit = cache.fallback(key), hit.nextUpdate > now {
                 return served(hit, source: "memory_database_down", now: now)
             }
             return failure(error, issuerID: generation.issuerID)

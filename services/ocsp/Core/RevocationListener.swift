@@ -9,7 +9,9 @@ import ServiceLifecycle
 /// serial. While LISTEN is lost, RevocationPoller still evicts revoked serials
 /// within about a second (as long as the pool reaches Postgres), and memory
 /// keeps answering, also when Postgres is down altogether; when LISTEN is back
-/// the whole memory cache is dropped, since notifications sent meanwhile are lost.
+/// the whole memory cache is marked stale (notifications sent meanwhile are
+/// lost): each serial is answered from Postgres again, stale entries serve
+/// only while Postgres cannot be asked.
 struct RevocationListener: Service {
     let url: DatabaseURL
     let core: OCSPResponderCore
@@ -32,10 +34,12 @@ struct RevocationListener: Service {
                         core.listening.store(true, ordering: .releasing)
                         readiness.open(Self.gate)
                     case .resync:
-                        core.cache.clear()
+                        core.cache.markStale()
                         core.listening.store(true, ordering: .releasing)
+                        // Postgres answers again: let readiness reopen the pool now, not at its next tick
+                        readiness.recheckSoon()
                         Counter(label: "certctl_ocsp_listen_resyncs_total").increment()
-                        logger.notice("revocation LISTEN re-established: memory cache dropped")
+                        logger.notice("revocation LISTEN re-established: memory cache marked stale")
                     case .notification(let payload):
                         let parts = payload.split(separator: ":", maxSplits: 1)
                         if parts.count == 2 {
