@@ -102,6 +102,22 @@ service_var() {
     tr '\0' '\n' <"/proc/$(cat "$DATA/run/$1.pid")/environ" | sed -n "s/^$2=//p"
 }
 
+# restart_script NAME FILE: writes FILE, a script that starts certctl-NAME again
+# exactly as it runs now (its environment, executable, log and PID file), for
+# after the drill has killed it.
+restart_script() {
+    local name=$1 file=$2 pid; pid=$(cat "$DATA/run/$name.pid")
+    local exe; exe=$(readlink "/proc/$pid/exe")
+    {
+        echo '#!/usr/bin/env bash'
+        printf 'env -i'
+        while IFS= read -r -d '' var; do printf ' %q' "$var"; done <"/proc/$pid/environ"
+        printf ' nohup %q >>%q 2>&1 &\n' "$exe" "$DATA/logs/$name.log"
+        printf 'echo $! >%q\n' "$DATA/run/$name.pid"
+    } >"$file"
+    chmod 700 "$file"
+}
+
 # A service's HTTP (health) port.
 service_port() {
     local listen
