@@ -1,0 +1,1 @@
+SELECT $1, $2; SELECT $_x$ a;b $_x$; SELECT $é$ ü;ö $é$;

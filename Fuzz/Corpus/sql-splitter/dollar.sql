@@ -1,0 +1,2 @@
+CREATE FUNCTION f() RETURNS int AS $$ BEGIN RETURN 1; END $$ LANGUAGE plpgsql;
+CREATE FUNCTION g() RETURNS text AS $body$ SELECT $$;$$ $body$ LANGUAGE sql;

@@ -1,0 +1,1 @@
+SELECT 'a;b', "x;y" FROM t; SELECT 'it''s';

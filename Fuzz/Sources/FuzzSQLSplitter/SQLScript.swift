@@ -1,0 +1,1 @@
+../../../Shared/Store/SQLScript.swift
