@@ -3,6 +3,7 @@ import Hummingbird
 import HummingbirdCore
 import HummingbirdTLS
 import Logging
+import Metrics
 import NIOCore
 import NIOHTTPTypes
 import NIOSSL
@@ -17,13 +18,15 @@ import NIOSSL
 ///
 /// and the connection cap is checked before any of it is built.
 public enum HardenedHTTPServer {
-    /// `listener` labels the metrics (`certctl_http_connections_open{listener}` …).
+    /// `listener` labels the metrics (`certctl_http_connections_open{listener}` …), made
+    /// by `metrics` (the process's Prometheus registry unless a test passes its own).
     /// `tls` nil: plain HTTP.
-    public static func builder(listener: String, limits: ListenerLimits,
-                               tls: TLSChannelConfiguration? = nil) throws -> HTTPServerBuilder {
+    public static func builder(listener: String, limits: ListenerLimits, tls: TLSChannelConfiguration? = nil,
+                               metrics: any MetricsFactory = MetricsSystem.factory) throws -> HTTPServerBuilder {
         let context = try tls.map { try NIOSSLContext(configuration: $0.tlsConfiguration) }
         let channel = LimitedChildChannel.Shared(
-            limits: limits, cap: ConnectionCap(maximum: limits.maxConnections), metrics: ListenerMetrics(listener: listener),
+            limits: limits, cap: ConnectionCap(maximum: limits.maxConnections),
+            metrics: ListenerMetrics(listener: listener, factory: metrics),
             sslContext: context, verification: tls?.customVerificationCallback)
         return HTTPServerBuilder { responder in LimitedChildChannel(responder: responder, shared: channel) }
     }
@@ -62,10 +65,10 @@ struct LimitedChildChannel: ServerChildChannel, HTTPChannelHandler {
     init(responder: @escaping HTTPChannelHandler.Responder, shared: Shared) {
         self.responder = responder
         self.shared = shared
-        let limits = shared.limits, metrics = shared.metrics
+        let limits = shared.limits, metrics = shared.metrics, tls = shared.sslContext != nil
         // No Hummingbird idle timeout: RequestDeadlineHandler keeps that clock with the others.
         http1 = HTTP1Channel(responder: responder, configuration: .init(
-            additionalChannelHandlers: [RequestDeadlineHandler(limits: limits, metrics: metrics)]))
+            additionalChannelHandlers: [RequestDeadlineHandler(limits: limits, metrics: metrics, tls: tls)]))
     }
 
     func setup(channel: any Channel, logger: Logger) -> EventLoopFuture<Value> {

@@ -14,13 +14,13 @@ struct ListenerMetrics: Sendable {
     let refused: Counter
     private let closes: [Deadline: Counter]
 
-    init(listener: String) {
-        open = Meter(label: "certctl_http_connections_open", dimensions: [("listener", listener)])
-        refused = Counter(label: "certctl_http_connections_refused_total", dimensions: [("listener", listener)])
+    init(listener: String, factory: any MetricsFactory) {
+        open = Meter(label: "certctl_http_connections_open", dimensions: [("listener", listener)], factory: factory)
+        refused = Counter(label: "certctl_http_connections_refused_total", dimensions: [("listener", listener)], factory: factory)
         var closes: [Deadline: Counter] = [:]
         for deadline in [Deadline.idle, .header, .body, .tlsHandshake] {
             closes[deadline] = Counter(label: "certctl_http_deadline_closes_total",
-                                       dimensions: [("listener", listener), ("deadline", deadline.rawValue)])
+                                       dimensions: [("listener", listener), ("deadline", deadline.rawValue)], factory: factory)
         }
         self.closes = closes
     }

@@ -8,7 +8,7 @@ import NIOTLS
 /// The per-request deadlines of one HTTP/1 connection, on the decoded parts
 /// (after the HTTP codec, before Hummingbird's connection-state handler).
 /// At most one clock runs at a time:
-/// - header: from the connection opening (or its TLS handshake finishing), or
+/// - header: from the connection opening (or its TLS handshake completing), or
 ///   from the first byte of a later request, until that request's head is complete;
 /// - body: from a head until the end of its body;
 /// - idle: from the last response ending, with nothing in flight, until a byte
@@ -36,13 +36,18 @@ final class RequestDeadlineHandler: ChannelDuplexHandler, RemovableChannelHandle
     /// Closed or closing: no clock may start again.
     private var finished = false
 
-    init(limits: ListenerLimits, metrics: ListenerMetrics) {
+    /// On a TLS connection the header clock starts when the handshake completes
+    /// (the handshake has its own deadline, kept by `ConnectionGuardHandler`).
+    private let startsAfterHandshake: Bool
+
+    init(limits: ListenerLimits, metrics: ListenerMetrics, tls: Bool) {
         self.limits = limits
         self.metrics = metrics
+        startsAfterHandshake = tls
     }
 
     func handlerAdded(context: ChannelHandlerContext) {
-        start(.header, context: context)
+        if !startsAfterHandshake { start(.header, context: context) }
     }
 
     func handlerRemoved(context: ChannelHandlerContext) {
@@ -64,7 +69,6 @@ final class RequestDeadlineHandler: ChannelDuplexHandler, RemovableChannelHandle
             return
         }
         if let tls = event as? TLSUserEvent, case .handshakeCompleted = tls, requestsInFlight == 0, !readingRequest {
-            // The handshake has its own deadline; the header clock starts after it.
             start(.header, context: context)
         }
         context.fireUserInboundEventTriggered(event)

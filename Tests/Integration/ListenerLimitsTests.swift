@@ -5,6 +5,7 @@ import Hummingbird
 import HummingbirdTLS
 import NIOCore
 import NIOSSL
+import Prometheus
 import ServiceLifecycle
 import Synchronization
 import Testing
@@ -24,16 +25,39 @@ struct ListenerLimitsTests {
     /// How late a deadline may act on a loaded 2-core CI machine.
     static let slack: Duration = .seconds(2)
 
+    /// A running listener: its port and its own metrics registry.
+    struct Listener {
+        let port: Int
+        let registry: PrometheusCollectorRegistry
+
+        /// The value of a `certctl_http_*` sample of this listener (nil when absent).
+        func metric(_ name: String, deadline: String? = nil) -> Double? {
+            let labels = ["listener=\"test\""] + (deadline.map { ["deadline=\"\($0)\""] } ?? [])
+            return ListenerLimitsProcessTests.value(registry.emitToString(), name, labels)
+        }
+
+        func closes(_ deadline: String) -> Double? { metric("certctl_http_deadline_closes_total", deadline: deadline) }
+
+        /// Polls briefly: the server counts a close on its own event loop, after the client noticed it.
+        func eventually(_ condition: () -> Bool) async -> Bool {
+            for _ in 0..<100 where !condition() { try? await Task.sleep(for: .milliseconds(20)) }
+            return condition()
+        }
+    }
+
     static func withListener(_ limits: ListenerLimits, tls: TLSChannelConfiguration? = nil,
-                             _ body: (Int) async throws -> Void) async throws {
+                             _ body: (Listener) async throws -> Void) async throws {
         let router = Router()
         router.get("hello") { _, _ in "hello" }
         router.post("echo") { request, _ -> String in
             String(buffer: try await request.body.collect(upTo: 1 << 20))
         }
         let port = freePort()
+        let registry = PrometheusCollectorRegistry()
         let running = Mutex(false)
-        let app = Application(router: router, server: try HardenedHTTPServer.builder(listener: "test", limits: limits, tls: tls),
+        let server = try HardenedHTTPServer.builder(listener: "test", limits: limits, tls: tls,
+                                                    metrics: PrometheusMetricsFactory(registry: registry))
+        let app = Application(router: router, server: server,
                               configuration: .init(address: .hostname("127.0.0.1", port: port)),
                               onServerRunning: { _ in running.withLock { $0 = true } }, logger: TestEnvironment.logger)
         let group = ServiceGroup(configuration: .init(services: [app], gracefulShutdownSignals: [], logger: TestEnvironment.logger))
@@ -42,7 +66,7 @@ struct ListenerLimitsTests {
             do {
                 for _ in 0..<500 where !running.withLock({ $0 }) { try await Task.sleep(for: .milliseconds(10)) }
                 try #require(running.withLock { $0 }, "the listener did not start")
-                try await body(port)
+                try await body(Listener(port: port, registry: registry))
             } catch {
                 await group.triggerGracefulShutdown()
                 throw error
@@ -54,7 +78,8 @@ struct ListenerLimitsTests {
 
     @Test("ordinary requests are unaffected: several on one kept-alive connection, and a POST with a body")
     func ordinaryRequests() async throws {
-        try await Self.withListener(Self.limits(idle: .seconds(1), header: .seconds(1), body: .seconds(1))) { port in
+        try await Self.withListener(Self.limits(idle: .seconds(1), header: .seconds(1), body: .seconds(1))) { listener in
+            let port = listener.port
             let connection = try await RawConnection.open(port: port)
             defer { connection.close() }
             for _ in 0..<3 {
@@ -69,26 +94,32 @@ struct ListenerLimitsTests {
             #expect(await post.waitFor("hello world"))
             #expect(post.received.hasPrefix("HTTP/1.1 200"))
             #expect(connection.closedAt == nil && post.closedAt == nil)
+            #expect(listener.metric("certctl_http_connections_open") == 2)
+            for deadline in ["idle", "header", "body", "tls_handshake"] { #expect(listener.closes(deadline) == 0) }
         }
     }
 
     @Test("half a request head is answered 408 and closed after the header deadline")
     func halfHeader() async throws {
         let header = Duration.milliseconds(400)
-        try await Self.withListener(Self.limits(header: header)) { port in
+        try await Self.withListener(Self.limits(header: header)) { listener in
+            let port = listener.port
             let connection = try await RawConnection.open(port: port)
             try await connection.send("GET /hello HTTP/1.1\r\nHost: te")
             let closedAfter = try #require(await connection.waitForClose(timeout: header + Self.slack * 2))
             #expect(closedAfter >= header)
             #expect(closedAfter < header + Self.slack)
             #expect(connection.received.hasPrefix("HTTP/1.1 408"), "got: \(connection.received)")
+            #expect(await listener.eventually { listener.closes("header") == 1 })
+            #expect(listener.metric("certctl_http_connections_open") == 0)
         }
     }
 
     @Test("a head trickled a byte at a time is cut off at the header deadline, not extended by each byte")
     func trickledHeader() async throws {
         let header = Duration.milliseconds(500)
-        try await Self.withListener(Self.limits(header: header)) { port in
+        try await Self.withListener(Self.limits(header: header)) { listener in
+            let port = listener.port
             let connection = try await RawConnection.open(port: port)
             let trickle = Task {
                 for byte in "GET /hello HTTP/1.1\r\nHost: test\r\nX-Pad: \(String(repeating: "a", count: 200))" {
@@ -108,19 +139,23 @@ struct ListenerLimitsTests {
     @Test("a connection that sends nothing is closed after the header deadline, without an answer")
     func silentConnection() async throws {
         let header = Duration.milliseconds(400)
-        try await Self.withListener(Self.limits(idle: .seconds(30), header: header)) { port in
+        try await Self.withListener(Self.limits(idle: .seconds(30), header: header)) { listener in
+            let port = listener.port
             let connection = try await RawConnection.open(port: port)
             let closedAfter = try #require(await connection.waitForClose(timeout: header + Self.slack * 2))
             #expect(closedAfter >= header)
             #expect(closedAfter < header + Self.slack)
             #expect(connection.received.isEmpty)
+            #expect(await listener.eventually { listener.closes("header") == 1 })
+            #expect(listener.closes("idle") == 0)
         }
     }
 
     @Test("a body that stops arriving is answered 408 and closed after the body deadline")
     func stalledBody() async throws {
         let body = Duration.milliseconds(400)
-        try await Self.withListener(Self.limits(body: body)) { port in
+        try await Self.withListener(Self.limits(body: body)) { listener in
+            let port = listener.port
             let connection = try await RawConnection.open(port: port)
             try await connection.send("POST /echo HTTP/1.1\r\nHost: test\r\nContent-Length: 100\r\n\r\n0123456789")
             let sent = ContinuousClock.now
@@ -128,13 +163,16 @@ struct ListenerLimitsTests {
             #expect(closedAfter >= body - .milliseconds(20))  // the clock started at the head, just before `sent`
             #expect(closedAfter < body + Self.slack)
             #expect(connection.received.hasPrefix("HTTP/1.1 408"), "got: \(connection.received)")
+            #expect(await listener.eventually { listener.closes("body") == 1 })
+            #expect(listener.closes("header") == 0)
         }
     }
 
     @Test("a kept-alive connection with nothing in flight is closed after the idle timeout, not earlier")
     func idleKeepAlive() async throws {
         let idle = Duration.milliseconds(400)
-        try await Self.withListener(Self.limits(idle: idle, header: .seconds(10))) { port in
+        try await Self.withListener(Self.limits(idle: idle, header: .seconds(10))) { listener in
+            let port = listener.port
             let connection = try await RawConnection.open(port: port)
             let sent = ContinuousClock.now
             #expect(try await connection.get("/hello"))
@@ -142,12 +180,15 @@ struct ListenerLimitsTests {
             #expect(closedAfter >= idle)
             #expect(closedAfter < idle + Self.slack, "the idle clock, not the 10 s header clock, closed it")
             #expect(connection.received.components(separatedBy: "HTTP/1.1").count == 2, "one response and no 408")
+            #expect(await listener.eventually { listener.closes("idle") == 1 })
+            #expect(listener.closes("header") == 0)
         }
     }
 
     @Test("beyond the connection cap a new connection is closed at once; it is served again once one closes")
     func connectionCap() async throws {
-        try await Self.withListener(Self.limits(header: .seconds(30), connections: 3)) { port in
+        try await Self.withListener(Self.limits(header: .seconds(30), connections: 3)) { listener in
+            let port = listener.port
             var open: [RawConnection] = []
             for _ in 0..<3 {
                 let connection = try await RawConnection.open(port: port)
@@ -160,6 +201,8 @@ struct ListenerLimitsTests {
             #expect(closedAfter < .seconds(1), "closed at once, not at a deadline")
             #expect(refused.received.isEmpty)
             #expect(open.allSatisfy { $0.closedAt == nil }, "the admitted connections are untouched")
+            #expect(listener.metric("certctl_http_connections_refused_total") == 1)
+            #expect(listener.metric("certctl_http_connections_open") == 3)
 
             open.removeFirst().close()
             var served = false
@@ -174,7 +217,7 @@ struct ListenerLimitsTests {
         }
     }
 
-    @Test("a TLS handshake that stalls is closed after the handshake deadline; a complete one is served")
+    @Test("a TLS handshake that stalls is closed after the handshake deadline; after a complete one the header deadline applies; a whole request is served")
     func stalledHandshake() async throws {
         let directory = FileManager.default.temporaryDirectory.appendingPathComponent("certctl-tls-\(UUID().uuidString)").path
         try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
@@ -185,17 +228,28 @@ struct ListenerLimitsTests {
         let tls = TLSConfiguration.makeServerConfiguration(
             certificateChain: try NIOSSLCertificate.fromPEMFile("\(directory)/tls.crt").map { .certificate($0) },
             privateKey: .privateKey(try NIOSSLPrivateKey(file: "\(directory)/tls.key", format: .pem)))
-        let handshake = Duration.milliseconds(400)
-        try await Self.withListener(Self.limits(header: .seconds(10), handshake: handshake),
-                                    tls: TLSChannelConfiguration(tlsConfiguration: tls)) { port in
+        let handshake = Duration.milliseconds(400), header = Duration.milliseconds(600)
+        try await Self.withListener(Self.limits(header: header, handshake: handshake),
+                                    tls: TLSChannelConfiguration(tlsConfiguration: tls)) { listener in
+            let port = listener.port
             let silent = try await RawConnection.open(port: port)
             let partial = try await RawConnection.open(port: port)
             try await partial.send("\u{16}\u{03}\u{01}\u{02}\u{00}\u{01}")  // a ClientHello record that never completes
             for connection in [silent, partial] {
                 let closedAfter = try #require(await connection.waitForClose(timeout: handshake + Self.slack * 2))
                 #expect(closedAfter >= handshake)
-                #expect(closedAfter < handshake + Self.slack, "the handshake clock, not the 10 s header clock")
+                #expect(closedAfter < handshake + Self.slack)
             }
+            #expect(await listener.eventually { listener.closes("tls_handshake") == 2 })
+            #expect(listener.closes("header") == 0, "a connection still in its handshake has no header clock")
+
+            let half = try await RawConnection.open(port: port, tls: true)
+            try await half.send("GET /hello HTTP/1.1\r\nHost: te")
+            let closedAfter = try #require(await half.waitForClose(timeout: header + Self.slack * 2))
+            #expect(closedAfter >= header)
+            #expect(half.received.hasPrefix("HTTP/1.1 408"), "the 408 comes over TLS; got: \(half.received)")
+            #expect(await listener.eventually { listener.closes("header") == 1 })
+            #expect(listener.closes("tls_handshake") == 2, "the completed handshake's clock was stopped")
             let reply = try await HTTP.get("https://127.0.0.1:\(port)/hello", options: ["--cacert", "\(directory)/tls.crt"])
             #expect(reply.status == 200 && reply.body == "hello")
         }

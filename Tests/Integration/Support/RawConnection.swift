@@ -1,6 +1,7 @@
 import Foundation
 import NIOCore
 import NIOPosix
+import NIOSSL
 import Synchronization
 
 /// A plain TCP client connection that sends exactly the bytes a test gives it
@@ -18,12 +19,21 @@ final class RawConnection: Sendable {
         self.opened = opened
     }
 
-    static func open(port: Int) async throws -> RawConnection {
+    /// `tls`: speak TLS (without verifying the server) and send and record the plaintext.
+    static func open(port: Int, tls: Bool = false) async throws -> RawConnection {
         let collector = Collector()
+        var configuration = TLSConfiguration.makeClientConfiguration()
+        configuration.certificateVerification = .none
+        let context = tls ? try NIOSSLContext(configuration: configuration) : nil
         let channel = try await ClientBootstrap(group: MultiThreadedEventLoopGroup.singleton)
             .channelOption(ChannelOptions.allowRemoteHalfClosure, value: false)
             .channelInitializer { channel in
-                channel.eventLoop.makeCompletedFuture { try channel.pipeline.syncOperations.addHandler(collector) }
+                channel.eventLoop.makeCompletedFuture {
+                    if let context {
+                        try channel.pipeline.syncOperations.addHandler(try NIOSSLClientHandler(context: context, serverHostname: nil))
+                    }
+                    try channel.pipeline.syncOperations.addHandler(collector)
+                }
             }
             .connect(host: "127.0.0.1", port: port).get()
         return RawConnection(channel: channel, collector: collector, opened: .now)
