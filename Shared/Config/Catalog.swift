@@ -127,6 +127,12 @@ public enum Catalog {
         meaning: "Where certctl-signer writes the key (mode 0600), certificate and CSR of each CA key generation a rotation makes (`certctl-admin issuer rotate`). Back it up with the CA key.",
         parse: nonEmptyPath)
 
+    public static let signerMaxClockSkew = ConfigVariable<Duration>(
+        "CERTCTL_SIGNER_MAX_CLOCK_SKEW", default: "30s", services: [.signer],
+        expected: "a duration between 1s and 1h such as 30s",
+        meaning: "The signer refuses to sign (`clock_skew`) and is not ready while its clock and the database server's (`clock_timestamp()`, compared every 5 s) differ by more than this.",
+        parse: { GoDuration.parse($0).flatMap { $0 >= .seconds(1) && $0 <= .seconds(3600) ? $0 : nil } })
+
     public static let signerArchiveGrace = ConfigVariable<Duration>(
         "CERTCTL_SIGNER_ARCHIVE_GRACE", default: "168h", services: [.signer],
         expected: "a duration between 1s and 8760h such as 168h",
@@ -410,7 +416,7 @@ public enum Catalog {
         databaseURL.info, databasePasswordFile.info, databasePoolSize.info, logLevel.info, logFormat.info,
         signerHealthListen.info, adminListen.info, ocspListen.info, crlListen.info, enrollListen.info,
         httpIdleTimeout.info, httpHeaderTimeout.info, httpBodyTimeout.info, tlsHandshakeTimeout.info, httpMaxConnections.info,
-        caCertPath.info, caKeyPath.info, signerCRLMaxValidity.info, signerKeyDir.info, signerArchiveGrace.info,
+        caCertPath.info, caKeyPath.info, signerCRLMaxValidity.info, signerKeyDir.info, signerArchiveGrace.info, signerMaxClockSkew.info,
         signerRPCListen.info, signerAddress.info, rpcTLSCert.info, rpcTLSKey.info, rpcTLSCA.info,
         autoMigrate.info, apiKey.info, ocspBaseURL.info, crlBaseURL.info, pendingIssuanceTimeout.info,
         certExportRateLimitPerActorHour.info, auditHeadExportInterval.info, enrollTrustedProxies.info, scepAllowSingleDES.info, scepChallengeFailuresPerSource.info, scepChallengeFailuresPerEndpoint.info, ocspRateLimitMaxSources.info, ocspRateLimitIPv6Prefix.info, configEncryptionKey.info,

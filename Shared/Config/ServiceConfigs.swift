@@ -97,6 +97,7 @@ public struct SignerConfig: ServiceConfig {
     public var crlMaxValidity: Duration
     public var keyDir: String
     public var archiveGrace: Duration
+    public var maxClockSkew: Duration
 
     public init(_ env: Environment) throws(ConfigError) {
         common = try CommonConfig(env)
@@ -108,6 +109,7 @@ public struct SignerConfig: ServiceConfig {
         crlMaxValidity = try env.read(Catalog.signerCRLMaxValidity)
         keyDir = try env.read(Catalog.signerKeyDir)
         archiveGrace = try env.read(Catalog.signerArchiveGrace)
+        maxClockSkew = try env.read(Catalog.signerMaxClockSkew)
     }
 }
 

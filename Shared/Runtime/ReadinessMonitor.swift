@@ -49,6 +49,15 @@ public final class ReadinessMonitor: Service, Sendable {
         degradedAllowed.withLock { $0 = true }
     }
 
+    /// Conditions besides the database that make the process unable to do
+    /// its job (e.g. the signer's clock skew), by key, with the reason /readyz shows.
+    private let problems = Mutex<[String: String]>([:])
+
+    /// Sets (or, with nil, clears) a problem that keeps the process not ready.
+    public func report(_ key: String, problem: String?) {
+        problems.withLock { $0[key] = problem }
+    }
+
     public var current: State {
         let state = state.withLock { $0 }
         if case .notReady(let reason) = state, lastUnreachable.withLock({ $0 }),
@@ -56,6 +65,8 @@ public final class ReadinessMonitor: Service, Sendable {
             return .degraded(reason)
         }
         guard state == .ready else { return state }
+        let problems = problems.withLock { $0 }
+        if !problems.isEmpty { return .notReady(problems.sorted { $0.key < $1.key }.map(\.value).joined(separator: "; ")) }
         let waiting = gates.withLock { $0 }
         return waiting.isEmpty ? .ready : .notReady("waiting for: \(waiting.sorted().joined(separator: ", "))")
     }
@@ -132,14 +143,19 @@ public final class ReadinessMonitor: Service, Sendable {
         do {
             return try await pooledCheck()
         } catch {
+            lastUnreachable.withLock { $0 = true }
             do {
                 try await database.probe()
-            } catch where DatabaseErrorText.isUnreachable(error) {
-                // the server itself is away: fail fast from now on and drop the pool's backoff
-                database.client.markUnreachable()
-                await database.client.renew()
-            } catch {}
-            lastUnreachable.withLock { $0 = true }
+            } catch let probeError {
+                if DatabaseErrorText.isUnreachable(probeError) {
+                    // the server itself is away: fail fast from now on and drop the pool's backoff
+                    database.client.markUnreachable()
+                    await database.client.renew()
+                }
+                // the probe's error names the cause (the pool's may only say it timed out), and is the
+                // one later checks report while the pool is closed: one log line per outage
+                return unreachable(probeError)
+            }
             return unreachable(error)
         }
     }

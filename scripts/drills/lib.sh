@@ -102,17 +102,21 @@ service_var() {
     tr '\0' '\n' <"/proc/$(cat "$DATA/run/$1.pid")/environ" | sed -n "s/^$2=//p"
 }
 
-# restart_script NAME FILE: writes FILE, a script that starts certctl-NAME again
-# exactly as it runs now (its environment, executable, log and PID file), for
-# after the drill has killed it.
+# restart_script NAME FILE [PREFIX...]: writes FILE, a script that starts
+# certctl-NAME again exactly as it runs now (its environment, executable, log
+# and PID file), for after the drill has stopped it; PREFIX runs it through
+# another command (e.g. faketime).
 restart_script() {
-    local name=$1 file=$2 pid; pid=$(cat "$DATA/run/$name.pid")
-    local exe; exe=$(readlink "/proc/$pid/exe")
+    local name=$1 file=$2; shift 2
+    local pid; pid=$(cat "$DATA/run/$name.pid")
+    local exe; exe=$(tr '\0' '\n' <"/proc/$pid/cmdline" | head -n 1)   # the path (a rebuilt binary's /proc/PID/exe is "(deleted)")
     {
         echo '#!/usr/bin/env bash'
         printf 'env -i'
         while IFS= read -r -d '' var; do printf ' %q' "$var"; done <"/proc/$pid/environ"
-        printf ' nohup %q >>%q 2>&1 &\n' "$exe" "$DATA/logs/$name.log"
+        printf ' nohup'
+        [ $# = 0 ] || printf ' %q' "$@"
+        printf ' %q >>%q 2>&1 &\n' "$exe" "$DATA/logs/$name.log"
         printf 'echo $! >%q\n' "$DATA/run/$name.pid"
     } >"$file"
     chmod 700 "$file"

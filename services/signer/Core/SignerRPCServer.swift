@@ -29,13 +29,19 @@ struct SignerRPCServer: Service {
         ) {
             try await IssuerKeyring.assemble(defaultCA: defaultCA, store: issuers, logger: logger)
         }
+        // Nothing is signed before this machine's clock has been compared with the database's.
+        let clock = ClockSkewGuard(database: database, bound: config.maxClockSkew, readiness: readiness, logger: logger)
+        try await retryWhileDatabaseUnavailable(
+            "comparing the clock with the database's", logger: logger, maximumDelay: .seconds(5),
+            isRetryable: DatabaseErrorText.isDatabaseFailure
+        ) { try await clock.measure() }
         let lifecycle = GenerationLifecycle(
             store: IssuerGenerationStore(client: database.client, logger: logger), keyring: keyring,
             grace: config.archiveGrace, interval: .seconds(5), logger: logger)
         let service = SignerRPCService(
             keyring: keyring, signer: FileKeySigner(keyring: keyring), store: SignerStore(client: database.client, logger: logger),
             issuerStore: issuers, generations: lifecycle.store, rotation: KeyRotation(keyDirectory: config.keyDir),
-            lifecycle: lifecycle, database: database, crlRules: CRLRules(maxValidity: config.crlMaxValidity), logger: logger)
+            lifecycle: lifecycle, database: database, crlRules: CRLRules(maxValidity: config.crlMaxValidity), clock: clock, logger: logger)
         let tls = RPCTLSFiles(config.rpcIdentity)
         let server = GRPCServer(
             transport: HTTP2ServerTransport.Posix(
@@ -46,6 +52,7 @@ struct SignerRPCServer: Service {
         try await withThrowingDiscardingTaskGroup { group in
             group.addTask { try await server.serve() }
             group.addTask { try await lifecycle.run() }
+            group.addTask { try await clock.run() }
             if let address = try await server.listeningAddress {
                 logger.info("serving signer RPC (mutual TLS)", metadata: ["listen": "\(address)"])
                 readiness.open(Self.gate)

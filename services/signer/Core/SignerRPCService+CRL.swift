@@ -23,6 +23,7 @@ extension SignerRPCService {
         var expected: Task<ExpectedCRL?, any Error>?
         defer { expected?.cancel() }
         do {
+            try clock.check()
             for try await chunk in request {
                 if expected == nil {
                     issuerID = chunk.issuerID

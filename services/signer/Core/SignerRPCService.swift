@@ -23,6 +23,7 @@ struct SignerRPCService: SignerRPC.SimpleServiceProtocol {
     let lifecycle: GenerationLifecycle
     let database: Database
     let crlRules: CRLRules
+    let clock: ClockSkewGuard
     let logger: Logger
 
     /// Which service identities may call which operation.
@@ -45,6 +46,7 @@ struct SignerRPCService: SignerRPC.SimpleServiceProtocol {
         let caller = try await authorise(operation, context: context)
         let started = ContinuousClock.now
         do {
+            try clock.check()
             guard request.tbsCertificate.count <= Self.maxTBSCertificateBytes else {
                 throw SigningRefusal.messageTooLarge("the TBSCertificate is \(request.tbsCertificate.count) bytes; at most \(Self.maxTBSCertificateBytes)")
             }

@@ -21,6 +21,8 @@ package enum SigningRefusal: Error, Equatable, CustomStringConvertible {
     case crlNumberStep(String)
     case crlTime(String)
     case crlContents(String)
+    /// This machine's clock and the database server's disagree beyond CERTCTL_SIGNER_MAX_CLOCK_SKEW.
+    case clockSkew(String)
 
     package var code: String {
         switch self {
@@ -41,6 +43,7 @@ package enum SigningRefusal: Error, Equatable, CustomStringConvertible {
         case .crlNumberStep: return "crl_number_step_too_large"
         case .crlTime: return "crl_time_invalid"
         case .crlContents: return "crl_contents_mismatch"
+        case .clockSkew: return "clock_skew"
         }
     }
 
@@ -50,7 +53,7 @@ package enum SigningRefusal: Error, Equatable, CustomStringConvertible {
              .generationRetired(let text), .validity(let text), .serial(let text), .extensions(let text),
              .malformedExtension(let text), .noReservation(let text), .reservationMismatch(let text),
              .profileNotAllowedForCaller(let text), .crlNumber(let text), .crlNumberStep(let text), .crlTime(let text),
-             .crlContents(let text):
+             .crlContents(let text), .clockSkew(let text):
             return text
         case .notAllowed(let violation): return violation.description
         }
