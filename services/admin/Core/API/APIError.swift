@@ -35,6 +35,8 @@ struct APIError: HTTPResponseError {
             return APIError(.badGateway, error.code, error.description)
         case .signerRefused:
             return APIError(.badGateway, "signer_refused", error.description)
+        case .databaseReadOnly:
+            return APIError(.serviceUnavailable, error.code, error.description)
         default:
             return APIError(.badRequest, error.code, error.description)
         }
