@@ -41,7 +41,8 @@ struct AdminAPIStack: Sendable {
     /// The actor each role's key was issued to.
     static func actor(_ role: APIRole) -> String { "test-\(role.rawValue)" }
 
-    static func run(signer: Bool = false, exportLimitPerHour: Int = 50, console: ConsoleOptions = ConsoleOptions(), _ body: @Sendable (AdminAPIStack) async throws -> Void) async throws {
+    static func run(signer: Bool = false, exportLimitPerHour: Int = 50, console: ConsoleOptions = ConsoleOptions(),
+                    logger: Logger = TestEnvironment.logger, _ body: @Sendable (AdminAPIStack) async throws -> Void) async throws {
         try await TestEnvironment.withFreshDatabase(migrated: true) { url in
             let ca = try TestCA.create()
             defer { ca.remove() }
@@ -62,7 +63,6 @@ struct AdminAPIStack: Sendable {
                 }
             }
             defer { child?.signal(SIGKILL) }
-            let logger = TestEnvironment.logger
             let tables = try await TestEnvironment.tables(url).sorted()
             let database = Database(url: url, maximumConnections: 3, logger: logger)
             let connection = SignerConnectionService(connection: try SignerConnection(

@@ -1,5 +1,6 @@
 import CertctlConfig
 import CertctlIssuance
+import Foundation
 import CertctlRPC
 import CertctlRuntime
 import Hummingbird
@@ -40,7 +41,8 @@ package enum AdminAPI {
         urls: PublicationURLs, exportLimitPerHour: Int,
         logger: Logger
     ) throws {
-        router.add(middleware: APIRequestChecks())
+        let document = try OpenAPIRoute.document()
+        router.add(middleware: APIRequestChecks(routes: APIRouteTable(openAPI: String(decoding: document, as: UTF8.self)), logger: logger))
         let client = database.client
         let support = APISupport(keys: APIKeyStore(client: client, logger: logger))
         let issuers = IssuerStore(client: client, logger: logger)
@@ -58,7 +60,7 @@ package enum AdminAPI {
             audit: AuditLog(client: client, logger: logger)
         ).add(to: router)
         BulkRevocationRoutes(support: support, certificates: CertificateRecordStore(client: client, logger: logger),
-                             revocations: RevocationStore(client: client, logger: logger)).add(to: router)
+                             revocations: RevocationStore(client: client, logger: logger), logger: logger).add(to: router)
         IssuerRoutes(support: support, issuers: issuers, generations: generations,
                      operations: IssuerOperations(signer: signing, issuers: issuers, generations: generations), urls: urls)
             .add(to: router)
@@ -71,6 +73,6 @@ package enum AdminAPI {
         TrustAnchorRoutes(support: support, store: TrustAnchorStore(client: client, logger: logger)).add(to: router)
         EnrollmentRequestRoutes(support: support, issuance: issuance, store: EnrollmentRequestStore(client: client, logger: logger))
             .add(to: router)
-        try OpenAPIRoute.add(to: router)
+        OpenAPIRoute.add(to: router, document: document)
     }
 }

@@ -1,27 +1,42 @@
 import CertctlIssuance
 import CertctlStore
 import Foundation
+import CertctlRuntime
 import Hummingbird
 
-/// An error the admin API returns as `{"error": code, "message": text}`.
+/// An error the admin API returns as `{"error": code, "message": text}` (plus `"incident": id` for a failure
+/// of the server, whose details are only in the log).
 struct APIError: HTTPResponseError {
     let status: HTTPResponse.Status
     let code: String
     let message: String
+    let incident: String?
+    /// `Allow` of a 405.
+    let allow: [String]
 
-    init(_ status: HTTPResponse.Status, _ code: String, _ message: String) {
+    init(_ status: HTTPResponse.Status, _ code: String, _ message: String, incident: String? = nil, allow: [String] = []) {
         self.status = status
         self.code = code
         self.message = message
+        self.incident = incident
+        self.allow = allow
+    }
+
+    /// The generic answer to a failure of the server: `503 database_unavailable` or `500 internal_error`, with its id.
+    init(_ incident: Incident) {
+        self.init(HTTPResponse.Status(code: incident.status), incident.code, incident.message, incident: incident.id)
     }
 
     func response(from request: Request, context: some RequestContext) throws -> Response {
-        let body = try JSONEncoder().encode(["error": code, "message": message])
+        var fields = ["error": code, "message": message]
+        if let incident { fields["incident"] = incident }
+        let body = try JSONEncoder().encode(fields)
         var headers = HTTPFields()
         headers[.contentType] = "application/json"
         headers[.cacheControl] = "no-store"
         // RFC 9110 15.5.2: a 401 names the scheme that would work
         if status == .unauthorized { headers[.wwwAuthenticate] = "Bearer" }
+        if !allow.isEmpty { headers[.allow] = allow.joined(separator: ", ") }
         return Response(status: status, headers: headers, body: .init(byteBuffer: ByteBuffer(bytes: body)))
     }
 

@@ -52,7 +52,7 @@ struct APIKeyRoutes: Sendable {
         group.post { request, _ in try await create(request) }
         group.get { request, _ in
             _ = try await support.require(request, [.admin])
-            let includeRevoked = request.uri.queryParameters["include_revoked"].map { $0 == "true" } ?? false
+            let includeRevoked = try APISupport.flag(request, "include_revoked")
             return try APISupport.json(ListJSON(items: try await keys.list(includeRevoked: includeRevoked).map { KeyJSON(record: $0, key: nil) }))
         }
         group.get("/:id") { request, context in

@@ -1,8 +1,10 @@
 import CertctlIssuance
 import CertctlPKI
+import CertctlRuntime
 import CertctlStore
 import Foundation
 import Hummingbird
+import Logging
 
 /// `POST /api/v1/certificates/revocations`: revoke up to 500 certificates, named by id or serial, in one
 /// request (docs/issuance.md, "Bulk revocation"). Each item is its own revocation (transaction and audit event);
@@ -12,6 +14,7 @@ struct BulkRevocationRoutes: Sendable {
     let support: APISupport
     let certificates: CertificateRecordStore
     let revocations: RevocationStore
+    let logger: Logger
 
     static let maxItems = 500
 
@@ -118,7 +121,9 @@ struct BulkRevocationRoutes: Sendable {
         } catch RevocationStoreError.notRevocable(let why) {
             return result("invalid", nil, "not_revocable", why)
         } catch {
-            return result("failed", nil, "internal_error", DatabaseErrorText.describe(error))
+            // the item's details (SQL text) go to the log only; the caller gets the code and the incident id
+            let incident = Incident.record("bulk revocation item failed", error: error, metadata: ["item": "\(ref)"], logger: logger)
+            return result("failed", nil, incident.code, incident.message)
         }
     }
 }

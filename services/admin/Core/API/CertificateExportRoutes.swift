@@ -69,6 +69,11 @@ struct CertificateExportRoutes: Sendable {
             try await refuse(APIError.forbidden(principal), outcome: "denied", auditOutcome: .denied)
         }
         var password: String?
+        if let given = passwordGiven, !(8...1024).contains(given.count) {
+            // a password that is sent must be one pkcs12 could use, whatever the format
+            try await refuse(APIError(.badRequest, "password_required", "Certctl-Export-Password must have 8 to 1024 characters"),
+                             outcome: "invalid", auditOutcome: .failure)
+        }
         if format == .pkcs12 {
             guard let value = passwordGiven, (8...1024).contains(value.count) else {
                 try await refuse(APIError(.badRequest, "password_required",

@@ -3,11 +3,15 @@ import Hummingbird
 
 /// `GET /api/v1/openapi.yaml`: the API description (docs/api/openapi.yaml), no auth.
 enum OpenAPIRoute {
-    static func add(to router: Router<BasicRequestContext>) throws {
+    /// The document, bundled with the module.
+    static func document() throws -> Data {
         guard let url = Bundle.module.url(forResource: "openapi", withExtension: "yaml") else {
-            throw APIError(.internalServerError, "internal", "openapi.yaml resource missing")
+            throw APIError(.internalServerError, "internal_error", "openapi.yaml resource missing")
         }
-        let document = try Data(contentsOf: url)
+        return try Data(contentsOf: url)
+    }
+
+    static func add(to router: Router<BasicRequestContext>, document: Data) {
         router.get("/api/v1/openapi.yaml") { _, _ in
             var headers = HTTPFields()
             headers[.contentType] = "application/yaml"

@@ -128,6 +128,9 @@ struct ProfileRoutes: Sendable {
             for value in values where !allowed.contains(value) {
                 throw APIError(.badRequest, "invalid_request", "\(field): \(value) is not one of \(allowed.joined(separator: ", "))")
             }
+            guard Set(values).count == values.count else {
+                throw APIError(.badRequest, "invalid_request", "\(field) must not name a value twice")
+            }
         }
         try check(body.allowed_key_algorithms, KeyAlgorithm.allCases.map(\.rawValue), "allowed_key_algorithms")
         guard !body.allowed_key_algorithms.isEmpty else {

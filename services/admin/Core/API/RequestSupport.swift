@@ -15,12 +15,9 @@ struct APISupport: Sendable {
         guard let header = request.headers[.authorization], header.prefix(7).lowercased() == "bearer ",
               case let key = String(header.dropFirst(7)).trimmingCharacters(in: .whitespaces), !key.isEmpty
         else { throw APIError.unauthenticated }
-        let principal: Principal?
-        do {
-            principal = try await keys.authenticate(key)
-        } catch {
-            throw APIError(.serviceUnavailable, "database_unavailable", "cannot check the API key: \(DatabaseErrorText.describe(error))")
-        }
+        // A database failure here reaches APIRequestChecks, which answers 503 database_unavailable with an
+        // incident id: its text never goes to a caller who is not even authenticated yet.
+        let principal = try await keys.authenticate(key)
         guard let principal else { throw APIError.unauthenticated }
         guard roles.contains(principal.role) else { throw APIError.forbidden(principal) }
         return principal
@@ -135,6 +132,16 @@ struct APISupport: Sendable {
                            "reason must be one of \(RevocationReason.allCases.map(\.name).joined(separator: ", "))")
         }
         return reason
+    }
+
+    /// A boolean query parameter: `true` or `false` (default false); any other value is 400 invalid_request.
+    static func flag(_ request: Request, _ name: String) throws -> Bool {
+        guard let text = request.uri.queryParameters[Substring(name)] else { return false }
+        switch text {
+        case "true": return true
+        case "false": return false
+        default: throw APIError(.badRequest, "invalid_request", "\(name) must be true or false")
+        }
     }
 
     /// `limit` query parameter: 1–500, default 100.

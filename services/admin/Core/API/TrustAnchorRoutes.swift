@@ -73,7 +73,13 @@ struct TrustAnchorRoutes: Sendable {
         router.post("/api/v1/admin/trust-anchors/:name/reload") { request, context in
             let principal = try await support.require(request, [.admin])
             let name = context.parameters.get("name") ?? ""
-            let waitMS = request.uri.queryParameters["wait_ms"].flatMap { Int(String($0)) }.map { min(max($0, 100), 30_000) } ?? 3000
+            var waitMS = 3000
+            if let text = request.uri.queryParameters["wait_ms"] {
+                guard let value = Int(String(text)), (100...30_000).contains(value) else {
+                    throw APIError(.badRequest, "invalid_request", "wait_ms must be an integer from 100 to 30000")
+                }
+                waitMS = value
+            }
             let (id, results) = try await reload(name, by: principal, waitMS: waitMS)
             let body = ReloadJSON(name: name, reload_id: id, replicas: results.map {
                 ResultJSON(replica: $0.replica, ok: $0.ok, error: $0.errorCode, message: $0.errorMessage,
