@@ -335,6 +335,12 @@ public enum Catalog {
         meaning: "Wrong SCEP challenges one profile accepts per minute from all addresses together, against guessing from many addresses (`scep_challenge_throttled`). Counted per enroll replica.",
         parse: nonNegativeInt)
 
+    public static let enrollRefusalAuditWindow = ConfigVariable<Duration>(
+        "CERTCTL_ENROLL_REFUSAL_AUDIT_WINDOW", default: "1m", services: [.enroll],
+        expected: "a duration between 100ms and 1h such as 1m",
+        meaning: "SCEP, EST and EST-TLS refusals are audited in aggregate: one audit row per client address (certificate fingerprint for TLS), refusal code and window, carrying the count, written when the window ends.",
+        parse: { GoDuration.parse($0).flatMap { $0 >= .milliseconds(100) && $0 <= .seconds(3600) ? $0 : nil } })
+
     public static let scepAllowSingleDES = ConfigVariable<Bool>(
         "CERTCTL_SCEP_ALLOW_SINGLE_DES", default: "false", services: [.enroll],
         expected: "true or false",
@@ -419,7 +425,7 @@ public enum Catalog {
         caCertPath.info, caKeyPath.info, signerCRLMaxValidity.info, signerKeyDir.info, signerArchiveGrace.info, signerMaxClockSkew.info,
         signerRPCListen.info, signerAddress.info, rpcTLSCert.info, rpcTLSKey.info, rpcTLSCA.info,
         autoMigrate.info, apiKey.info, ocspBaseURL.info, crlBaseURL.info, pendingIssuanceTimeout.info,
-        certExportRateLimitPerActorHour.info, auditHeadExportInterval.info, enrollTrustedProxies.info, scepAllowSingleDES.info, scepChallengeFailuresPerSource.info, scepChallengeFailuresPerEndpoint.info, ocspRateLimitMaxSources.info, ocspRateLimitIPv6Prefix.info, configEncryptionKey.info,
+        certExportRateLimitPerActorHour.info, auditHeadExportInterval.info, enrollTrustedProxies.info, scepAllowSingleDES.info, scepChallengeFailuresPerSource.info, scepChallengeFailuresPerEndpoint.info, enrollRefusalAuditWindow.info, ocspRateLimitMaxSources.info, ocspRateLimitIPv6Prefix.info, configEncryptionKey.info,
         crlGenerationInterval.info, crlValidity.info, crlRevocationDebounce.info, crlHTTPMaxAge.info,
         ocspResponderKeyDir.info, ocspRateLimitPerIPMinute.info, ocspResponseValidity.info, ocspRefreshMargin.info,
         ocspResponderValidity.info, ocspResponderRotationGrace.info, ocspCacheMaxEntries.info, ocspTrustedProxies.info,

@@ -241,6 +241,7 @@ public struct EnrollConfig: ServiceConfig {
     public var scepAllowSingleDES: Bool
     public var scepChallengeFailuresPerSource: Int
     public var scepChallengeFailuresPerEndpoint: Int
+    public var refusalAuditWindow: Duration
 
     public init(_ env: Environment) throws(ConfigError) {
         common = try CommonConfig(env)
@@ -249,6 +250,7 @@ public struct EnrollConfig: ServiceConfig {
         scepAllowSingleDES = try env.read(Catalog.scepAllowSingleDES)
         scepChallengeFailuresPerSource = try env.read(Catalog.scepChallengeFailuresPerSource)
         scepChallengeFailuresPerEndpoint = try env.read(Catalog.scepChallengeFailuresPerEndpoint)
+        refusalAuditWindow = try env.read(Catalog.enrollRefusalAuditWindow)
         signerAddress = try env.read(Catalog.signerAddress)
         rpcIdentity = try RPCIdentityPaths(env)
         configEncryptionKey = try env.readOptional(Catalog.configEncryptionKey)

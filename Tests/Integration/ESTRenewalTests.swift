@@ -80,7 +80,7 @@ extension ESTRoutesTests {
             let routes = ESTRoutes(
                 labels: labels, profiles: ProfileStore(client: h.client, logger: h.logger), issuers: issuers,
                 certificates: CertificateRecordStore(client: h.client, logger: h.logger), issuance: h.issuance,
-                holder: holder, audit: h.audit, approvals: h.approvals, metrics: EnrollMetrics(), logger: h.logger)
+                holder: holder, audit: h.audit, approvals: h.approvals, metrics: h.metrics, logger: h.logger)
             let port = freePort()
             let server = try ESTServer.make(listen: ListenAddress(host: "127.0.0.1", port: port), certPath: "\(dir)/est.crt",
                                             keyPath: "\(dir)/est.key", routes: routes, holder: holder,

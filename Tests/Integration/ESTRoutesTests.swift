@@ -33,7 +33,7 @@ struct ESTRoutesTests {
                 labels: labels, profiles: ProfileStore(client: h.client, logger: h.logger),
                 issuers: IssuerStore(client: h.client, logger: h.logger),
                 certificates: CertificateRecordStore(client: h.client, logger: h.logger), issuance: h.issuance,
-                holder: TrustAnchorHolder(), audit: h.audit, approvals: h.approvals, metrics: EnrollMetrics(), logger: h.logger)
+                holder: TrustAnchorHolder(), audit: h.audit, approvals: h.approvals, metrics: h.metrics, logger: h.logger)
             let router = Router(context: ESTRequestContext.self)
             routes.add(to: router)
             try await Application(router: router, logger: h.logger).test(.router) { client in try await body(h, client) }
@@ -189,7 +189,7 @@ struct ESTRoutesTests {
             let response = try await client.execute(uri: "/.well-known/est/nope/simpleenroll", method: .post,
                                                     headers: Self.basic("device", Self.password), body: ByteBuffer(string: try Self.csr("x").base64))
             #expect(response.status == .notFound)
-            #expect(Self.text(response) == "no EST label nope\n")
+            #expect(Self.text(response) == "est_label_not_found: no EST label nope\n")
             #expect(try await h.contents() == before)
             #expect(try await h.count("SELECT count(*)::int FROM audit_events") == audited)
         }

@@ -3,6 +3,7 @@ import CertctlEnrollCore
 import CertctlIssuance
 import CertctlPKI
 import CertctlRPC
+import CertctlRuntime
 import CertctlStore
 import Crypto
 import Foundation
@@ -21,9 +22,12 @@ struct SCEPESTHarness {
     let ca: TestCA
     let caCertificate: Certificate
     let issuance: IssuanceService
+    let refusalAudit: RefusalAggregator
     let logger = TestEnvironment.logger
 
     var audit: AuditLog { AuditLog(client: client, logger: logger) }
+    /// Refusals are audited in aggregate when a window ends: `refusals(_:)` flushes before it counts.
+    var metrics: EnrollMetrics { EnrollMetrics(refusals: refusalAudit) }
     var approvals: EnrollmentRequestStore { EnrollmentRequestStore(client: client, logger: logger) }
 
     static func run(_ body: (SCEPESTHarness) async throws -> Void) async throws {
@@ -38,7 +42,10 @@ struct SCEPESTHarness {
                             url: url, client: database.client, ca: signer.ca, caCertificate: signer.issuer,
                             issuance: IssuanceService(database: database, signer: connection.signing,
                                                       urls: PublicationURLs(ocspBase: "http://ocsp.test", crlBase: "http://crl.test"),
-                                                      logger: TestEnvironment.logger))
+                                                      logger: TestEnvironment.logger),
+                            refusalAudit: RefusalAggregator(service: "enroll", metric: "certctl_enroll_refusals_total",
+                                                            audit: AuditLog(client: database.client, logger: TestEnvironment.logger),
+                                                            logger: TestEnvironment.logger))
                         try await body(harness)
                     }
                 }
@@ -60,9 +67,14 @@ struct SCEPESTHarness {
         return result
     }
 
-    /// Audit rows with this error code (refusals are audited; that is their only write).
+    /// Refusals audited with this error code (that is their only write): the aggregator's pending window is
+    /// flushed first; a denied row counts as many refusals as its `count` says.
     func refusals(_ code: String) async throws -> Int {
-        try await TestEnvironment.scalar("SELECT count(*)::int FROM audit_events WHERE error_code = '\(code)'", url) ?? -1
+        await refusalAudit.flush()
+        return try await TestEnvironment.scalar("""
+            SELECT coalesce(sum(CASE WHEN outcome = 'denied' THEN coalesce((details->>'count')::int, 1) ELSE 1 END), 0)::int
+            FROM audit_events WHERE error_code = '\(code)'
+            """, url) ?? -1
     }
 
     func count(_ sql: String) async throws -> Int {

@@ -54,6 +54,7 @@ struct SCEPEnrollTests {
             children.append(try ChildProcess(try TestEnvironment.binary("certctl-enroll"), environment: common.merging(
                 identities.environment(for: "enroll")) { a, _ in a }.merging(
                 ["CERTCTL_ENROLL_LISTEN": "127.0.0.1:\(enrollPort)", "CERTCTL_SCEP_BOOTSTRAP_PROFILE": "devices",
+                 "CERTCTL_ENROLL_REFUSAL_AUDIT_WINDOW": "200ms",
                  "CERTCTL_SCEP_BOOTSTRAP_RA_CERT": raCert, "CERTCTL_SCEP_BOOTSTRAP_RA_KEY": raKey,
                  "CERTCTL_DATABASE_URL": TestEnvironment.urlText(url, as: .enroll)]) { a, _ in a }))
             let stack = Stack(url: url, ca: ca, adminPort: adminPort, enrollPort: enrollPort, apiKey: apiKey, ra: ra, raCertPath: raCert)
@@ -159,8 +160,14 @@ struct SCEPEnrollTests {
         }
     }
 
+    /// Refusals audited with `code`: certctl-enroll audits them per source and window (200 ms here), a row
+    /// carrying the count; waited for past the window's end.
     func auditCount(_ stack: Stack, code: String) async throws -> Int {
-        try await TestEnvironment.scalar("SELECT count(*) FROM audit_events WHERE action = 'scep.enroll' AND error_code = '\(code)'", stack.url) ?? 0
+        try await Task.sleep(for: .milliseconds(600))
+        return try await TestEnvironment.scalar("""
+            SELECT coalesce(sum(coalesce((details->>'count')::int, 1)), 0)::int
+            FROM audit_events WHERE action = 'scep.enroll' AND error_code = '\(code)'
+            """, stack.url) ?? 0
     }
 
     @Test("GetCACaps and GetCACert; PKCSReq with the static challenge and with a one-time challenge issues; RenewalReq signed by the issued certificate issues, with another subject or a foreign signer it fails; a reused challenge, a wrong one and a replayed message get FAILURE badRequest, audited")

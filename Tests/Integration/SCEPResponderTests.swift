@@ -127,7 +127,7 @@ struct SCEPResponderTests {
                 SCEPResponder(
                     store: store, issuers: IssuerStore(client: h.client, logger: h.logger), raKeys: SCEPRAKeyCache(), issuance: h.issuance,
                     certificates: CertificateRecordStore(client: h.client, logger: h.logger), trustAnchors: TrustAnchorHolder(),
-                    approvals: h.approvals, audit: h.audit, metrics: EnrollMetrics(), logger: h.logger, allowSingleDES: allowSingleDES,
+                    approvals: h.approvals, audit: h.audit, metrics: h.metrics, logger: h.logger, allowSingleDES: allowSingleDES,
                     challengeThrottle: ChallengeThrottle(perSource: perSource, perEndpoint: 100))
             }
             let otherRA = try SCEPRAIdentity(

@@ -18,6 +18,10 @@ package enum EnrollService {
         let scepStore = EnrollmentSCEPStore(client: client, logger: context.logger)
         let approvals = EnrollmentRequestStore(client: client, logger: context.logger)
         let audit = AuditLog(client: client, logger: context.logger)
+        // SCEP, EST and TLS refusals: counted, and audited per source and minute (flushed by its own service)
+        let refusals = RefusalAggregator(service: "enroll", metric: "certctl_enroll_refusals_total", audit: audit,
+                                          window: context.config.refusalAuditWindow, logger: context.logger)
+        let metrics = EnrollMetrics(refusals: refusals)
         // Issued certificates point at OCSP/CRL URLs stored with the issuer by admin; enrollment reuses admin's defaults.
         let issuance = IssuanceService(database: context.database, signer: signer.connection.signing,
                                        urls: PublicationURLs(ocspBase: context.config.ocspBaseURL, crlBase: context.config.crlBaseURL),
@@ -27,13 +31,13 @@ package enum EnrollService {
         let responder = SCEPResponder(store: scepStore, issuers: IssuerStore(client: client, logger: context.logger),
                                       raKeys: SCEPRAKeyCache(), issuance: issuance,
                                       certificates: CertificateRecordStore(client: client, logger: context.logger),
-                                      trustAnchors: holder, approvals: approvals, audit: audit, metrics: EnrollMetrics(),
+                                      trustAnchors: holder, approvals: approvals, audit: audit, metrics: metrics,
                                       logger: context.logger, allowSingleDES: context.config.scepAllowSingleDES,
                                       challengeThrottle: ChallengeThrottle(perSource: context.config.scepChallengeFailuresPerSource,
                                                                            perEndpoint: context.config.scepChallengeFailuresPerEndpoint))
         SCEPRoutes(responder: responder, clients: ClientAddress(trusted: IPMatcher(context.config.trustedProxies)))
             .add(to: context.router)
-        var services: [any Service] = [signer]
+        var services: [any Service] = [signer, refusals]
         services.append(TrustAnchorReloader(
             holder: holder, store: TrustAnchorStore(client: client, logger: context.logger), databaseURL: context.database.url,
             replica: TrustAnchorReloader.replicaName(), logger: context.logger))
@@ -42,7 +46,7 @@ package enum EnrollService {
                 labels: EnrollmentESTStore(client: client, logger: context.logger),
                 profiles: ProfileStore(client: client, logger: context.logger), issuers: IssuerStore(client: client, logger: context.logger),
                 certificates: CertificateRecordStore(client: client, logger: context.logger), issuance: issuance, holder: holder,
-                audit: audit, approvals: approvals, metrics: EnrollMetrics(), logger: context.logger)
+                audit: audit, approvals: approvals, metrics: metrics, logger: context.logger)
             services.append(try ESTServer.make(
                 listen: est.listen, certPath: est.certPath, keyPath: est.keyPath, routes: routes, holder: holder,
                 issuerRoots: IssuerRoots(issuers: IssuerStore(client: client, logger: context.logger)),

@@ -1,5 +1,6 @@
 import CertctlIssuance
 import CertctlPKI
+import CertctlRuntime
 import CertctlStore
 import Crypto
 import Foundation
@@ -82,22 +83,33 @@ package struct ESTRoutes: Sendable {
             logger.notice("EST request refused", metadata: ["label": "\(name)", "operation": "\(operation)", "code": "\(refusal.code)",
                                                            "reason": "\(refusal.message)"])
             if refusal.status != .notFound {
-                try? await audit.record(AuditRecord(service: "enroll", actor: "est:\(name)", action: "est.\(operation)", outcome: .denied,
-                                                   targetType: "est_label", targetID: name, errorCode: refusal.code,
-                                                   details: ["reason": refusal.message]))
+                // audited per client address, code and minute: a client retrying in a loop adds one row a minute
+                metrics.refusals.record(RefusalAggregator.Kind(
+                    proto: "est", actor: "est:\(name)", action: "est.\(operation)", code: refusal.code,
+                    targetType: "est_label", targetID: name),
+                    source: context.channel.remoteAddress?.ipAddress ?? "unknown", details: ["reason": refusal.message])
             }
             var headers = HTTPFields()
             headers[.contentType] = "text/plain"
             if refusal.status == .unauthorized { headers[.wwwAuthenticate] = "Basic realm=\"certctl EST \(name)\"" }
             if refusal.status == .serviceUnavailable { headers[.retryAfter] = "10" }
-            return Response(status: refusal.status, headers: headers, body: .init(byteBuffer: ByteBuffer(string: refusal.message + "\n")))
+            return Self.errorBody(refusal.status, refusal.code, refusal.message, headers: headers)
         } catch {
+            // Database down (503) or a bug (500): the client gets the generic code and the incident id, the log the details.
             metrics.count("est", operation, "unavailable")
-            logger.error("EST request failed", metadata: ["label": "\(name)", "error": "\(DatabaseErrorText.describe(error))"])
+            let incident = Incident.record("EST request failed", error: error, metadata: ["label": "\(name)", "operation": "\(operation)"],
+                                           logger: logger)
             var headers = HTTPFields()
-            headers[.retryAfter] = "10"
-            return Response(status: .serviceUnavailable, headers: headers, body: .init(byteBuffer: ByteBuffer(string: "try again later\n")))
+            headers[.contentType] = "text/plain"
+            if incident.kind == .databaseUnavailable { headers[.retryAfter] = "10" }
+            return Self.errorBody(HTTPResponse.Status(code: incident.status), incident.code, incident.message, headers: headers)
         }
+    }
+
+    /// An EST error body (RFC 7030 §4.2.3 leaves its form open): one text/plain line `code: message`, the typed
+    /// code first so that a client or an operator can match on it.
+    static func errorBody(_ status: HTTPResponse.Status, _ code: String, _ message: String, headers: HTTPFields) -> Response {
+        Response(status: status, headers: headers, body: .init(byteBuffer: ByteBuffer(string: "\(code): \(message)\n")))
     }
 
     /// §4.1: the issuer's CA certificate as a base64 certs-only PKCS#7.

@@ -1,6 +1,7 @@
 import CertctlConfig
 import CertctlIssuance
 import CertctlPKI
+import CertctlRuntime
 import CertctlStore
 import Crypto
 import Foundation
@@ -10,8 +11,8 @@ import X509
 
 /// The SCEP operations of one request, independent of HTTP: GetCACaps,
 /// GetCACert and PKIOperation (PKCSReq, RenewalReq, CertPoll for requests held
-/// for approval). Every refusal is audited with a
-/// typed code and answered in SCEP's own form (CertRep FAILURE + failInfo,
+/// for approval). Every refusal is counted and audited (per client address and
+/// minute, RefusalAggregator) with a typed code and answered in SCEP's own form (CertRep FAILURE + failInfo,
 /// or an HTTP error when the message cannot even be read).
 package struct SCEPResponder: Sendable {
     let store: EnrollmentSCEPStore
@@ -58,6 +59,11 @@ package struct SCEPResponder: Sendable {
         case caCertificates([UInt8])               // application/x-x509-ca-ra-cert
         case text(String)                          // GetCACaps
         case httpError(status: Int, code: String, message: String)
+
+        /// A failure of the server: its generic code and id (text body `code: message`).
+        static func incident(_ incident: Incident) -> Reply {
+            .httpError(status: incident.status, code: incident.code, message: incident.message)
+        }
     }
 
     func endpoint(_ name: String) async throws -> SCEPEndpointRecord? {
@@ -79,8 +85,7 @@ package struct SCEPResponder: Sendable {
             return .httpError(status: 500, code: error.code, message: "the RA of this profile is not available")
         } catch {
             metrics.count("scep", "GetCACert", "unavailable")
-            let ref = incident("SCEP GetCACert failed", ["profile": "\(endpoint.name)", "error": "\(DatabaseErrorText.describe(error))"])
-            return .httpError(status: 503, code: "scep_unavailable", message: "temporarily unavailable, try again later (incident \(ref))")
+            return .incident(Incident.record("SCEP GetCACert failed", error: error, metadata: ["profile": "\(endpoint.name)"], logger: logger))
         }
     }
 
@@ -116,23 +121,21 @@ package struct SCEPResponder: Sendable {
                 return .message(try SCEPCertRep.build(.failure(error.failInfo), transactionID: message.transactionID,
                                                       recipientNonce: message.senderNonce, digest: message.digest, ra: ra))
             } catch {
-                let ref = incident("SCEP CertRep could not be built", ["error": "\(error)"])
-                return .httpError(status: 500, code: "scep_certrep_failed", message: "internal error (incident \(ref))")
+                return .incident(Incident.record("SCEP CertRep could not be built", error: error,
+                                                 metadata: ["profile": "\(endpoint.name)"], logger: logger))
             }
-        } catch {
-            // Database or signer unreachable: a retryable server error, not a CertRep FAILURE.
+        } catch IssuanceError.signerUnavailable {
+            // a retryable server error, not a CertRep FAILURE
             metrics.count("scep", Self.operation(message.messageType), "unavailable")
-            logger.error("SCEP request could not be completed", metadata: ["profile": "\(endpoint.name)", "error": "\(error)"])
-            return .httpError(status: 503, code: "scep_unavailable", message: "try again later")
+            logger.error("SCEP request could not be completed: the signer is unavailable", metadata: ["profile": "\(endpoint.name)"])
+            return .httpError(status: 503, code: "scep_signer_unavailable", message: "try again later")
+        } catch {
+            // Database down (503, retryable) or a bug (500): the client gets the incident id, the log the details.
+            metrics.count("scep", Self.operation(message.messageType), "unavailable")
+            return .incident(Incident.record("SCEP request could not be completed", error: error,
+                                             metadata: ["profile": "\(endpoint.name)", "transaction_id": "\(message.transactionID)"],
+                                             logger: logger))
         }
-    }
-
-    /// Logs a failure of the server under a fresh incident id and returns the id: the client gets the id,
-    /// never the details.
-    func incident(_ message: Logger.Message, _ metadata: Logger.Metadata) -> String {
-        let id = Hex.random(octets: 8)
-        logger.error(message, metadata: metadata.merging(["incident": "\(id)"]) { a, _ in a })
-        return id
     }
 
     /// CertRep SUCCESS with `certificates`, enveloped to the requester with the cipher it used.
@@ -327,6 +330,8 @@ package struct SCEPResponder: Sendable {
         }
     }
 
+    /// Counts and audits a refusal: in aggregate, one audit row per client address, code and minute
+    /// (RefusalAggregator), so that a client retrying in a loop cannot grow the audit table without bound.
     func refuse(_ endpoint: SCEPEndpointRecord, _ message: SCEPPKIMessage?, _ error: SCEPError, remote: String) async {
         let operation = Self.operation(message?.messageType)
         metrics.count("scep", operation, error.code)
@@ -334,14 +339,10 @@ package struct SCEPResponder: Sendable {
             "profile": "\(endpoint.name)", "code": "\(error.code)", "reason": "\(error.message)",
             "transaction_id": "\(message?.transactionID ?? "-")", "remote": "\(remote)",
         ])
-        var details = ["reason": error.message, "fail_info": error.failInfo.rawValue, "remote": remote]
+        var details = ["reason": error.message, "fail_info": error.failInfo.rawValue]
         if let message { details["transaction_id"] = message.transactionID }
-        do {
-            try await audit.record(AuditRecord(
-                service: "enroll", actor: "scep:\(endpoint.name)", action: "scep.enroll", outcome: .denied,
-                targetType: "scep_profile", targetID: endpoint.name, errorCode: error.code, details: details))
-        } catch {
-            logger.error("could not audit a SCEP refusal", metadata: ["error": "\(DatabaseErrorText.describe(error))"])
-        }
+        metrics.refusals.record(RefusalAggregator.Kind(
+            proto: "scep", actor: "scep:\(endpoint.name)", action: "scep.enroll", code: error.code,
+            targetType: "scep_profile", targetID: endpoint.name), source: remote, details: details)
     }
 }

@@ -30,8 +30,8 @@ struct SCEPRoutes: Sendable {
             endpoint = try await responder.endpoint(name)
         } catch {
             // The details go to the log under an id the client can quote, never to the client.
-            let ref = responder.incident("SCEP endpoint lookup failed", ["profile": "\(name)", "error": "\(DatabaseErrorText.describe(error))"])
-            return Self.error(503, "temporarily unavailable, try again later (incident \(ref))")
+            return Self.write(.incident(Incident.record("SCEP endpoint lookup failed", error: error, metadata: ["profile": "\(name)"],
+                                                        logger: responder.logger)))
         }
         guard let endpoint else { return Self.error(404, "no SCEP profile \(name)") }
         switch (operation, request.method) {
