@@ -27,7 +27,10 @@ one_time_challenge() {
     expect_status 201
     printf -v "$1" '%s' "$(jf .challenge)"
 }
-scep_refusals() { sql -c "SELECT count(*) FROM audit_events WHERE action = 'scep.enroll' AND error_code = '$1'"; }
+# Refusals are audited per source and window (500 ms on the dev stack), a row carrying details.count:
+# wait for the window to be written, then count refusals.
+scep_refusals() { sleep 1; sql -c "SELECT coalesce(sum(coalesce((details->>'count')::int, 1)), 0) FROM audit_events
+    WHERE action = 'scep.enroll' AND error_code = '$1'"; }
 
 # ---------------------------------------------------------------------------
 section "1. GetCACaps and GetCACert"
@@ -146,7 +149,7 @@ signed_token() {
     local text="v1:aud=${3:-mdm-$RUN}:nbf=$((now + ${4:-0})):exp=$((now + ${4:-0} + ${5:-600})):id=${2:-$(openssl rand -hex 8)}"
     printf '%s:sig=%s' "$text" "$(printf '%s' "$text" | openssl dgst -sha256 -sign "$1" | openssl base64 -A)"
 }
-signed_refusals() { sql -c "SELECT count(*) FROM audit_events WHERE action = 'scep.enroll' AND error_code = 'scep_signed_challenge_$1'"; }
+signed_refusals() { scep_refusals "scep_signed_challenge_$1"; }
 MDM="${SCEP%/scep/*}/scep/mdm-$RUN"
 mdm_enroll() { scepclient_enroll "$1" "$2" "$MDM"; }  # against the signed-challenge profile
 token=$(signed_token connector.key)
