@@ -99,7 +99,8 @@ final class RequestDeadlineHandler: ChannelDuplexHandler, RemovableChannelHandle
             break
         case .end:
             responseStarted = false
-            requestsInFlight -= 1
+            // (Hummingbird answers a parse error with a 400 no head was read for.)
+            requestsInFlight = max(0, requestsInFlight - 1)
             if requestsInFlight == 0, !readingRequest {
                 start(partialHead ? .header : .idle, context: context)
             }

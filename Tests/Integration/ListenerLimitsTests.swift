@@ -22,8 +22,8 @@ struct ListenerLimitsTests {
                        maxConnections: connections)
     }
 
-    /// How late a deadline may act on a loaded 2-core CI machine.
-    static let slack: Duration = .seconds(2)
+    /// How late a deadline may act on a loaded 2-core CI machine (every suite runs at once).
+    static let slack: Duration = .seconds(3)
 
     /// A running listener: its port and its own metrics registry.
     struct Listener {
@@ -64,7 +64,7 @@ struct ListenerLimitsTests {
         try await withThrowingTaskGroup(of: Void.self) { tasks in
             tasks.addTask { try await group.run() }
             do {
-                for _ in 0..<500 where !running.withLock({ $0 }) { try await Task.sleep(for: .milliseconds(10)) }
+                for _ in 0..<1500 where !running.withLock({ $0 }) { try await Task.sleep(for: .milliseconds(10)) }
                 try #require(running.withLock { $0 }, "the listener did not start")
                 try await body(Listener(port: port, registry: registry))
             } catch {
@@ -78,13 +78,14 @@ struct ListenerLimitsTests {
 
     @Test("ordinary requests are unaffected: several on one kept-alive connection, and a POST with a body")
     func ordinaryRequests() async throws {
-        try await Self.withListener(Self.limits(idle: .seconds(1), header: .seconds(1), body: .seconds(1))) { listener in
+        // Pauses of 300 ms against 5 s clocks: nothing here may be cut off, even on a loaded machine.
+        try await Self.withListener(Self.limits()) { listener in
             let port = listener.port
             let connection = try await RawConnection.open(port: port)
             defer { connection.close() }
             for _ in 0..<3 {
                 #expect(try await connection.get("/hello"))
-                try await Task.sleep(for: .milliseconds(300))  // well inside the idle timeout
+                try await Task.sleep(for: .milliseconds(300))
             }
             let post = try await RawConnection.open(port: port)
             defer { post.close() }
@@ -157,10 +158,10 @@ struct ListenerLimitsTests {
         try await Self.withListener(Self.limits(body: body)) { listener in
             let port = listener.port
             let connection = try await RawConnection.open(port: port)
+            let sent = ContinuousClock.now  // the body clock starts when the server has read the head
             try await connection.send("POST /echo HTTP/1.1\r\nHost: test\r\nContent-Length: 100\r\n\r\n0123456789")
-            let sent = ContinuousClock.now
             let closedAfter = try #require(await connection.waitForClose(timeout: body + Self.slack * 2, since: sent))
-            #expect(closedAfter >= body - .milliseconds(20))  // the clock started at the head, just before `sent`
+            #expect(closedAfter >= body)
             #expect(closedAfter < body + Self.slack)
             #expect(connection.received.hasPrefix("HTTP/1.1 408"), "got: \(connection.received)")
             #expect(await listener.eventually { listener.closes("body") == 1 })
@@ -198,7 +199,7 @@ struct ListenerLimitsTests {
             let refused = try await RawConnection.open(port: port)
             try? await refused.send("GET /hello HTTP/1.1\r\nHost: test\r\n\r\n")
             let closedAfter = try #require(await refused.waitForClose(timeout: .seconds(5)))
-            #expect(closedAfter < .seconds(1), "closed at once, not at a deadline")
+            #expect(closedAfter < .seconds(5), "closed at once, not at the 30 s header deadline")
             #expect(refused.received.isEmpty)
             #expect(open.allSatisfy { $0.closedAt == nil }, "the admitted connections are untouched")
             #expect(listener.metric("certctl_http_connections_refused_total") == 1)
@@ -228,7 +229,8 @@ struct ListenerLimitsTests {
         let tls = TLSConfiguration.makeServerConfiguration(
             certificateChain: try NIOSSLCertificate.fromPEMFile("\(directory)/tls.crt").map { .certificate($0) },
             privateKey: .privateKey(try NIOSSLPrivateKey(file: "\(directory)/tls.key", format: .pem)))
-        let handshake = Duration.milliseconds(400), header = Duration.milliseconds(600)
+        // Long enough for a real handshake in a debug build on a loaded machine.
+        let handshake = Duration.milliseconds(1500), header = Duration.milliseconds(1500)
         try await Self.withListener(Self.limits(header: header, handshake: handshake),
                                     tls: TLSChannelConfiguration(tlsConfiguration: tls)) { listener in
             let port = listener.port

@@ -9,7 +9,8 @@ import Synchronization
 /// when the server closed it: what curl cannot do.
 final class RawConnection: Sendable {
     let channel: any Channel
-    /// When the connection was established (before the server accepted it).
+    /// When the client began to connect: no server clock can have started earlier, so
+    /// "closed at least T after `opened`" holds however late this task was scheduled.
     let opened: ContinuousClock.Instant
     private let collector: Collector
 
@@ -25,6 +26,7 @@ final class RawConnection: Sendable {
         var configuration = TLSConfiguration.makeClientConfiguration()
         configuration.certificateVerification = .none
         let context = tls ? try NIOSSLContext(configuration: configuration) : nil
+        let opened = ContinuousClock.now
         let channel = try await ClientBootstrap(group: MultiThreadedEventLoopGroup.singleton)
             .channelOption(ChannelOptions.allowRemoteHalfClosure, value: false)
             .channelInitializer { channel in
@@ -36,7 +38,7 @@ final class RawConnection: Sendable {
                 }
             }
             .connect(host: "127.0.0.1", port: port).get()
-        return RawConnection(channel: channel, collector: collector, opened: .now)
+        return RawConnection(channel: channel, collector: collector, opened: opened)
     }
 
     func send(_ text: String) async throws {
