@@ -84,6 +84,8 @@ public final class ReadinessMonitor: Service, Sendable {
     }
 
     public func run() async throws {
+        // ServiceGroup starts Database.run beside this: let it start the pool before the first check
+        await database.client.waitUntilRunning()
         var backoff = Duration.milliseconds(250)
         while !Task.isCancelledOrShuttingDown {
             let next = await check()

@@ -28,27 +28,35 @@ public final class DatabaseClient: Sendable {
     private let start: AsyncStream<Pool>.Continuation
 
     /// One `PostgresClient` and the signals around its `run()`.
-    struct Pool: Sendable {
+    final class Pool: Sendable {
         let client: PostgresClient
         let retired: AsyncStream<Void>
         let retire: AsyncStream<Void>.Continuation
-        let running: AsyncStream<Void>
-        let run: AsyncStream<Void>.Continuation
+        /// Set just before `client.run()` is entered.
+        let running: Atomic<Bool>
 
         init(_ client: PostgresClient) {
             self.client = client
             (retired, retire) = AsyncStream.makeStream(of: Void.self)
-            (running, run) = AsyncStream.makeStream(of: Void.self)
+            running = Atomic(false)
+        }
+
+        /// Returns once `run()` is under way (or after a second: queries then only log a warning, and wait).
+        func waitUntilRunning() async {
+            let deadline = ContinuousClock.now + .seconds(1)
+            while !running.load(ordering: .acquiring), ContinuousClock.now < deadline, !Task.isCancelled {
+                try? await Task.sleep(for: .milliseconds(2))
+            }
         }
 
         /// Runs the pool until it is retired or the task is cancelled.
         func run() async {
             await withTaskGroup(of: Void.self) { group in
                 group.addTask {
-                    run.finish()
-                    await client.run()
+                    self.running.store(true, ordering: .releasing)
+                    await self.client.run()
                 }
-                group.addTask { for await _ in retired {} }
+                group.addTask { for await _ in self.retired {} }
                 await group.next()
                 group.cancelAll()
             }
@@ -61,6 +69,11 @@ public final class DatabaseClient: Sendable {
         let pool = Pool(make())
         current = Mutex(pool)
         start.yield(pool)
+    }
+
+    /// Returns once the pool in use runs (`Database.run` has started it), or after a second.
+    public func waitUntilRunning() async {
+        await current.withLock { $0 }.waitUntilRunning()
     }
 
     /// The pool in use, for the readiness check (bypasses the availability gate).
@@ -79,7 +92,7 @@ public final class DatabaseClient: Sendable {
         let fresh = Pool(make())
         start.yield(fresh)
         // hand it out once Database.run runs it (a query before that only logs a warning, and waits)
-        _ = try? await withTimeout(.seconds(1)) { for await _ in fresh.running {} }
+        await fresh.waitUntilRunning()
         let old = current.withLock { pool in
             defer { pool = fresh }
             return pool
