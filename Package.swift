@@ -16,6 +16,7 @@ let package = Package(
         .executable(name: "certctl-crl", targets: ["CertctlCRL"]),
         .executable(name: "certctl-enroll", targets: ["CertctlEnroll"]),
         .executable(name: "certctl-bench-signer", targets: ["CertctlBenchSigner"]),
+        .executable(name: "certctl-bench-bare-http", targets: ["CertctlBenchBareHTTP"]),
         .executable(name: "certctl", targets: ["CertctlCLI"]),
     ],
     dependencies: [
@@ -278,6 +279,17 @@ let package = Package(
                 .product(name: "Logging", package: "swift-log"),
             ],
             path: "Benchmarks/SignerRPC",
+            swiftSettings: strict
+        ),
+        .executableTarget(
+            name: "CertctlBenchBareHTTP",
+            dependencies: [
+                "CertctlConfig", "CertctlObservability", "CertctlRuntime",
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "HummingbirdCore", package: "hummingbird"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            path: "Benchmarks/BareHummingbird",
             swiftSettings: strict
         ),
 
