@@ -77,7 +77,7 @@ public enum ServiceProcess {
         let database = Database(url: config.common.database, maximumConnections: config.common.databasePoolSize, logger: logger)
         let readiness = ReadinessMonitor(database: database, migrator: Migrator(migrations: migrations), logger: logger)
         let router = Router(context: Context.self)
-        router.middlewares.add(MetricsMiddleware())
+        router.middlewares.add(RequestMetricsMiddleware())
         HealthRoutes.add(to: router, service: Config.service.rawValue, readiness: readiness, registry: registry)
         let context = ServiceContext(
             config: config, database: database, readiness: readiness, registry: registry, logger: logger, router: router)

@@ -71,9 +71,27 @@ public struct OCSPCertID: DERImplicitlyTaggable, Hashable, Sendable {
 
     /// certctl's canonical serial hex; nil for a zero, negative or over-long
     /// serial (which certctl never issues: such a CertID is answered `unknown`).
+    /// (SerialNumber.canonicalHex's result, written straight into one String: this is on every request.)
     public var serialHex: String? {
-        guard let first = serialNumber.first else { return nil }
-        return SerialNumber.canonicalHex(ofDERInteger: first & 0x80 == 0 ? serialNumber : [0] + serialNumber)
+        let significant = serialNumber.drop { $0 == 0 }
+        guard let first = significant.first, significant.count <= 20 else { return nil }
+        let skipHigh = first < 0x10  // no leading zero digit
+        return String(unsafeUninitializedCapacity: significant.count * 2) { buffer in
+            var count = 0
+            for byte in significant {
+                if count > 0 || !skipHigh {
+                    buffer[count] = Self.hexDigit(byte >> 4)
+                    count += 1
+                }
+                buffer[count] = Self.hexDigit(byte & 0x0f)
+                count += 1
+            }
+            return count
+        }
+    }
+
+    private static func hexDigit(_ nibble: UInt8) -> UInt8 {
+        nibble < 10 ? UInt8(ascii: "0") + nibble : UInt8(ascii: "a") + nibble - 10
     }
 
     public init(derEncoded node: ASN1Node, withIdentifier identifier: ASN1Identifier) throws {

@@ -19,14 +19,14 @@ package struct OCSPAnswer: Sendable {
         return OCSPAnswer(body: OCSPResponse.error(status), prepared: nil, status: status)
     }
 
-    static func outcome(_ status: OCSPResponseStatus) -> String {
+    static func outcome(_ status: OCSPResponseStatus) -> Metric.Outcome {
         switch status {
-        case .malformedRequest: return "malformed"
-        case .unauthorized: return "unauthorized"
-        case .tryLater: return "try_later"
-        case .internalError: return "internal_error"
-        case .sigRequired: return "sig_required"
-        case .successful: return "successful"
+        case .malformedRequest: return .malformed
+        case .unauthorized: return .unauthorized
+        case .tryLater: return .tryLater
+        case .internalError: return .internalError
+        case .sigRequired: return .sigRequired
+        case .successful: return .successful
         }
     }
 }
@@ -101,8 +101,11 @@ package final class OCSPResponderCore: Sendable {
         }
         // No CertID names this issuer (or the issuer is unknown): not ours to answer.
         guard let generation = matches.compactMap({ $0 }).first else { return .error(.unauthorized) }
-        if request.certIDs.count == 1, request.nonce == nil, let serialHex = request.certIDs[0].serialHex {
-            return await cached(request.certIDs[0], serialHex: serialHex, generation: generation)
+        if request.certIDs.count == 1, let serialHex = request.certIDs[0].serialHex {
+            guard let nonce = request.nonce else {
+                return await cached(request.certIDs[0], serialHex: serialHex, generation: generation)
+            }
+            return await nonceAnswer(request.certIDs[0], serialHex: serialHex, generation: generation, nonce: nonce)
         }
         do {
             var singles: [(OCSPCertID, OCSPCertStatus)] = []
@@ -114,12 +117,46 @@ package final class OCSPResponderCore: Sendable {
                 let state = try await store.certificateState(issuerID: issuerID, serialHex: serialHex)
                 singles.append((id, Self.status(state, generation: generation.generation)))
             }
-            let prepared = try await sign(singles, generation: generation, nonce: request.nonce)
-            Metric.sources["live_signed"]?.increment()
-            for (_, status) in singles { Metric.outcome(status.name) }
-            return OCSPAnswer(body: prepared.body, prepared: request.nonce == nil ? prepared : nil, status: .successful)
+            Metric.source(.liveSigned)
+            for (_, status) in singles { Metric.outcome(Metric.Outcome(status: status.name)) }
+            guard let nonce = request.nonce else {
+                let prepared = try await sign(singles, generation: generation, nonce: nil)
+                return OCSPAnswer(body: prepared.body, prepared: prepared, status: .successful)
+            }
+            return OCSPAnswer(body: try await signLive(singles, generation: generation, nonce: nonce), prepared: nil, status: .successful)
         } catch {
             return failure(error, issuerID: issuerID)
+        }
+    }
+
+    /// One CertID with a nonce: signed live, never cached. The status comes from
+    /// the serial's memory answer when there is one (kept as current as any cached
+    /// answer: NOTIFY evicts it), else from Postgres; a good or revoked status read
+    /// there is kept in memory as a no-nonce answer, so the serial's next requests
+    /// need no database read.
+    private func nonceAnswer(_ id: OCSPCertID, serialHex: String, generation: IssuerDirectory.Generation,
+                             nonce: [UInt8]) async -> OCSPAnswer {
+        let key = CacheKey(issuerID: generation.issuerID, generation: generation.generation, serialHex: serialHex,
+                           hashAlgorithm: id.hashAlgorithm)
+        let now = Date()
+        do {
+            let status: OCSPCertStatus
+            if let hit = current(key, now: now), let known = hit.certStatus {
+                status = known
+            } else {
+                let epoch = cache.epoch
+                let state = try await store.certificateState(issuerID: generation.issuerID, serialHex: serialHex)
+                status = Self.status(state, generation: generation.generation)
+                if status != .unknown {
+                    cache.insert(key, try await sign([(id, status)], generation: generation, nonce: nil, now: now), ifEpoch: epoch)
+                }
+            }
+            let body = try await signLive([(id, status)], generation: generation, nonce: nonce, now: now)
+            Metric.source(.liveSigned)
+            Metric.outcome(Metric.Outcome(status: status.name))
+            return OCSPAnswer(body: body, prepared: nil, status: .successful)
+        } catch {
+            return failure(error, issuerID: generation.issuerID)
         }
     }
 
@@ -128,18 +165,18 @@ package final class OCSPResponderCore: Sendable {
         let key = CacheKey(issuerID: generation.issuerID, generation: generation.generation, serialHex: serialHex,
                            hashAlgorithm: id.hashAlgorithm)
         let now = Date()
-        if listening.load(ordering: .acquiring), let hit = cache.get(key), hit.nextUpdate.timeIntervalSince(now) > margin {
-            return served(hit, source: "memory", now: now)
+        if let hit = current(key, now: now) {
+            return served(hit, source: .memory, now: now)
         }
         let epoch = cache.epoch
         do {
             if let row = try await store.currentResponse(issuerID: generation.issuerID, serialHex: serialHex,
                                                          hashAlgorithm: id.hashAlgorithm.rawValue),
                row.generation == generation.generation, row.nextUpdate.timeIntervalSince(now) > margin {
-                let prepared = PreparedResponse(body: row.responseDER, thisUpdate: row.thisUpdate, nextUpdate: row.nextUpdate,
+                let prepared = PreparedResponse(stored: row.responseDER, thisUpdate: row.thisUpdate, nextUpdate: row.nextUpdate,
                                                 status: row.certStatus)
                 cache.insert(key, prepared, ifEpoch: epoch)
-                return served(prepared, source: "database", now: now)
+                return served(prepared, source: .database, now: now)
             }
             let state = try await store.certificateState(issuerID: generation.issuerID, serialHex: serialHex)
             let status = Self.status(state, generation: generation.generation)
@@ -155,20 +192,28 @@ package final class OCSPResponderCore: Sendable {
                     logger.warning("could not store OCSP response", metadata: ["serial": "\(serialHex)", "error": "\(DatabaseErrorText.describe(error))"])
                 }
             }
-            return served(prepared, source: "live_signed", now: now)
+            return served(prepared, source: .liveSigned, now: now)
         } catch {
             // Postgres unreachable: a cached answer (also one stored before the last LISTEN
             // resync) is still valid until its nextUpdate.
             if let hit = cache.fallback(key), hit.nextUpdate > now {
-                return served(hit, source: "memory_database_down", now: now)
+                return served(hit, source: .memoryDatabaseDown, now: now)
             }
             return failure(error, issuerID: generation.issuerID)
         }
     }
 
-    private func served(_ prepared: PreparedResponse, source: String, now: Date) -> OCSPAnswer {
-        Metric.sources[source]?.increment()
-        Metric.outcome(prepared.status)
+    /// The memory answer for `key`, if memory may answer (LISTEN is up) and it is not due for refresh.
+    private func current(_ key: CacheKey, now: Date) -> PreparedResponse? {
+        guard listening.load(ordering: .acquiring), let hit = cache.get(key), hit.nextUpdate.timeIntervalSince(now) > margin else {
+            return nil
+        }
+        return hit
+    }
+
+    private func served(_ prepared: PreparedResponse, source: Metric.Source, now: Date) -> OCSPAnswer {
+        Metric.source(source)
+        Metric.outcome(Metric.Outcome(status: prepared.status))
         Metric.responseAge.record(now.timeIntervalSince(prepared.thisUpdate))
         return OCSPAnswer(body: prepared.body, prepared: prepared, status: .successful)
     }
@@ -192,7 +237,21 @@ package final class OCSPResponderCore: Sendable {
     /// Signs live with this replica's responder for the generation.
     func sign(_ singles: [(OCSPCertID, OCSPCertStatus)], generation: IssuerDirectory.Generation, nonce: [UInt8]?,
               now: Date = Date()) async throws -> PreparedResponse {
-        let responder = try await responders.ensure(generation)
+        let (body, thisUpdate, nextUpdate) = try await signed(singles, generation: generation, nonce: nonce, now: now)
+        return PreparedResponse(body: body, thisUpdate: thisUpdate, nextUpdate: nextUpdate,
+                                status: singles.count == 1 ? singles[0].1.name : "multiple",
+                                certStatus: singles.count == 1 ? singles[0].1 : nil)
+    }
+
+    /// As `sign`, for an answer sent once (a nonce): just the DER, no HTTP caching headers.
+    func signLive(_ singles: [(OCSPCertID, OCSPCertStatus)], generation: IssuerDirectory.Generation, nonce: [UInt8],
+                  now: Date = Date()) async throws -> [UInt8] {
+        try await signed(singles, generation: generation, nonce: nonce, now: now).body
+    }
+
+    private func signed(_ singles: [(OCSPCertID, OCSPCertStatus)], generation: IssuerDirectory.Generation, nonce: [UInt8]?,
+                        now: Date) async throws -> (body: [UInt8], thisUpdate: Date, nextUpdate: Date) {
+        let responder = try await responders.identity(for: generation)
         let thisUpdate = now.wholeSeconds
         let allUnknown = singles.allSatisfy { $0.1 == .unknown }
         let nextUpdate = min(thisUpdate.addingTimeInterval(allUnknown ? min(validity, Self.unknownValidity) : validity),
@@ -200,9 +259,7 @@ package final class OCSPResponderCore: Sendable {
         let responses = singles.map {
             OCSPSingleResponse(certID: $0.0, certStatus: $0.1, thisUpdate: thisUpdate, nextUpdate: nextUpdate)
         }
-        let body = try responder.sign(responses, producedAt: now, nonce: nonce)
-        return PreparedResponse(body: body, thisUpdate: thisUpdate, nextUpdate: nextUpdate,
-                                status: singles.count == 1 ? singles[0].1.name : "multiple")
+        return (try responder.sign(responses, producedAt: now, nonce: nonce), thisUpdate, nextUpdate)
     }
 
     static func status(_ state: OCSPCertificateState?, generation: Int) -> OCSPCertStatus {

@@ -10,10 +10,14 @@ import NIOCore
 ///   POST /.well-known/pki/ocsp/{issuer_id}                 body: DER OCSPRequest (≤ 10 KiB)
 ///   GET  /.well-known/pki/ocsp/{issuer_id}/{base64 request} URL-encoded base64 DER
 ///   GET  /.well-known/pki/ocsp/{issuer_id}/{serial_hex}     certctl convenience (SHA-1 CertID)
+///
+/// This is the hot path (docs/benchmarks.md "OCSP vs its HTTP stack"): paths are
+/// read as bytes, a cached answer's body and header fields are reused as they are.
 struct OCSPRoutes: Sendable {
     static let prefix = "/.well-known/pki/ocsp/"
     static let maximumBody = 10 * 1024
     static let contentType = "application/ocsp-response"
+    static let forwardedFor = HTTPField.Name("X-Forwarded-For")!
 
     let core: OCSPResponderCore
     let limiter: RateLimiter
@@ -23,13 +27,12 @@ struct OCSPRoutes: Sendable {
         // One wildcard route per method: the router refuses `:issuer` beside `**`.
         router.post("/.well-known/pki/ocsp/**") { request, context in
             try await handle(request, context) { request in
-                let issuer = request.uri.path.dropFirst(Self.prefix.count).split(separator: "/").first.map(String.init) ?? ""
-                var request = request
+                let issuer = Self.postIssuer(request.uri.path)
                 let body: ByteBuffer
                 do {
-                    body = try await request.collectBody(upTo: Self.maximumBody)
+                    body = try await request.body.collect(upTo: Self.maximumBody)
                 } catch {
-                    Metric.outcome("oversized")
+                    Metric.outcome(.oversized)
                     return (OCSPAnswer(body: OCSPResponse.error(.malformedRequest), prepared: nil, status: .malformedRequest),
                             .contentTooLarge)
                 }
@@ -42,9 +45,9 @@ struct OCSPRoutes: Sendable {
                     return (OCSPAnswer.error(.malformedRequest), .ok)
                 }
                 if Self.isSerial(rest) {
-                    return (await core.answer(issuerID: issuer, serialText: rest), .ok)
+                    return (await core.answer(issuerID: issuer, serialText: String(rest)), .ok)
                 }
-                guard let der = Self.decodeBase64(rest) else { return (OCSPAnswer.error(.malformedRequest), .ok) }
+                guard let der = Base64Path.decode(rest) else { return (OCSPAnswer.error(.malformedRequest), .ok) }
                 return (await core.answer(issuerID: issuer, der: der), .ok)
             }
         }
@@ -61,10 +64,8 @@ struct OCSPRoutes: Sendable {
             (request.method == .get ? Metric.getDuration : Metric.postDuration)
                 .recordNanoseconds(elapsed.components.seconds * 1_000_000_000 + elapsed.components.attoseconds / 1_000_000_000)
         }
-        let client = clients.resolve(peer: context.remoteAddress?.ipAddress,
-                                     forwardedFor: request.headers[values: HTTPField.Name("X-Forwarded-For")!])
-        if let retryAfter = limiter.check(client) {
-            Metric.outcome("rate_limited")
+        if limiter.limit > 0, let retryAfter = limiter.check(source(request, context)) {
+            Metric.outcome(.rateLimited)
             var response = Self.response(OCSPResponse.error(.tryLater), status: .ok, noCache: true)
             response.headers[.retryAfter] = "\(retryAfter)"
             return response
@@ -73,21 +74,23 @@ struct OCSPRoutes: Sendable {
         guard let prepared = answer.prepared else {
             return Self.response(answer.body, status: status, noCache: true)
         }
-        let now = Date()
-        var headers = HTTPFields()
-        headers[.contentType] = Self.contentType
-        let maxAge = max(0, Int(prepared.nextUpdate.timeIntervalSince(now)))
-        headers[.cacheControl] = "max-age=\(maxAge), public, no-transform, must-revalidate"
-        headers[.lastModified] = prepared.lastModified
-        headers[.expires] = prepared.expires
-        headers[.eTag] = prepared.etag
+        var headers = prepared.headerFields(now: Date())
         if let match = request.headers[.ifNoneMatch], match.split(separator: ",").contains(where: {
             let tag = $0.trimmingCharacters(in: .whitespaces)
             return tag == prepared.etag || tag == "*"
         }) {
+            headers[.contentLength] = nil
             return Response(status: .notModified, headers: headers)
         }
-        return Response(status: status, headers: headers, body: .init(byteBuffer: ByteBuffer(bytes: prepared.body)))
+        return Response(status: status, headers: headers, body: .init(byteBuffer: prepared.buffer))
+    }
+
+    /// The rate-limit source: the TCP peer's address as it is, unless an
+    /// X-Forwarded-For header makes the (string) proxy rules apply.
+    private func source(_ request: Request, _ context: PeerRequestContext) -> RateLimiter.Source {
+        let forwarded = request.headers[values: Self.forwardedFor]
+        guard !forwarded.isEmpty else { return limiter.source(peer: context.remoteAddress) }
+        return limiter.source(clients.resolve(peer: context.remoteAddress?.ipAddress, forwardedFor: forwarded))
     }
 
     static func response(_ body: [UInt8], status: HTTPResponse.Status, noCache: Bool) -> Response {
@@ -97,50 +100,85 @@ struct OCSPRoutes: Sendable {
         return Response(status: status, headers: headers, body: .init(byteBuffer: ByteBuffer(bytes: body)))
     }
 
+    /// The issuer id of a POST path: its first segment after the prefix ("" if none).
+    static func postIssuer(_ path: String) -> String {
+        var rest = Substring(path).utf8.dropFirst(prefix.utf8.count)
+        while rest.first == UInt8(ascii: "/") { rest = rest.dropFirst() }
+        return String(Substring(rest.prefix { $0 != UInt8(ascii: "/") }))
+    }
+
     /// Issuer id and the rest of a raw (still percent-encoded) GET path,
     /// tolerating repeated slashes around the issuer.
-    static func split(_ path: String) -> (String, String)? {
+    static func split(_ path: String) -> (String, Substring)? {
         guard path.hasPrefix(prefix) else { return nil }
-        var rest = Substring(path.dropFirst(prefix.count))
-        while rest.first == "/" { rest = rest.dropFirst() }
-        guard let slash = rest.firstIndex(of: "/") else { return nil }
-        let issuer = String(rest[..<slash])
+        var rest = Substring(path).utf8.dropFirst(prefix.utf8.count)
+        while rest.first == UInt8(ascii: "/") { rest = rest.dropFirst() }
+        guard let slash = rest.firstIndex(of: UInt8(ascii: "/")) else { return nil }
+        let issuer = String(Substring(rest[..<slash]))
         var tail = rest[rest.index(after: slash)...]
-        while tail.first == "/" { tail = tail.dropFirst() }
+        while tail.first == UInt8(ascii: "/") { tail = tail.dropFirst() }
         guard !issuer.isEmpty, !tail.isEmpty else { return nil }
-        return (issuer, String(tail))
+        return (issuer, Substring(tail))
     }
 
     /// A serial (hex, optional colons) rather than base64: base64 of a DER SEQUENCE starts with "M".
-    static func isSerial(_ text: String) -> Bool {
-        !text.isEmpty && text.count <= 60 && text.allSatisfy { $0.isHexDigit || $0 == ":" }
-    }
-
-    /// URL-decoded base64; a space (a mangled '+') is read as '+', missing padding is added.
-    static func decodeBase64(_ text: String) -> [UInt8]? {
-        guard var decoded = text.removingPercentEncoding else { return nil }
-        decoded = decoded.replacingOccurrences(of: " ", with: "+")
-            .replacingOccurrences(of: "-", with: "+").replacingOccurrences(of: "_", with: "/")
-        while decoded.count % 4 != 0 { decoded += "=" }
-        guard decoded.count <= 4 * ((maximumBody + 2) / 3), let data = Data(base64Encoded: decoded) else { return nil }
-        return Array(data)
+    static func isSerial(_ text: Substring) -> Bool {
+        !text.isEmpty && text.utf8.count <= 60 && text.utf8.allSatisfy {
+            switch $0 {
+            case UInt8(ascii: "0")...UInt8(ascii: "9"), UInt8(ascii: "a")...UInt8(ascii: "f"),
+                 UInt8(ascii: "A")...UInt8(ascii: "F"), UInt8(ascii: ":"): return true
+            default: return false
+            }
+        }
     }
 }
 
 /// Metric handles the hot path reuses instead of looking them up per request.
 enum Metric {
+    enum Outcome: Int, CaseIterable {
+        case good, revoked, unknown, multiple, malformed, oversized, unauthorized, rateLimited, tryLater, internalError,
+             sigRequired, successful
+
+        var label: String {
+            switch self {
+            case .rateLimited: return "rate_limited"
+            case .tryLater: return "try_later"
+            case .internalError: return "internal_error"
+            case .sigRequired: return "sig_required"
+            default: return "\(self)"
+            }
+        }
+
+        /// good, revoked, unknown or multiple (a PreparedResponse's status).
+        init(status: String) {
+            switch status {
+            case "good": self = .good
+            case "revoked": self = .revoked
+            case "unknown": self = .unknown
+            default: self = .multiple
+            }
+        }
+    }
+
+    enum Source: Int, CaseIterable {
+        case memory, database, liveSigned, memoryDatabaseDown
+
+        var label: String {
+            switch self {
+            case .memory: return "memory"
+            case .database: return "database"
+            case .liveSigned: return "live_signed"
+            case .memoryDatabaseDown: return "memory_database_down"
+            }
+        }
+    }
+
     static let getDuration = Timer(label: "certctl_ocsp_request_duration_seconds", dimensions: [("method", "GET")])
     static let postDuration = Timer(label: "certctl_ocsp_request_duration_seconds", dimensions: [("method", "POST")])
-    static let outcomes: [String: Counter] = Dictionary(uniqueKeysWithValues:
-        ["good", "revoked", "unknown", "multiple", "malformed", "oversized", "unauthorized", "rate_limited", "try_later",
-         "internal_error", "sig_required", "successful"].map { ($0, Counter(label: "certctl_ocsp_responses_total", dimensions: [("outcome", $0)])) })
-    static let sources: [String: Counter] = Dictionary(uniqueKeysWithValues:
-        ["memory", "database", "live_signed", "memory_database_down"].map {
-            ($0, Counter(label: "certctl_ocsp_response_source_total", dimensions: [("source", $0)]))
-        })
+    static let outcomes = Outcome.allCases.map { Counter(label: "certctl_ocsp_responses_total", dimensions: [("outcome", $0.label)]) }
+    static let sources = Source.allCases.map { Counter(label: "certctl_ocsp_response_source_total", dimensions: [("source", $0.label)]) }
     static let responseAge = Recorder(label: "certctl_ocsp_response_age_seconds")
 
-    static func outcome(_ name: String) {
-        (outcomes[name] ?? Counter(label: "certctl_ocsp_responses_total", dimensions: [("outcome", name)])).increment()
-    }
+    static func outcome(_ outcome: Outcome) { outcomes[outcome.rawValue].increment() }
+    static func source(_ source: Source) { sources[source.rawValue].increment() }
 }

@@ -1,6 +1,7 @@
 import CertctlConfig
 import Foundation
 import Metrics
+import NIOCore
 import Synchronization
 
 /// Per-source fixed one-minute windows (CERTCTL_OCSP_RATE_LIMIT_PER_IP_MIN; `limit` 0 disables it).
@@ -39,17 +40,44 @@ package final class RateLimiter: Sendable {
 
     /// The key `client` (an address literal, or "unknown") counts under.
     package func source(_ client: String) -> Source {
-        guard var bytes = IPMatcher.parse(client) else { return Source(high: 0, low: 0) }
-        if bytes.count == 16, bytes[0..<10].allSatisfy({ $0 == 0 }), bytes[10] == 0xff, bytes[11] == 0xff {
-            bytes = Array(bytes[12...])  // ::ffff:a.b.c.d is the IPv4 source a.b.c.d
-        }
+        guard let bytes = IPMatcher.parse(client) else { return Source(high: 0, low: 0) }
         if bytes.count == 4 {
-            // IPv4: ::ffff:a.b.c.d, never masked
-            return Source(high: 0, low: 0xffff_0000_0000 | UInt64(bytes[0]) << 24 | UInt64(bytes[1]) << 16 | UInt64(bytes[2]) << 8 | UInt64(bytes[3]))
+            return Self.source(ipv4: UInt32(bytes[0]) << 24 | UInt32(bytes[1]) << 16 | UInt32(bytes[2]) << 8 | UInt32(bytes[3]))
         }
         var high: UInt64 = 0, low: UInt64 = 0
         for index in 0..<8 { high = high << 8 | UInt64(bytes[index]) }
         for index in 8..<16 { low = low << 8 | UInt64(bytes[index]) }
+        return source(ipv6High: high, low: low)
+    }
+
+    /// The key a TCP peer counts under, read from the socket address as it is
+    /// (no text on the request path); the same key as `source(peer.ipAddress)`.
+    package func source(peer: SocketAddress?) -> Source {
+        switch peer {
+        case .v4(let address)?:
+            return Self.source(ipv4: UInt32(bigEndian: address.address.sin_addr.s_addr))
+        case .v6(let address)?:
+            var high: UInt64 = 0, low: UInt64 = 0
+            withUnsafeBytes(of: address.address.sin6_addr) { bytes in
+                for index in 0..<8 { high = high << 8 | UInt64(bytes[index]) }
+                for index in 8..<16 { low = low << 8 | UInt64(bytes[index]) }
+            }
+            return source(ipv6High: high, low: low)
+        default:
+            return Source(high: 0, low: 0)  // "unknown"
+        }
+    }
+
+    /// IPv4: ::ffff:a.b.c.d, never masked.
+    private static func source(ipv4: UInt32) -> Source {
+        Source(high: 0, low: 0xffff_0000_0000 | UInt64(ipv4))
+    }
+
+    private func source(ipv6High high: UInt64, low: UInt64) -> Source {
+        var high = high, low = low
+        if high == 0, low >> 32 == 0xffff {
+            return Self.source(ipv4: UInt32(truncatingIfNeeded: low))  // ::ffff:a.b.c.d is the IPv4 source a.b.c.d
+        }
         let prefix = min(max(ipv6Prefix, 0), 128)
         if prefix < 64 {
             high &= prefix == 0 ? 0 : ~UInt64(0) << (64 - prefix)
@@ -63,7 +91,12 @@ package final class RateLimiter: Sendable {
     /// nil when allowed; otherwise the seconds until the window resets.
     package func check(_ client: String, now: Date = Date()) -> Int? {
         guard limit > 0 else { return nil }
-        let key = source(client)
+        return check(source(client), now: now)
+    }
+
+    /// As `check(_:now:)` for a source already worked out.
+    package func check(_ key: Source, now: Date = Date()) -> Int? {
+        guard limit > 0 else { return nil }
         let seconds = Int(now.timeIntervalSince1970)
         let minute = seconds / 60
         var expired: [Source: Int32]?

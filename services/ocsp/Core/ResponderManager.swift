@@ -6,6 +6,7 @@ import Crypto
 import Foundation
 import Logging
 import Metrics
+import Synchronization
 import SwiftASN1
 import X509
 
@@ -45,6 +46,9 @@ actor ResponderManager {
     }
 
     private var current: [Slot: Current] = [:]
+    /// `current`'s identities and check times, readable without entering the actor
+    /// (every live signature asks; an actor hop each would serialise them).
+    private nonisolated let confirmed = Mutex<[Slot: (identity: OCSPResponderIdentity, checkedAt: ContinuousClock.Instant)]>([:])
     /// One bootstrap per slot at a time: concurrent first requests share it
     /// (the actor is re-entrant across the signer call).
     private var inFlight: [Slot: Task<OCSPResponderIdentity, any Error>] = [:]
@@ -69,6 +73,18 @@ actor ResponderManager {
 
     func keyPath(_ slot: Slot) -> String {
         slot.generation == 1 ? "\(directory)/\(slot.issuerID).key" : "\(directory)/\(slot.issuerID).g\(slot.generation).key"
+    }
+
+    /// As `ensure`, answering from the identity confirmed less than `recheckInterval`
+    /// ago (and not due for rotation) without entering the actor.
+    nonisolated func identity(for issuer: IssuerDirectory.Generation, now: Date = Date()) async throws -> OCSPResponderIdentity {
+        let slot = Slot(issuerID: issuer.issuerID, generation: issuer.generation)
+        let rotateBefore = now.addingTimeInterval(Double(grace.components.seconds))
+        if let known = confirmed.withLock({ $0[slot] }), known.checkedAt.duration(to: .now) < Self.recheckInterval,
+           known.identity.notAfter > rotateBefore {
+            return known.identity
+        }
+        return try await ensure(issuer, now: now)
     }
 
     func ensure(_ issuer: IssuerDirectory.Generation, now: Date = Date()) async throws -> OCSPResponderIdentity {
@@ -129,7 +145,9 @@ actor ResponderManager {
     }
 
     private func remember(_ slot: Slot, _ identity: OCSPResponderIdentity, keyID: String) {
-        current[slot] = Current(identity: identity, keyID: keyID, checkedAt: .now)
+        let checkedAt = ContinuousClock.now
+        current[slot] = Current(identity: identity, keyID: keyID, checkedAt: checkedAt)
+        confirmed.withLock { $0[slot] = (identity, checkedAt) }
         Gauge(label: "certctl_ocsp_responder_not_after_seconds",
               dimensions: [("issuer_id", slot.issuerID), ("generation", "\(slot.generation)")])
             .record(identity.notAfter.timeIntervalSince1970)

@@ -1,33 +1,7 @@
 import CertctlConfig
 import CertctlPKI
-import Crypto
-import CertctlRuntime
 import Foundation
 import Synchronization
-
-/// One encoded response ready to send, with what HTTP caching needs.
-struct PreparedResponse: Sendable {
-    let body: [UInt8]
-    let thisUpdate: Date
-    let nextUpdate: Date
-    /// good, revoked or unknown (metrics).
-    let status: String
-    /// Strong ETag: hex SHA-256 of the body.
-    let etag: String
-    /// Header values, formatted once per response rather than per request.
-    let lastModified: String
-    let expires: String
-
-    init(body: [UInt8], thisUpdate: Date, nextUpdate: Date, status: String) {
-        self.body = body
-        self.thisUpdate = thisUpdate
-        self.nextUpdate = nextUpdate
-        self.status = status
-        self.etag = "\"" + Hex.string(SHA256.hash(data: body).prefix(16)) + "\""
-        self.lastModified = HTTPDate.format(thisUpdate)
-        self.expires = HTTPDate.format(nextUpdate)
-    }
-}
 
 struct CacheKey: Hashable, Sendable {
     let issuerID: String
