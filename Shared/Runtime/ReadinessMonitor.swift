@@ -149,7 +149,9 @@ public final class ReadinessMonitor: Service, Sendable {
             do {
                 try await database.probe()
             } catch let probeError {
-                if DatabaseErrorText.isUnreachable(probeError) {
+                // A probe that only timed out may be a busy machine, not an outage: closing the pool
+                // then would fail every query in flight (seen with 1,000 concurrent issuances).
+                if DatabaseErrorText.isUnreachable(probeError), !(probeError is TimeoutError) {
                     // the server itself is away: fail fast from now on and drop the pool's backoff
                     database.client.markUnreachable()
                     await database.client.renew()
