@@ -31,6 +31,11 @@ public struct ListenerLimits: Sendable, Equatable {
         maxConnections = try env.read(Catalog.httpMaxConnections)
     }
 
+    /// Pending connections the kernel queues for each listener (capped by net.core.somaxconn).
+    /// Hummingbird's default of 256 overflowed under a burst of 1,000 concurrent issuances
+    /// on a loaded 2-core machine (scripts/drills/signer-kill.sh saw TCP resets).
+    public static let listenBacklog = 4096
+
     /// The documented defaults (what an empty environment yields).
     public static var defaults: ListenerLimits {
         // Every default parses (Environment.read checks it), so this cannot fail.

@@ -90,7 +90,7 @@ public enum ServiceProcess {
                 router: router, server: server,
                 configuration: .init(
                     address: .hostname(config.httpListen.host, port: config.httpListen.port),
-                    serverName: name),
+                    serverName: name, backlog: ListenerLimits.listenBacklog),
                 logger: logger)
             logger.info("starting", metadata: [
                 "listen": "\(config.httpTLS == nil ? "http" : "https")://\(config.httpListen)",

@@ -45,7 +45,8 @@ package enum ESTServer {
         routes.add(to: router)
         let server = try HardenedHTTPServer.builder(listener: "est", limits: limits, tls: configuration)
         return Application(router: router, server: server,
-                           configuration: .init(address: .hostname(listen.host, port: listen.port), serverName: "certctl-enroll-est"),
+                           configuration: .init(address: .hostname(listen.host, port: listen.port), serverName: "certctl-enroll-est",
+                                                           backlog: ListenerLimits.listenBacklog),
                            logger: logger)
     }
 
