@@ -132,6 +132,8 @@ public final class RefusalAggregator: Service, Sendable {
             try? await cancelWhenGracefulShutdown { try await Task.sleep(for: self.window) }
             await flush()
         }
+        // What was counted while the last flush was writing (shutdown came during it).
+        await flush()
     }
 
     static func iso(_ date: Date) -> String { date.formatted(.iso8601) }
