@@ -186,8 +186,9 @@ struct SCEPAdminRoutes: Sendable {
         if let challenge = body.static_challenge, !(8...255).contains(challenge.count) {
             throw APIError(.badRequest, "invalid_request", "static_challenge must have 8 to 255 characters")
         }
-        if let days = body.validity_days, days < 1 {
-            throw APIError(.badRequest, "invalid_request", "validity_days must be at least 1")
+        // The profile's own max_validity_days still caps issuance; this bound keeps the column's int in range.
+        if let days = body.validity_days, !(1...36_500).contains(days) {
+            throw APIError(.badRequest, "invalid_request", "validity_days must be from 1 to 36500")
         }
         let oneTime = body.allow_one_time_challenges ?? true
         guard body.static_challenge != nil || oneTime || body.signed_challenge_trust_anchor != nil else {
