@@ -129,10 +129,31 @@ public struct OCSPStore: Sendable {
         return nil
     }
 
-    public func storeResponse(_ response: OCSPStoredResponse) async throws {
-        try await client.withConnection { connection in
-            try await Self.upsert(response, on: connection, logger: logger)
-        }
+    /// Offers a freshly signed response as the serial's shared one: it is stored
+    /// unless the row already holds a current answer (same generation, the serial's
+    /// latest revocation change, more than `margin` before nextUpdate). Returns the
+    /// row another replica stored first, or nil when `response` was stored. So every
+    /// replica serves the same bytes, and an ETag from one is valid at all of them.
+    public func shareResponse(_ r: OCSPStoredResponse, margin: TimeInterval) async throws -> OCSPStoredResponse? {
+        let stored = try await client.query("""
+            INSERT INTO ocsp_response_cache AS o (issuer_id, serial_hex, hash_algorithm, cert_status, response_der,
+                this_update, next_update, produced_at, issuer_generation, revocation_seq)
+            VALUES (\(r.issuerID), \(r.serialHex), \(r.hashAlgorithm), \(r.certStatus), \(ByteBuffer(bytes: r.responseDER)),
+                \(r.thisUpdate), \(r.nextUpdate), now(), \(r.generation), \(r.revocationSeq))
+            ON CONFLICT (issuer_id, serial_hex, hash_algorithm) DO UPDATE SET
+                cert_status = EXCLUDED.cert_status, response_der = EXCLUDED.response_der,
+                this_update = EXCLUDED.this_update, next_update = EXCLUDED.next_update, produced_at = now(),
+                issuer_generation = EXCLUDED.issuer_generation, revocation_seq = EXCLUDED.revocation_seq
+            WHERE NOT (o.next_update > now() + make_interval(secs => \(margin))
+                AND o.issuer_generation = EXCLUDED.issuer_generation
+                AND o.revocation_seq IS NOT DISTINCT FROM (
+                    SELECT c.change_seq FROM certificate_revocations c
+                    WHERE c.issuer_id = o.issuer_id AND c.serial_hex = o.serial_hex))
+            RETURNING 1
+            """, logger: logger)
+        for try await _ in stored { return nil }
+        // Another replica's current row won; a new statement sees it (READ COMMITTED).
+        return try await currentResponse(issuerID: r.issuerID, serialHex: r.serialHex, hashAlgorithm: r.hashAlgorithm)
     }
 
     static func upsert(_ r: OCSPStoredResponse, on connection: PostgresConnection, logger: Logger) async throws {

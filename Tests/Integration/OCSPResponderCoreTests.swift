@@ -20,6 +20,8 @@ struct OCSPResponderCoreTests {
         let core: OCSPResponderCore
         let signer: RunningSigner
         let good: [UInt8], revoked: [UInt8], unknown: [UInt8]
+        /// Another replica on the same database and signer, with its own responder key.
+        let otherReplica: OCSPResponderCore
 
         func certID(_ serial: [UInt8], _ algorithm: OCSPHashAlgorithm = .sha1, issuer: Certificate? = nil) throws -> OCSPCertID {
             let ca = issuer ?? signer.issuer
@@ -52,19 +54,24 @@ struct OCSPResponderCoreTests {
                     INSERT INTO certificate_revocations (certificate_id, issuer_id, serial_hex, reason_code, revoked_at, revoked_by)
                     SELECT id, 'iss-local', serial_hex, 1, to_timestamp(1795000000), 'tests' FROM certificates WHERE serial_hex = '\(revokedHex)'
                     """, url)
-                let keys = signer.ca.directory + "/ocsp-keys"
-                try FileManager.default.createDirectory(atPath: keys, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o700])
-                let config = try OCSPConfig(Environment([
-                    "CERTCTL_DATABASE_URL": TestEnvironment.urlText(url, as: .ocsp), "CERTCTL_OCSP_RESPONDER_KEY_DIR": keys,
-                ].merging(signer.identities.environment(for: "ocsp")) { a, _ in a }))
+                func config(_ keys: String) throws -> OCSPConfig {
+                    try FileManager.default.createDirectory(atPath: keys, withIntermediateDirectories: true,
+                                                            attributes: [.posixPermissions: 0o700])
+                    return try OCSPConfig(Environment([
+                        "CERTCTL_DATABASE_URL": TestEnvironment.urlText(url, as: .ocsp), "CERTCTL_OCSP_RESPONDER_KEY_DIR": keys,
+                    ].merging(signer.identities.environment(for: "ocsp")) { a, _ in a }))
+                }
                 let database = Database(url: TestEnvironment.url(url, as: .ocsp), maximumConnections: 4, logger: TestEnvironment.logger)
                 try await signer.withConnection("ocsp") { connection in
                     try await withThrowingTaskGroup(of: Void.self) { group in
                         group.addTask { await database.run() }
                         defer { group.cancelAll() }
-                        let core = OCSPService.core(config, client: database.client, signer: connection.signing, logger: TestEnvironment.logger)
+                        let core = OCSPService.core(try config(signer.ca.directory + "/ocsp-keys"), client: database.client,
+                                                    signer: connection.signing, logger: TestEnvironment.logger)
+                        let other = OCSPService.core(try config(signer.ca.directory + "/ocsp-keys-2"), client: database.client,
+                                                     signer: connection.signing, logger: TestEnvironment.logger)
                         try await body(Harness(url: url, core: core, signer: signer, good: good, revoked: revoked,
-                                               unknown: SerialNumber.random()))
+                                               unknown: SerialNumber.random(), otherReplica: other))
                     }
                 }
             }
@@ -109,6 +116,28 @@ struct OCSPResponderCoreTests {
             let (plain, plainResponse) = try await h.ask([try h.certID(h.good)])
             #expect(plainResponse.responseData?.nonce == nil)
             #expect(plain.isCacheable)
+        }
+    }
+
+    @Test("replicas with their own responder keys serve one serial's no-nonce answer byte for byte (one ETag behind a balancer), whichever signed it first, also after a nonce request")
+    func replicasAgree() async throws {
+        try await Self.withCore { h in
+            func request(nonce: [UInt8]?) throws -> [UInt8] {
+                var serializer = DER.Serializer()
+                try serializer.serialize(OCSPRequest(certIDs: [try h.certID(h.good)], nonce: nonce))
+                return serializer.serializedBytes
+            }
+            // the first request anywhere carries a nonce: the replica's shared answer is made then
+            _ = try await h.ask([try h.certID(h.good)], nonce: Array(repeating: 9, count: 16))
+            let first = await h.core.answer(issuerID: "iss-local", der: try request(nonce: nil))
+            let second = await h.otherReplica.answer(issuerID: "iss-local", der: try request(nonce: nil))
+            #expect(first.isCacheable && second.isCacheable)
+            #expect(second.body == first.body, "the ETag is the body's hash")
+            // the other replica signs with its own key, so the bytes agree only because it served the stored answer
+            let own = await h.otherReplica.answer(issuerID: "iss-local", der: try request(nonce: [1, 2, 3, 4, 5, 6, 7, 8]))
+            let ownResponder = try #require(try OCSPResponse(derEncoded: own.body).certificates.first)
+            let sharedResponder = try #require(try OCSPResponse(derEncoded: first.body).certificates.first)
+            #expect(ownResponder != sharedResponder, "the replicas have different responder certificates")
         }
     }
 

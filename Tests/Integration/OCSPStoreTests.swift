@@ -39,8 +39,16 @@ struct OCSPStoreTests {
             try await seed(url, serial: serial)
             try await TestEnvironment.withClient(url) { client in
                 let store = OCSPStore(client: client, logger: logger)
-                try await store.storeResponse(row(serial))
+                #expect(try await store.shareResponse(row(serial), margin: 60) == nil, "the first answer offered is stored")
                 #expect(try await store.currentResponse(issuerID: "iss-t", serialHex: serial, hashAlgorithm: "sha1")?.certStatus == "good")
+                // a second replica's answer for the same state loses: it is told the stored one, and nothing changes
+                var other = row(serial)
+                other.responseDER = [0x30, 0x01, 0x00]
+                #expect(try await store.shareResponse(other, margin: 60)?.responseDER == [0x30, 0x00])
+                #expect(try await store.currentResponse(issuerID: "iss-t", serialHex: serial, hashAlgorithm: "sha1")?.responseDER == [0x30, 0x00])
+                // …unless the stored one is within the margin of its nextUpdate
+                #expect(try await store.shareResponse(other, margin: 7200) == nil)
+                #expect(try await store.currentResponse(issuerID: "iss-t", serialHex: serial, hashAlgorithm: "sha1")?.responseDER == [0x30, 0x01, 0x00])
                 try await TestEnvironment.execute("""
                     INSERT INTO certificate_revocations (certificate_id, issuer_id, serial_hex, reason_code, revoked_at, revoked_by)
                     SELECT id, issuer_id, serial_hex, 1, now(), 'tests' FROM certificates WHERE serial_hex = '\(serial)'
@@ -50,7 +58,8 @@ struct OCSPStoreTests {
                 let state = try #require(try await store.certificateState(issuerID: "iss-t", serialHex: serial))
                 guard case .revoked(_, let reason) = state.status else { Issue.record("not revoked: \(state)"); return }
                 #expect(reason == 1)
-                try await store.storeResponse(row(serial, status: "revoked", seq: state.revocationSeq))
+                // the good row is no longer current, so the revoked answer replaces it
+                #expect(try await store.shareResponse(row(serial, status: "revoked", seq: state.revocationSeq), margin: 60) == nil)
                 #expect(try await store.currentResponse(issuerID: "iss-t", serialHex: serial, hashAlgorithm: "sha1")?.certStatus == "revoked")
                 #expect(try await store.certificateState(issuerID: "iss-t", serialHex: "123") == nil)
             }

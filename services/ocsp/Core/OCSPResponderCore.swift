@@ -131,9 +131,8 @@ package final class OCSPResponderCore: Sendable {
 
     /// One CertID with a nonce: signed live, never cached. The status comes from
     /// the serial's memory answer when there is one (kept as current as any cached
-    /// answer: NOTIFY evicts it), else from Postgres; a good or revoked status read
-    /// there is kept in memory as a no-nonce answer, so the serial's next requests
-    /// need no database read.
+    /// answer: NOTIFY evicts it), else from its shared answer (below), which is then
+    /// kept in memory, so the serial's next requests need no database read.
     private func nonceAnswer(_ id: OCSPCertID, serialHex: String, generation: IssuerDirectory.Generation,
                              nonce: [UInt8]) async -> OCSPAnswer {
         let key = CacheKey(issuerID: generation.issuerID, generation: generation.generation, serialHex: serialHex,
@@ -145,11 +144,9 @@ package final class OCSPResponderCore: Sendable {
                 status = known
             } else {
                 let epoch = cache.epoch
-                let state = try await store.certificateState(issuerID: generation.issuerID, serialHex: serialHex)
-                status = Self.status(state, generation: generation.generation)
-                if status != .unknown {
-                    cache.insert(key, try await sign([(id, status)], generation: generation, nonce: nil, now: now), ifEpoch: epoch)
-                }
+                let (shared, _) = try await sharedAnswer(id, serialHex: serialHex, generation: generation, now: now)
+                status = shared.certStatus ?? .unknown
+                if status != .unknown { cache.insert(key, shared, ifEpoch: epoch) }
             }
             let body = try await signLive([(id, status)], generation: generation, nonce: nonce, now: now)
             Metric.source(.liveSigned)
@@ -160,7 +157,7 @@ package final class OCSPResponderCore: Sendable {
         }
     }
 
-    /// One CertID, no nonce: memory, then the pre-signed row, then a live signature written back.
+    /// One CertID, no nonce: memory, then the shared answer.
     private func cached(_ id: OCSPCertID, serialHex: String, generation: IssuerDirectory.Generation) async -> OCSPAnswer {
         let key = CacheKey(issuerID: generation.issuerID, generation: generation.generation, serialHex: serialHex,
                            hashAlgorithm: id.hashAlgorithm)
@@ -170,29 +167,9 @@ package final class OCSPResponderCore: Sendable {
         }
         let epoch = cache.epoch
         do {
-            if let row = try await store.currentResponse(issuerID: generation.issuerID, serialHex: serialHex,
-                                                         hashAlgorithm: id.hashAlgorithm.rawValue),
-               row.generation == generation.generation, row.nextUpdate.timeIntervalSince(now) > margin {
-                let prepared = PreparedResponse(stored: row.responseDER, thisUpdate: row.thisUpdate, nextUpdate: row.nextUpdate,
-                                                status: row.certStatus)
-                cache.insert(key, prepared, ifEpoch: epoch)
-                return served(prepared, source: .database, now: now)
-            }
-            let state = try await store.certificateState(issuerID: generation.issuerID, serialHex: serialHex)
-            let status = Self.status(state, generation: generation.generation)
-            let prepared = try await sign([(id, status)], generation: generation, nonce: nil)
-            if status != .unknown {
-                cache.insert(key, prepared, ifEpoch: epoch)
-                do {
-                    try await store.storeResponse(OCSPStoredResponse(
-                        issuerID: generation.issuerID, serialHex: serialHex, hashAlgorithm: id.hashAlgorithm.rawValue,
-                        generation: generation.generation, certStatus: status.name, responseDER: prepared.body,
-                        thisUpdate: prepared.thisUpdate, nextUpdate: prepared.nextUpdate, revocationSeq: state?.revocationSeq))
-                } catch {
-                    logger.warning("could not store OCSP response", metadata: ["serial": "\(serialHex)", "error": "\(DatabaseErrorText.describe(error))"])
-                }
-            }
-            return served(prepared, source: .liveSigned, now: now)
+            let (prepared, source) = try await sharedAnswer(id, serialHex: serialHex, generation: generation, now: now)
+            if prepared.certStatus.map({ $0 != .unknown }) == true { cache.insert(key, prepared, ifEpoch: epoch) }
+            return served(prepared, source: source, now: now)
         } catch {
             // Postgres unreachable: a cached answer (also one stored before the last LISTEN
             // resync) is still valid until its nextUpdate.
@@ -201,6 +178,36 @@ package final class OCSPResponderCore: Sendable {
             }
             return failure(error, issuerID: generation.issuerID)
         }
+    }
+
+    /// The no-nonce answer every replica serves for a serial: the current pre-signed
+    /// row, else one signed now and offered to Postgres, where the first replica to
+    /// store a current answer wins and the others serve that one. Same bytes on every
+    /// replica, so an ETag from one is good at all of them (a balancer or CDN in front).
+    /// `unknown` answers are signed per request and never stored.
+    private func sharedAnswer(_ id: OCSPCertID, serialHex: String, generation: IssuerDirectory.Generation,
+                              now: Date) async throws -> (PreparedResponse, Metric.Source) {
+        if let row = try await store.currentResponse(issuerID: generation.issuerID, serialHex: serialHex,
+                                                     hashAlgorithm: id.hashAlgorithm.rawValue),
+           row.generation == generation.generation, row.nextUpdate.timeIntervalSince(now) > margin {
+            return (PreparedResponse(stored: row), .database)
+        }
+        let state = try await store.certificateState(issuerID: generation.issuerID, serialHex: serialHex)
+        let status = Self.status(state, generation: generation.generation)
+        let prepared = try await sign([(id, status)], generation: generation, nonce: nil, now: now)
+        guard status != .unknown else { return (prepared, .liveSigned) }
+        do {
+            let winner = try await store.shareResponse(OCSPStoredResponse(
+                issuerID: generation.issuerID, serialHex: serialHex, hashAlgorithm: id.hashAlgorithm.rawValue,
+                generation: generation.generation, certStatus: status.name, responseDER: prepared.body,
+                thisUpdate: prepared.thisUpdate, nextUpdate: prepared.nextUpdate, revocationSeq: state?.revocationSeq),
+                margin: margin)
+            if let winner, winner.generation == generation.generation { return (PreparedResponse(stored: winner), .database) }
+        } catch {
+            // Still a valid answer; only other replicas' bytes may differ until the next refresh.
+            logger.warning("could not store OCSP response", metadata: ["serial": "\(serialHex)", "error": "\(DatabaseErrorText.describe(error))"])
+        }
+        return (prepared, .liveSigned)
     }
 
     /// The memory answer for `key`, if memory may answer (LISTEN is up) and it is not due for refresh.

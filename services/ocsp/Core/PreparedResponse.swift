@@ -1,6 +1,7 @@
 import CertctlConfig
 import CertctlPKI
 import CertctlRuntime
+import CertctlStore
 import Crypto
 import Foundation
 import HTTPTypes
@@ -41,9 +42,9 @@ struct PreparedResponse: Sendable {
     }
 
     /// A stored response (a row of ocsp_response_cache): its certificate status is read back from its DER.
-    init(stored body: [UInt8], thisUpdate: Date, nextUpdate: Date, status: String) {
-        let singles = (try? OCSPResponse(derEncoded: body))?.responseData?.responses
-        self.init(body: body, thisUpdate: thisUpdate, nextUpdate: nextUpdate, status: status,
+    init(stored row: OCSPStoredResponse) {
+        let singles = (try? OCSPResponse(derEncoded: row.responseDER))?.responseData?.responses
+        self.init(body: row.responseDER, thisUpdate: row.thisUpdate, nextUpdate: row.nextUpdate, status: row.certStatus,
                   certStatus: singles?.count == 1 ? singles?[0].certStatus : nil)
     }
 
