@@ -24,7 +24,7 @@ import X509
 /// the same database (it registers issuer `iss-local` from a throwaway CA) and the routes call it
 /// through a `GRPCSigningClient` with mutual TLS. Without, the routes get a `GRPCSigningClient`
 /// dialling a loopback port where nothing listens: a route that tried to sign would wait out the
-/// issuance timeout and answer 502 signer_unavailable.
+/// issuance timeout and answer 503 signer_unavailable.
 struct AdminAPIStack: Sendable {
     let url: DatabaseURL
     /// The pool the routes use (for seeding through the stores).

@@ -181,6 +181,26 @@ struct ESTRoutesTests {
         }
     }
 
+    @Test("while Postgres refuses writes (SQLSTATE 25006) simpleenroll is 503 est_database_read_only with Retry-After, not the client's fault, and nothing is stored")
+    func readOnlyDatabase() async throws {
+        try await withEST { h, client in
+            // what default_transaction_read_only makes every INSERT raise, for this database only
+            try await TestEnvironment.execute("""
+                CREATE FUNCTION refuse_write() RETURNS trigger LANGUAGE plpgsql AS $$
+                BEGIN RAISE EXCEPTION 'cannot execute INSERT in a read-only transaction' USING ERRCODE = '25006'; END $$
+                """, h.url)
+            try await TestEnvironment.execute(
+                "CREATE TRIGGER read_only BEFORE INSERT ON certificates FOR EACH ROW EXECUTE FUNCTION refuse_write()", h.url)
+            let response = try await client.execute(uri: "/.well-known/est/simpleenroll", method: .post,
+                                                    headers: Self.basic("device", Self.password),
+                                                    body: ByteBuffer(string: try Self.csr("est-read-only").base64))
+            #expect(response.status == .serviceUnavailable, "\(Self.text(response))")
+            #expect(Self.text(response).hasPrefix("est_database_read_only"), "\(Self.text(response))")
+            #expect(response.headers[.retryAfter] == "10")
+            #expect(try await h.count("SELECT count(*)::int FROM certificates") == 0)
+        }
+    }
+
     @Test("simpleenroll on a label that does not exist is 404 and changes nothing, not even the audit log")
     func unknownLabel() async throws {
         try await withEST { h, client in

@@ -448,7 +448,7 @@ struct SCEPEnrollTests {
         }
     }
 
-    @Test("require_approval: a CSR the certificate profile refuses gets FAILURE at once and is not stored; a request whose profile changed before approval becomes failed (422), audited, and its requester gets FAILURE; with the signer down an approval is 502 and the request stays pending")
+    @Test("require_approval: a CSR the certificate profile refuses gets FAILURE at once and is not stored; a request whose profile changed before approval becomes failed (422), audited, and its requester gets FAILURE; with the signer down an approval is 503 and the request stays pending")
     func approvalFailures() async throws {
         try await withStack { stack, children in
             try await ready(stack, children)
@@ -505,7 +505,7 @@ struct SCEPEnrollTests {
             #expect(try await auditCount(stack, code: "scep_request_failed") == 1)
             #expect(try await count("SELECT count(*) FROM certificates WHERE request_source = 'scep' AND status = 'issued'") == 0)
 
-            // Signer down: the approval is 502 and decides nothing; the request stays pending.
+            // Signer down: the approval is 503 and decides nothing; the request stays pending.
             #expect(try api(stack, "PUT", "/api/v1/profiles/strict",
                             json: #"{"allowed_key_algorithms": ["rsa-2048"], "max_validity_days": 30, "allowed_san_types": ["dns"], "san_patterns": ["*.example.com"]}"#).status == 200)
             let e = try device(stack, cn: "held-e", challenge: "static-secret-3")
@@ -515,7 +515,7 @@ struct SCEPEnrollTests {
             let idE = try #require((pendingE.json["items"] as? [[String: Any]])?.first?["id"] as? String)
             _ = await children[1].stop()
             let down = try api(stack, "POST", "/api/v1/enrollment/requests/\(idE)/approve")
-            #expect(down.status == 502 && down.json["error"] as? String == "signer_unavailable", "\(down.json)")
+            #expect(down.status == 503 && down.json["error"] as? String == "signer_unavailable", "\(down.json)")
             #expect(try api(stack, "GET", "/api/v1/enrollment/requests/\(idE)").json["status"] as? String == "pending")
             #expect(try await count("SELECT count(*) FROM audit_events WHERE action = 'enrollment_request.approve' AND target_id = '\(idE)'") == 0)
         }

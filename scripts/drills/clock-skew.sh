@@ -46,7 +46,7 @@ issue_settled() {
     local status
     for _ in $(seq 50); do
         status=$(issue)
-        [ "$status" = 502 ] && [ "$(jq -r .error "$W/issue.out")" = signer_unavailable ] || { echo "$status"; return; }
+        [ "$status" = 503 ] && [ "$(jq -r .error "$W/issue.out")" = signer_unavailable ] || { echo "$status"; return; }
         sleep 0.2
     done
     echo "$status"

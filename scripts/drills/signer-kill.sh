@@ -8,7 +8,7 @@
 #     error, none left hanging; the slowest answer under load is reported: it
 #     is mostly queueing in admin, which a debug build serves at ~100/s);
 #   - with the signer down and no other load, one issuance is refused with
-#     502 signer_unavailable within 5 s (first attempt fails at once, the retry
+#     503 signer_unavailable within 5 s (first attempt fails at once, the retry
 #     waits 3 s for a restarting signer);
 #   - in the database: every signature the signer audited (certificate.issue)
 #     has its row, issued, with the DER; no serial twice; every 201 is such a row;
@@ -146,7 +146,7 @@ facts+=" database: $signed signatures audited, $orphans without an issued row, $
 facts+=" signer ready ${ready} ms after restart, issuance resumed ${resume} ms after its /readyz"
 verdict=PASS
 [ "$total" = "$COUNT" ] && [ "$untyped" = 0 ] && [ "$slowest_refusal" -lt 60000 ] || verdict=FAIL
-[ "$down_codes" = "502 signer_unavailable" ] && [ "$down_max" -le 5000 ] || verdict=FAIL
+[ "$down_codes" = "503 signer_unavailable" ] && [ "$down_max" -le 5000 ] || verdict=FAIL
 [ "$orphans" = 0 ] && [ "$duplicates" = 0 ] && [ "$missing" = 0 ] || verdict=FAIL
 [ "$resume" != none ] && [ "$resume" -le 2000 ] || verdict=FAIL
 drill_result "$verdict" "$facts"

@@ -21,7 +21,7 @@ package struct IssuerOperations: Sendable {
 
     /// A refusal with the code the API and CLI show.
     package struct Failure: Error, CustomStringConvertible {
-        package enum Kind: Sendable { case invalid, notFound, conflict, unprocessable, signerUnavailable }
+        package enum Kind: Sendable { case invalid, notFound, conflict, unprocessable, signerUnavailable, signerFailed }
         package let kind: Kind
         package let code: String
         package let message: String
@@ -94,7 +94,7 @@ package struct IssuerOperations: Sendable {
                 case "rotation_invalid": throw Failure(kind: .invalid, code: code, message: message)
                 case "issuer_not_found": throw Failure(kind: .notFound, code: code, message: message)
                 case "rotation_pending", "generation_not_pending": throw Failure(kind: .conflict, code: code, message: message)
-                case "key_storage_failed", "permission_denied": throw Failure(kind: .signerUnavailable, code: code, message: message)
+                case "key_storage_failed", "permission_denied": throw Failure(kind: .signerFailed, code: code, message: message)
                 default: throw Failure(kind: .unprocessable, code: code, message: message)
                 }
             }

@@ -13,13 +13,25 @@ struct APIError: HTTPResponseError {
     let incident: String?
     /// `Allow` of a 405.
     let allow: [String]
+    /// `Retry-After` seconds of a 503 that a retry soon may cure.
+    let retryAfter: Int?
 
-    init(_ status: HTTPResponse.Status, _ code: String, _ message: String, incident: String? = nil, allow: [String] = []) {
+    init(_ status: HTTPResponse.Status, _ code: String, _ message: String, incident: String? = nil, allow: [String] = [],
+         retryAfter: Int? = nil) {
         self.status = status
         self.code = code
         self.message = message
         self.incident = incident
         self.allow = allow
+        self.retryAfter = retryAfter
+    }
+
+    /// How long a client should wait after `signer_unavailable`: a restarting signer is
+    /// ready within about a second, and issuance notices within the gRPC backoff (1 s).
+    static let signerRetryAfter = 5
+
+    static func signerUnavailable(_ message: String) -> APIError {
+        APIError(.serviceUnavailable, "signer_unavailable", message, retryAfter: signerRetryAfter)
     }
 
     /// The generic answer to a failure of the server: `503 database_unavailable` or `500 internal_error`, with its id.
@@ -37,6 +49,7 @@ struct APIError: HTTPResponseError {
         // RFC 9110 15.5.2: a 401 names the scheme that would work
         if status == .unauthorized { headers[.wwwAuthenticate] = "Bearer" }
         if !allow.isEmpty { headers[.allow] = allow.joined(separator: ", ") }
+        if let retryAfter { headers[.retryAfter] = String(retryAfter) }
         return Response(status: status, headers: headers, body: .init(byteBuffer: ByteBuffer(bytes: body)))
     }
 
@@ -47,7 +60,7 @@ struct APIError: HTTPResponseError {
         case .notRevocable, .idempotencyConflict:
             return APIError(.conflict, error.code, error.description)
         case .signerUnavailable:
-            return APIError(.badGateway, error.code, error.description)
+            return .signerUnavailable(error.description)
         case .signerRefused:
             return APIError(.badGateway, "signer_refused", error.description)
         case .databaseReadOnly:

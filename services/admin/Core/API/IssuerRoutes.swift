@@ -166,7 +166,8 @@ struct IssuerRoutes: Sendable {
             case .notFound: throw APIError(.notFound, failure.code, failure.message)
             case .conflict: throw APIError(.conflict, failure.code, failure.message)
             case .unprocessable: throw APIError(.unprocessableContent, failure.code, failure.message)
-            case .signerUnavailable: throw APIError(.badGateway, failure.code, failure.message)
+            case .signerUnavailable: throw APIError.signerUnavailable(failure.message)
+            case .signerFailed: throw APIError(.badGateway, failure.code, failure.message)
             }
         }
     }

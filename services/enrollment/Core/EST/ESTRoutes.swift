@@ -173,8 +173,17 @@ package struct ESTRoutes: Sendable {
                                                 .merging(CertificateStanding.auditDetails(renewed: renewed)) { a, _ in a }))
             return Self.pkcs7(try CMSSignedData.certsOnly([try Certificate(derEncoded: result.certificate.certificateDER ?? [])]))
         } catch let error as IssuanceError {
-            if case .signerUnavailable = error { throw Refusal(.serviceUnavailable, "est_signer_unavailable", "try again later") }
-            throw Refusal(.badRequest, "est_issuance_refused_\(error.code)", error.description)
+            throw Self.refusal(error)
+        }
+    }
+
+    /// Issuance's refusal as EST answers it: the signer unreachable or Postgres read-only is a 503
+    /// the client retries (Retry-After), anything else is the request's fault.
+    static func refusal(_ error: IssuanceError) -> Refusal {
+        switch error {
+        case .signerUnavailable: return Refusal(.serviceUnavailable, "est_signer_unavailable", "try again later")
+        case .databaseReadOnly: return Refusal(.serviceUnavailable, "est_database_read_only", "try again later")
+        default: return Refusal(.badRequest, "est_issuance_refused_\(error.code)", error.description)
         }
     }
 
@@ -262,8 +271,7 @@ package struct ESTRoutes: Sendable {
                 privateKeyPKCS8: generated.pkcs8DER,
                 certsOnly: try CMSSignedData.certsOnly([try Certificate(derEncoded: result.certificate.certificateDER ?? [])]))
         } catch let error as IssuanceError {
-            if case .signerUnavailable = error { throw Refusal(.serviceUnavailable, "est_signer_unavailable", "try again later") }
-            throw Refusal(.badRequest, "est_issuance_refused_\(error.code)", error.description)
+            throw Self.refusal(error)
         }
     }
 

@@ -129,6 +129,10 @@ package struct SCEPResponder: Sendable {
             metrics.count("scep", Self.operation(message.messageType), "unavailable")
             logger.error("SCEP request could not be completed: the signer is unavailable", metadata: ["profile": "\(endpoint.name)"])
             return .httpError(status: 503, code: "scep_signer_unavailable", message: "try again later")
+        } catch IssuanceError.databaseReadOnly {
+            metrics.count("scep", Self.operation(message.messageType), "unavailable")
+            logger.error("SCEP request could not be completed: the database is read-only", metadata: ["profile": "\(endpoint.name)"])
+            return .httpError(status: 503, code: "scep_database_read_only", message: "try again later")
         } catch {
             // Database down (503, retryable) or a bug (500): the client gets the incident id, the log the details.
             metrics.count("scep", Self.operation(message.messageType), "unavailable")
@@ -222,7 +226,10 @@ package struct SCEPResponder: Sendable {
                 enrollmentEndpoint: EnrollmentEndpoint.scep(endpoint.name)))
         } catch let error as IssuanceError {
             try? await store.finishTransaction(profile: endpoint.name, transactionID: replayKey, certificateID: nil)
-            if case .signerUnavailable = error { throw error }
+            switch error {
+            case .signerUnavailable, .databaseReadOnly: throw error  // retryable: not the device's fault
+            default: break
+            }
             throw SCEPError("scep_issuance_refused_\(error.code)", .badRequest, error.description)
         }
         try await store.finishTransaction(profile: endpoint.name, transactionID: replayKey, certificateID: result.certificate.id)
