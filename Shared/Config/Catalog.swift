@@ -273,6 +273,12 @@ public enum Catalog {
         meaning: "Pre-signed responses are re-signed this long before their nextUpdate (background refresh).",
         parse: { GoDuration.parse($0).flatMap { $0 >= .seconds(10) ? $0 : nil } })
 
+    public static let ocspFullSweepInterval = ConfigVariable<Duration>(
+        "CERTCTL_OCSP_FULL_SWEEP_INTERVAL", default: "6h", services: [.ocsp],
+        expected: "a duration between 1m and 168h such as 6h",
+        meaning: "How often the pre-signing loop checks every certificate (besides start-up); the ticks between look only at what changed.",
+        parse: { GoDuration.parse($0).flatMap { $0 >= .seconds(60) && $0 <= .seconds(168 * 3600) ? $0 : nil } })
+
     public static let ocspResponderValidity = ConfigVariable<Duration>(
         "CERTCTL_OCSP_RESPONDER_VALIDITY", default: "720h", services: [.ocsp],
         expected: "a duration between 1h and 2160h (the signer allows at most 90 days)",
@@ -427,7 +433,7 @@ public enum Catalog {
         autoMigrate.info, apiKey.info, ocspBaseURL.info, crlBaseURL.info, pendingIssuanceTimeout.info,
         certExportRateLimitPerActorHour.info, auditHeadExportInterval.info, enrollTrustedProxies.info, scepAllowSingleDES.info, scepChallengeFailuresPerSource.info, scepChallengeFailuresPerEndpoint.info, enrollRefusalAuditWindow.info, ocspRateLimitMaxSources.info, ocspRateLimitIPv6Prefix.info, configEncryptionKey.info,
         crlGenerationInterval.info, crlValidity.info, crlRevocationDebounce.info, crlHTTPMaxAge.info,
-        ocspResponderKeyDir.info, ocspRateLimitPerIPMinute.info, ocspResponseValidity.info, ocspRefreshMargin.info,
+        ocspResponderKeyDir.info, ocspRateLimitPerIPMinute.info, ocspResponseValidity.info, ocspRefreshMargin.info, ocspFullSweepInterval.info,
         ocspResponderValidity.info, ocspResponderRotationGrace.info, ocspCacheMaxEntries.info, ocspTrustedProxies.info,
         scepBootstrapProfile.info, scepBootstrapIssuer.info, scepBootstrapCertProfile.info, scepBootstrapRACert.info,
         scepBootstrapRAKey.info, scepBootstrapChallenge.info, estListen.info, estTLSCert.info, estTLSKey.info,

@@ -159,6 +159,7 @@ public struct OCSPConfig: ServiceConfig {
     public var rateLimitIPv6Prefix: Int
     public var responseValidity: Duration
     public var refreshMargin: Duration
+    public var fullSweepInterval: Duration
     public var responderValidity: Duration
     public var responderRotationGrace: Duration
     public var cacheMaxEntries: Int
@@ -176,6 +177,7 @@ public struct OCSPConfig: ServiceConfig {
         rateLimitPerIPMinute = try env.read(Catalog.ocspRateLimitPerIPMinute)
         responseValidity = try env.read(Catalog.ocspResponseValidity)
         refreshMargin = try env.read(Catalog.ocspRefreshMargin)
+        fullSweepInterval = try env.read(Catalog.ocspFullSweepInterval)
         responderValidity = try env.read(Catalog.ocspResponderValidity)
         responderRotationGrace = try env.read(Catalog.ocspResponderRotationGrace)
         cacheMaxEntries = try env.read(Catalog.ocspCacheMaxEntries)

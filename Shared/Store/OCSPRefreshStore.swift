@@ -12,55 +12,81 @@ public struct OCSPRefreshCandidate: Sendable {
     public var state: OCSPCertificateState
 }
 
+/// Which certificates one refresh batch looks at.
+public enum OCSPRefreshScope: Sendable, Equatable {
+    /// What changed: rows whose nextUpdate is within the margin (`next_update`
+    /// index), serials with a revocation change above `revocationsAfter`
+    /// (`change_seq` index), certificates issued or revoked with `created_at`
+    /// after `createdAfter` (`status, created_at` index). Work grows with the
+    /// change, not with the number of certificates.
+    case incremental(revocationsAfter: Int64, createdAfter: Date)
+    /// Every certificate, one page in (issuer_id, serial_hex) order after
+    /// `after` (nil: the first page, which also drops the rows of deleted,
+    /// failed or expired certificates). Catches what the incremental reads
+    /// cannot see: a change_seq committed out of order, a missing row of an
+    /// old certificate, the cold start.
+    case sweep(after: OCSPSweepCursor?)
+}
+
+/// Where a full sweep resumes: the last certificate key of the previous page.
+public struct OCSPSweepCursor: Sendable, Equatable {
+    public var issuerID: String
+    public var serialHex: String
+}
+
+/// What one refresh batch did.
+public struct OCSPRefreshOutcome: Sendable {
+    public var candidates: Int
+    public var signed: Int
+    /// Sweep only: where the next page starts; nil once the last page is done.
+    public var next: OCSPSweepCursor?
+    /// Highest revocation change_seq and the database clock when the batch
+    /// started: the watermark the next incremental tick starts from.
+    public var revocationHighWater: Int64
+    public var startedAt: Date
+}
+
 extension OCSPStore {
     /// One refresh batch under a cluster-wide advisory lock (one replica
     /// refreshes at a time; the others skip this tick). `sign` turns the
-    /// candidates into rows, which are written in the same transaction.
-    /// Returns nil when another replica holds the lock.
+    /// candidates (at most `limit`) into rows, which are written in the same
+    /// transaction. Returns nil when another replica holds the lock.
     public func refreshBatch(
-        margin: Duration, limit: Int,
+        _ scope: OCSPRefreshScope, margin: Duration, limit: Int,
         sign: @Sendable ([OCSPRefreshCandidate]) async throws -> [OCSPStoredResponse]
-    ) async throws -> Int? {
+    ) async throws -> OCSPRefreshOutcome? {
         let logger = self.logger
-        let marginSeconds = Double(margin.components.seconds)
+        let margin = Double(margin.components.seconds)
         return try await client.transaction(logger: logger) { connection in
-            let lock = try await connection.query("SELECT pg_try_advisory_xact_lock(7236001)", logger: logger)
-            var locked = false
-            for try await value in lock.decode(Bool.self) { locked = value }
-            guard locked else { return nil }
-            // Drop what can no longer be served: past nextUpdate, or for expired or unknown certificates.
-            try await connection.query("""
-                DELETE FROM ocsp_response_cache o WHERE o.next_update < now() OR NOT EXISTS (
-                    SELECT 1 FROM certificates c WHERE c.issuer_id = o.issuer_id AND c.serial_hex = o.serial_hex
-                    AND c.not_after > now())
+            let header = try await connection.query("""
+                SELECT pg_try_advisory_xact_lock(7236001), now(),
+                       (SELECT COALESCE(max(change_seq), 0) FROM certificate_revocations)::bigint
                 """, logger: logger)
-            let rows = try await connection.query("""
-                SELECT c.issuer_id, c.serial_hex, a.alg, c.issuer_generation, c.status,
-                       r.reason_code, r.revoked_at, r.hold_released_at IS NOT NULL, r.change_seq
-                FROM certificates c
-                CROSS JOIN (VALUES ('sha1'), ('sha256')) AS a(alg)
-                LEFT JOIN certificate_revocations r ON r.certificate_id = c.id
-                LEFT JOIN ocsp_response_cache o
-                    ON o.issuer_id = c.issuer_id AND o.serial_hex = c.serial_hex AND o.hash_algorithm = a.alg
-                WHERE c.status IN ('issued', 'revoked') AND c.not_after > now() AND c.issuer_generation IS NOT NULL
-                  AND (o.serial_hex IS NULL
-                       OR o.next_update < now() + make_interval(secs => \(marginSeconds))
-                       OR o.revocation_seq IS DISTINCT FROM r.change_seq)
-                LIMIT \(limit)
-                """, logger: logger)
-            var candidates: [OCSPRefreshCandidate] = []
-            for try await (issuer, serial, alg, generation, _, reason, revokedAt, released, seq)
-                in rows.decode((String, String, String, Int, String, Int?, Date?, Bool?, Int64?).self) {
-                let status: OCSPCertificateState.Status
-                if let reason, let revokedAt, released == false { status = .revoked(at: revokedAt, reason: reason) } else { status = .good }
-                candidates.append(OCSPRefreshCandidate(
-                    issuerID: issuer, serialHex: serial, hashAlgorithm: alg, generation: generation,
-                    state: OCSPCertificateState(generation: generation, status: status, revocationSeq: seq)))
+            var started: (locked: Bool, at: Date, seq: Int64) = (false, Date(), 0)
+            for try await value in header.decode((Bool, Date, Int64).self) { started = value }
+            guard started.locked else { return nil }
+            // Past nextUpdate: can no longer be served (an index range; expired certificates' rows end here too).
+            try await connection.query("DELETE FROM ocsp_response_cache WHERE next_update < now()", logger: logger)
+            var outcome = OCSPRefreshOutcome(candidates: 0, signed: 0, next: nil, revocationHighWater: started.seq,
+                                             startedAt: started.at)
+            var candidates: [OCSPRefreshCandidate]
+            switch scope {
+            case .incremental(let revocationsAfter, let createdAfter):
+                candidates = try await Self.changedCandidates(revocationsAfter: revocationsAfter, createdAfter: createdAfter,
+                                                              margin: margin, limit: limit, on: connection, logger: logger)
+            case .sweep(let after):
+                if after == nil { try await Self.deleteOrphans(on: connection, logger: logger) }
+                let page = try await Self.sweepPage(after: after, size: max(1, limit / 2), margin: margin,
+                                                    on: connection, logger: logger)
+                outcome.next = page.full ? page.last : nil
+                candidates = page.candidates
             }
-            guard !candidates.isEmpty else { return 0 }
+            outcome.candidates = candidates.count
+            guard !candidates.isEmpty else { return outcome }
             let signed = try await sign(candidates)
             for response in signed { try await Self.upsert(response, on: connection, logger: logger) }
-            return signed.count
+            outcome.signed = signed.count
+            return outcome
         }
     }
 }

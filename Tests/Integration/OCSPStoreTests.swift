@@ -75,16 +75,17 @@ struct OCSPStoreTests {
                 try await TestEnvironment.withClient(url) { second in
                     let a = OCSPStore(client: first, logger: logger)
                     let b = OCSPStore(client: second, logger: logger)
-                    let signed = try await a.refreshBatch(margin: .seconds(60), limit: 100) { candidates in
+                    let signed = try await a.refreshBatch(.sweep(after: nil), margin: .seconds(60), limit: 100) { candidates in
                         #expect(Set(candidates.map(\.hashAlgorithm)) == ["sha1", "sha256"])
                         #expect(candidates.allSatisfy { $0.serialHex == serial && $0.state.status == .good })
                         // while the first holds the lock, a second replica skips its tick
-                        let other = try await b.refreshBatch(margin: .seconds(60), limit: 100) { _ in [] }
+                        let other = try await b.refreshBatch(.sweep(after: nil), margin: .seconds(60), limit: 100) { _ in [] }
                         #expect(other == nil)
                         return candidates.map { row($0.serialHex).with(hash: $0.hashAlgorithm) }
                     }
-                    #expect(signed == 2)
-                    #expect(try await b.refreshBatch(margin: .seconds(60), limit: 100) { _ in [] } == 0, "nothing left to refresh")
+                    #expect(signed?.signed == 2)
+                    #expect(try await b.refreshBatch(.sweep(after: nil), margin: .seconds(60), limit: 100) { _ in [] }?.candidates == 0,
+                            "nothing left to refresh")
                 }
             }
         }

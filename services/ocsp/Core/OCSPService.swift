@@ -16,6 +16,7 @@ package enum OCSPService {
             "rate_limit_per_ip_min": "\(config.rateLimitPerIPMinute)",
             "response_validity": "\(GoDuration.format(config.responseValidity))",
             "refresh_margin": "\(GoDuration.format(config.refreshMargin))",
+            "full_sweep_interval": "\(GoDuration.format(config.fullSweepInterval))",
             "trusted_proxies": "\(config.trustedProxies.joined(separator: ","))",
         ])
         let signer = try SignerConnectionService.connect(to: config.signerAddress, identity: config.rpcIdentity)
@@ -31,7 +32,8 @@ package enum OCSPService {
             signer,
             RevocationListener(url: config.common.database, core: core, readiness: context.readiness, logger: context.logger),
             RevocationPoller(core: core, interval: .seconds(1), logger: context.logger),
-            RefreshLoop(core: core, interval: refreshInterval, batch: 500, logger: context.logger),
+            RefreshLoop(core: core, interval: refreshInterval, fullSweepInterval: config.fullSweepInterval, batch: 500,
+                        logger: context.logger),
             CacheGauge(cache: core.cache),
         ])
     }
