@@ -23,6 +23,7 @@ struct ConfigTests {
         let ocsp = try OCSPConfig(env([:]))
         #expect(ocsp.rateLimitPerIPMinute == 1000)
         #expect(ocsp.responderKeyDirectory == "/etc/certctl/ocsp-responder-keys")
+        #expect(ocsp.fullSweepInterval == .seconds(6 * 3600))
         let admin = try AdminConfig(env([:]))
         #expect(admin.certExportRateLimitPerActorHour == 50)
         #expect(admin.bootstrapAPIKey == nil)
@@ -72,6 +73,8 @@ struct ConfigTests {
             ("CERTCTL_CRL_BASE_URL", "http://crl.example.com/"),
             ("CERTCTL_SIGNER_ADDR", "signer"),
             ("CERTCTL_PENDING_ISSUANCE_TIMEOUT", "1s"),
+            ("CERTCTL_OCSP_FULL_SWEEP_INTERVAL", "30s"),
+            ("CERTCTL_OCSP_FULL_SWEEP_INTERVAL", "daily"),
           ])
     func malformed(variable: String, value: String) {
         let error = firstError(loadingEveryServiceFrom: env([variable: value]))
