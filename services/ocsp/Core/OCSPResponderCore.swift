@@ -41,14 +41,17 @@ package final class OCSPResponderCore: Sendable {
     let validity: TimeInterval
     let margin: TimeInterval
     let logger: Logger
-    /// True while LISTEN is subscribed: only then may memory answer without asking Postgres.
+    /// True while LISTEN is subscribed: only then may memory answer without asking Postgres
+    /// (on a standby: while the revocation poller keeps up, see StandbyState).
     let listening = Atomic<Bool>(false)
+    let standby: StandbyState
     /// `unknown` answers are valid this long at most, and never stored.
     static let unknownValidity: TimeInterval = 300
 
     init(directory: IssuerDirectory, responders: ResponderManager, store: OCSPStore, cache: ResponseCache,
-         validity: Duration, margin: Duration, logger: Logger) {
+         validity: Duration, margin: Duration, logger: Logger, standby: StandbyState = StandbyState()) {
         self.directory = directory
+        self.standby = standby
         self.responders = responders
         self.store = store
         self.cache = cache
@@ -195,7 +198,8 @@ package final class OCSPResponderCore: Sendable {
         let state = try await store.certificateState(issuerID: generation.issuerID, serialHex: serialHex)
         let status = Self.status(state, generation: generation.generation)
         let prepared = try await sign([(id, status)], generation: generation, nonce: nil, now: now)
-        guard status != .unknown else { return (prepared, .liveSigned) }
+        // a standby refuses writes: this replica serves its own answer (docs/scaling.md)
+        guard status != .unknown, !standby.role.isStandby else { return (prepared, .liveSigned) }
         do {
             let winner = try await store.shareResponse(OCSPStoredResponse(
                 issuerID: generation.issuerID, serialHex: serialHex, hashAlgorithm: id.hashAlgorithm.rawValue,
@@ -203,6 +207,9 @@ package final class OCSPResponderCore: Sendable {
                 thisUpdate: prepared.thisUpdate, nextUpdate: prepared.nextUpdate, revocationSeq: state?.revocationSeq),
                 margin: margin)
             if let winner, winner.generation == generation.generation { return (PreparedResponse(stored: winner), .database) }
+        } catch where DatabaseErrorText.isReadOnly(error) {
+            // a standby the role probe has not noticed yet (or a read-only primary): expected, not worth a warning
+            logger.debug("OCSP response not stored: database is read-only", metadata: ["serial": "\(serialHex)"])
         } catch {
             // Still a valid answer; only other replicas' bytes may differ until the next refresh.
             logger.warning("could not store OCSP response", metadata: ["serial": "\(serialHex)", "error": "\(DatabaseErrorText.describe(error))"])
@@ -210,9 +217,10 @@ package final class OCSPResponderCore: Sendable {
         return (prepared, .liveSigned)
     }
 
-    /// The memory answer for `key`, if memory may answer (LISTEN is up) and it is not due for refresh.
+    /// The memory answer for `key`, if memory may answer (LISTEN is up, or on a standby the poller
+    /// keeps up) and it is not due for refresh.
     private func current(_ key: CacheKey, now: Date) -> PreparedResponse? {
-        guard listening.load(ordering: .acquiring), let hit = cache.get(key), hit.nextUpdate.timeIntervalSince(now) > margin else {
+        guard listening.load(ordering: .acquiring) || standby.memoryMayAnswer, let hit = cache.get(key), hit.nextUpdate.timeIntervalSince(now) > margin else {
             return nil
         }
         return hit

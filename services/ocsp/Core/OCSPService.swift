@@ -20,7 +20,10 @@ package enum OCSPService {
             "trusted_proxies": "\(config.trustedProxies.joined(separator: ","))",
         ])
         let signer = try SignerConnectionService.connect(to: config.signerAddress, identity: config.rpcIdentity)
-        let core = Self.core(config, client: context.database.client, signer: signer.connection.signing, logger: context.logger)
+        // on a hot standby: no LISTEN, no refresh loop, no writes (StandbyMode.swift, docs/scaling.md)
+        let standby = StandbyState()
+        let core = Self.core(config, client: context.database.client, signer: signer.connection.signing, logger: context.logger,
+                             standby: standby)
 
         // cached answers stay valid until their nextUpdate: keep taking traffic while Postgres is away
         context.readiness.servesFromCacheWhileDatabaseIsDown()
@@ -31,22 +34,25 @@ package enum OCSPService {
         return ServiceParts(services: [
             signer,
             RevocationListener(url: config.common.database, core: core, readiness: context.readiness, logger: context.logger),
+            StandbyMonitor(client: context.database.client, role: standby.role, logger: context.logger),
             RevocationPoller(core: core, interval: .seconds(1), logger: context.logger),
-            RefreshLoop(core: core, interval: refreshInterval, fullSweepInterval: config.fullSweepInterval, batch: 500,
-                        logger: context.logger),
+            PrimaryOnly(inner: RefreshLoop(core: core, interval: refreshInterval, fullSweepInterval: config.fullSweepInterval, batch: 500,
+                        logger: context.logger), role: standby.role),
             CacheGauge(cache: core.cache),
         ])
     }
 
     /// The responder core with its caches and this replica's responder keys.
-    package static func core(_ config: OCSPConfig, client: DatabaseClient, signer: any SigningClient, logger: Logger) -> OCSPResponderCore {
+    package static func core(_ config: OCSPConfig, client: DatabaseClient, signer: any SigningClient, logger: Logger,
+                             standby: StandbyState = StandbyState()) -> OCSPResponderCore {
         let store = OCSPStore(client: client, logger: logger)
         let responders = ResponderManager(
             directory: config.responderKeyDirectory, store: OCSPResponderStore(client: client, logger: logger),
-            signer: signer, validity: config.responderValidity, grace: config.responderRotationGrace, logger: logger)
+            signer: signer, validity: config.responderValidity, grace: config.responderRotationGrace, logger: logger,
+            role: standby.role)
         return OCSPResponderCore(
             directory: IssuerDirectory(store: store), responders: responders, store: store,
             cache: ResponseCache(capacity: config.cacheMaxEntries), validity: config.responseValidity,
-            margin: config.refreshMargin, logger: logger)
+            margin: config.refreshMargin, logger: logger, standby: standby)
     }
 }

@@ -33,6 +33,10 @@ enum ResponderError: Error, CustomStringConvertible {
 /// id; a replica never signs with a certificate for a key it does not hold.
 /// Missing row → a new certificate for the key on file; missing key file →
 /// a new key and certificate; less than the rotation grace left → both new.
+///
+/// On a hot standby the row cannot be written: the certificate is kept in
+/// memory only (one signer call per start and rotation, not per check), and
+/// recorded once the database is a primary again (docs/scaling.md).
 actor ResponderManager {
     struct Slot: Hashable {
         let issuerID: String
@@ -43,6 +47,8 @@ actor ResponderManager {
         let identity: OCSPResponderIdentity
         let keyID: String
         var checkedAt: ContinuousClock.Instant
+        /// The row still to save while the certificate has none (issued on a standby).
+        var record: OCSPResponderRecord?
     }
 
     private var current: [Slot: Current] = [:]
@@ -58,11 +64,13 @@ actor ResponderManager {
     let validity: Duration
     let grace: Duration
     let logger: Logger
+    let role: DatabaseRole
     /// How long a checked identity is trusted before the key file and row are looked at again.
     static let recheckInterval: Duration = .seconds(1)
 
     init(directory: String, store: OCSPResponderStore, signer: any SigningClient,
-         validity: Duration, grace: Duration, logger: Logger) {
+         validity: Duration, grace: Duration, logger: Logger, role: DatabaseRole = DatabaseRole()) {
+        self.role = role
         self.directory = directory
         self.store = store
         self.signer = signer
@@ -115,6 +123,16 @@ actor ResponderManager {
                 remember(slot, identity, keyID: keyID)
                 return identity
             }
+            if row == nil, let known = current[slot], known.keyID == keyID, let unrecorded = known.record {
+                // issued on a standby: serve it from memory, record it once writes work
+                if unrecorded.notAfter > rotateBefore {
+                    let recorded = (try? await self.record(unrecorded)) ?? false
+                    let identity = known.identity
+                    remember(slot, identity, keyID: keyID, unrecorded: recorded ? nil : unrecorded)
+                    return identity
+                }
+                key = nil
+            }
             if let row {
                 logger.notice("rotating OCSP responder key and certificate", metadata: [
                     "issuer_id": "\(slot.issuerID)", "generation": "\(slot.generation)", "not_after": "\(row.notAfter)",
@@ -133,20 +151,31 @@ actor ResponderManager {
             serialHex: SerialNumber.canonicalHex(ofDERInteger: certificate.serialNumber.bytes) ?? "",
             certificateDER: try Self.der(certificate), keyPath: path,
             notBefore: certificate.notValidBefore, notAfter: certificate.notValidAfter)
-        try await store.save(record)
+        let recorded = try await self.record(record)
         logger.notice("bootstrapped OCSP responder certificate", metadata: [
             "issuer_id": "\(slot.issuerID)", "generation": "\(slot.generation)", "key_id": "\(keyID.prefix(16))",
-            "new_key": "\(newKey)", "serial": "\(record.serialHex)", "not_after": "\(record.notAfter)", "key_path": "\(path)",
+            "new_key": "\(newKey)", "recorded": "\(recorded)", "serial": "\(record.serialHex)", "not_after": "\(record.notAfter)", "key_path": "\(path)",
         ])
         Counter(label: "certctl_ocsp_responder_bootstraps_total", dimensions: [("issuer_id", slot.issuerID)]).increment()
         let identity = try identity(signingKey, record.certificateDER)
-        remember(slot, identity, keyID: keyID)
+        remember(slot, identity, keyID: keyID, unrecorded: recorded ? nil : record)
         return identity
     }
 
-    private func remember(_ slot: Slot, _ identity: OCSPResponderIdentity, keyID: String) {
+    /// Saves the row; false (nothing saved) on a standby, which refuses writes.
+    private func record(_ record: OCSPResponderRecord) async throws -> Bool {
+        guard !role.isStandby else { return false }
+        do {
+            try await store.save(record)
+            return true
+        } catch where DatabaseErrorText.isReadOnly(error) {
+            return false
+        }
+    }
+
+    private func remember(_ slot: Slot, _ identity: OCSPResponderIdentity, keyID: String, unrecorded: OCSPResponderRecord? = nil) {
         let checkedAt = ContinuousClock.now
-        current[slot] = Current(identity: identity, keyID: keyID, checkedAt: checkedAt)
+        current[slot] = Current(identity: identity, keyID: keyID, checkedAt: checkedAt, record: unrecorded)
         confirmed.withLock { $0[slot] = (identity, checkedAt) }
         Gauge(label: "certctl_ocsp_responder_not_after_seconds",
               dimensions: [("issuer_id", slot.issuerID), ("generation", "\(slot.generation)")])

@@ -12,6 +12,11 @@ import ServiceLifecycle
 /// the whole memory cache is marked stale (notifications sent meanwhile are
 /// lost): each serial is answered from Postgres again, stale entries serve
 /// only while Postgres cannot be asked.
+///
+/// On a hot standby LISTEN is refused ("cannot execute LISTEN during
+/// recovery"): the listener waits until the database is a primary (at start
+/// or after a promotion) and meanwhile opens the readiness gate once the
+/// revocation poller has polled, which then invalidates memory alone.
 struct RevocationListener: Service {
     let url: DatabaseURL
     let core: OCSPResponderCore
@@ -21,6 +26,11 @@ struct RevocationListener: Service {
 
     func run() async throws {
         readiness.close(Self.gate)
+        while core.standby.role.current != .primary {
+            guard !Task.isCancelledOrShuttingDown else { return }
+            if core.standby.memoryMayAnswer { readiness.open(Self.gate) }
+            try? await cancelWhenGracefulShutdown { try await Task.sleep(for: .milliseconds(100)) }
+        }
         let listener = NotificationListener(url: url, channel: NotifyChannel.revocations, logger: logger)
         let core = self.core
         let readiness = self.readiness

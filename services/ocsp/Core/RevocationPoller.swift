@@ -10,6 +10,10 @@ import ServiceLifecycle
 /// after a revocation whose NOTIFY was lost (a LISTEN connection that died
 /// silently, or the gap before a reconnect) to about a second.
 ///
+/// On a hot standby (StandbyMode.swift) it is the only invalidation: it polls
+/// every StandbyState.pollInterval there, and memory answers only while its
+/// last successful poll is recent.
+///
 /// change_seq is taken when a revocation is written, not when it commits, so
 /// a slow transaction can commit below the high-water mark: each poll looks
 /// back `overlap` sequence numbers and evicts only changes not seen before.
@@ -40,10 +44,12 @@ struct RevocationPoller: Service {
                     highWater = mark
                     seen = Set(try await core.store.revocationChanges(after: max(0, mark - Self.overlap)).map(\.seq))
                 }
+                core.standby.recordPoll()
             } catch {
                 logger.debug("revocation poll failed", metadata: ["error": "\(DatabaseErrorText.describe(error))"])
             }
-            try? await cancelWhenGracefulShutdown { [interval] in try await Task.sleep(for: interval) }
+            let pause = core.standby.role.isStandby ? StandbyState.pollInterval : interval
+            try? await cancelWhenGracefulShutdown { try await Task.sleep(for: pause) }
         }
     }
 }
