@@ -393,5 +393,11 @@ for i in $(seq 100); do
 done
 expect_match "/readyz ready again" '"status":"ready"' "$(curl -s "$OCSP/readyz")"
 expect_ocsp "recovered: e good" good "$URL" e.pem -no_nonce
+# admin rechecks Postgres once a second and answers 503 until then: the next suites use it
+for i in $(seq 50); do
+    [ "$(curl -s -o /dev/null -w '%{http_code}' "$CERTCTL_ADMIN_URL/readyz")" = 200 ] && break
+    sleep 0.2
+done
+expect_eq "admin /readyz 200 again" 200 "$(curl -s -o /dev/null -w '%{http_code}' "$CERTCTL_ADMIN_URL/readyz")"
 
 interop_done
