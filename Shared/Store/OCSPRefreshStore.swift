@@ -84,9 +84,35 @@ extension OCSPStore {
             outcome.candidates = candidates.count
             guard !candidates.isEmpty else { return outcome }
             let signed = try await sign(candidates)
-            for response in signed { try await Self.upsert(response, on: connection, logger: logger) }
+            try await Self.upsertBatch(signed, on: connection, logger: logger)
             outcome.signed = signed.count
             return outcome
         }
+    }
+
+    /// Writes a batch of signed rows in one statement (a cold sweep writes
+    /// 2 M of them: one round trip per row would dominate it). A key given
+    /// twice keeps its last row, as one upsert per row would.
+    static func upsertBatch(_ responses: [OCSPStoredResponse], on connection: PostgresConnection, logger: Logger) async throws {
+        var byKey: [String: OCSPStoredResponse] = [:]
+        for r in responses { byKey["\(r.issuerID)/\(r.serialHex)/\(r.hashAlgorithm)"] = r }
+        let rows = Array(byKey.values)
+        guard !rows.isEmpty else { return }
+        try await connection.query("""
+            INSERT INTO ocsp_response_cache (issuer_id, serial_hex, hash_algorithm, cert_status, response_der,
+                this_update, next_update, produced_at, issuer_generation, revocation_seq)
+            SELECT u.issuer_id, u.serial_hex, u.alg, u.status, u.der, u.this_update, u.next_update, now(), u.generation,
+                   CASE WHEN u.has_seq THEN u.seq END
+            FROM unnest(\(rows.map(\.issuerID))::text[], \(rows.map(\.serialHex))::text[], \(rows.map(\.hashAlgorithm))::text[],
+                        \(rows.map(\.certStatus))::text[], \(rows.map { ByteBuffer(bytes: $0.responseDER) })::bytea[],
+                        \(rows.map(\.thisUpdate))::timestamptz[], \(rows.map(\.nextUpdate))::timestamptz[],
+                        \(rows.map(\.generation))::bigint[], \(rows.map { $0.revocationSeq ?? 0 })::bigint[],
+                        \(rows.map { $0.revocationSeq != nil })::boolean[])
+                AS u(issuer_id, serial_hex, alg, status, der, this_update, next_update, generation, seq, has_seq)
+            ON CONFLICT (issuer_id, serial_hex, hash_algorithm) DO UPDATE SET
+                cert_status = EXCLUDED.cert_status, response_der = EXCLUDED.response_der,
+                this_update = EXCLUDED.this_update, next_update = EXCLUDED.next_update, produced_at = now(),
+                issuer_generation = EXCLUDED.issuer_generation, revocation_seq = EXCLUDED.revocation_seq
+            """, logger: logger)
     }
 }
