@@ -14,12 +14,20 @@ import ServiceLifecycle
 /// (cold cache) and every `fullSweepInterval`, catching what the ticks cannot
 /// see (a change_seq committed out of order, a row deleted by hand). One
 /// replica at a time (advisory lock); batches until nothing is left, then sleeps.
-struct RefreshLoop: Service {
+package struct RefreshLoop: Service {
     let core: OCSPResponderCore
     let interval: Duration
     let fullSweepInterval: Duration
     let batch: Int
     let logger: Logger
+
+    package init(core: OCSPResponderCore, interval: Duration, fullSweepInterval: Duration, batch: Int, logger: Logger) {
+        self.core = core
+        self.interval = interval
+        self.fullSweepInterval = fullSweepInterval
+        self.batch = batch
+        self.logger = logger
+    }
 
     /// Revocation changes are re-read this far below the watermark: a change_seq
     /// taken earlier may commit after a higher one (as RevocationPoller does).
@@ -29,20 +37,22 @@ struct RefreshLoop: Service {
     static let creationSlack: TimeInterval = 300
 
     /// Where the next tick starts.
-    struct Progress {
+    package struct Progress {
         /// The full sweep under way (its next page), nil between sweeps.
-        var sweep: Sweep? = Sweep()
-        var lastSweep: ContinuousClock.Instant?
+        package var sweep: Sweep? = Sweep()
+        package var lastSweep: ContinuousClock.Instant?
         /// Highest change_seq and database time at the start of the last completed tick or sweep.
-        var watermark: (seq: Int64, at: Date)?
+        package var watermark: (seq: Int64, at: Date)?
 
-        struct Sweep {
+        package init() {}
+
+        package struct Sweep {
             var after: OCSPSweepCursor?
             var started: (seq: Int64, at: Date)?
         }
     }
 
-    func run() async throws {
+    package func run() async throws {
         // jitter so that replicas started together do not all wake at once
         try? await cancelWhenGracefulShutdown { try await Task.sleep(for: .milliseconds(Int.random(in: 500...2000))) }
         var progress = Progress()
@@ -60,7 +70,7 @@ struct RefreshLoop: Service {
     /// One tick: the full sweep when one is due or under way, the incremental
     /// refresh otherwise. Returns the rows signed. A tick that finds the lock
     /// held by another replica stops and leaves `progress` where it was.
-    func tick(_ progress: inout Progress) async throws -> Int {
+    package func tick(_ progress: inout Progress) async throws -> Int {
         if progress.sweep == nil, progress.lastSweep.map({ $0.duration(to: .now) >= fullSweepInterval }) ?? true {
             progress.sweep = Progress.Sweep()
         }
