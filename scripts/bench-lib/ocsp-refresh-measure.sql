@@ -7,7 +7,11 @@
 \set ON_ERROR_STOP on
 \timing on
 \pset pager off
+-- due_within_margin must be 0 for sections 1-4 ("nothing due"): the seed's rows
+-- have nextUpdate 50 min ahead, so measure within 35 min of seeding or first run
+--   UPDATE ocsp_response_cache SET next_update = now() + interval '50 minutes'; VACUUM ANALYZE ocsp_response_cache;
 SELECT count(*) AS certificates, (SELECT count(*) FROM ocsp_response_cache) AS cached_rows,
+       (SELECT count(*) FROM ocsp_response_cache WHERE next_update < now() + interval '15 minutes') AS due_within_margin,
        (SELECT max(change_seq) FROM certificate_revocations) AS high_water FROM certificates;
 SELECT max(change_seq) AS seq FROM certificate_revocations \gset
 
