@@ -18,16 +18,22 @@ import NIOSSL
 ///
 /// and the connection cap is checked before any of it is built.
 public enum HardenedHTTPServer {
+    /// A TLS client-certificate check that also sees the connection's peer address
+    /// (NIOSSL's own callback does not), e.g. to aggregate refusals per source.
+    public typealias PeerVerification = @Sendable ([NIOSSLCertificate], SocketAddress?) async -> NIOSSLVerificationResult
+
     /// `listener` labels the metrics (`certctl_http_connections_open{listener}` …), made
     /// by `metrics` (the process's Prometheus registry unless a test passes its own).
     /// `tls` nil: plain HTTP.
+    /// `peerVerification`, when given, checks client certificates instead of `tls`'s callback.
     public static func builder(listener: String, limits: ListenerLimits, tls: TLSChannelConfiguration? = nil,
+                               peerVerification: PeerVerification? = nil,
                                metrics: any MetricsFactory = MetricsSystem.factory) throws -> HTTPServerBuilder {
         let context = try tls.map { try NIOSSLContext(configuration: $0.tlsConfiguration) }
         let channel = LimitedChildChannel.Shared(
             limits: limits, cap: ConnectionCap(maximum: limits.maxConnections),
             metrics: ListenerMetrics(listener: listener, factory: metrics),
-            sslContext: context, verification: tls?.customVerificationCallback)
+            sslContext: context, verification: tls?.customVerificationCallback, peerVerification: peerVerification)
         return HTTPServerBuilder { responder in LimitedChildChannel(responder: responder, shared: channel) }
     }
 
@@ -56,6 +62,13 @@ struct LimitedChildChannel: ServerChildChannel, HTTPChannelHandler {
         let metrics: ListenerMetrics
         let sslContext: NIOSSLContext?
         let verification: TLSChannelConfiguration.CustomVerificationCallback?
+        let peerVerification: HardenedHTTPServer.PeerVerification?
+
+        /// The client-certificate callback of one connection from `peer`.
+        func verification(peer: SocketAddress?) -> TLSChannelConfiguration.CustomVerificationCallback? {
+            guard let peerVerification else { return verification }
+            return { certificates, promise in promise.completeWithTask { await peerVerification(certificates, peer) } }
+        }
     }
 
     let responder: HTTPChannelHandler.Responder
@@ -89,7 +102,8 @@ struct LimitedChildChannel: ServerChildChannel, HTTPChannelHandler {
             let pipeline = channel.pipeline.syncOperations
             if let sslContext = shared.sslContext {
                 try pipeline.addHandler(NIOSSLServerHandler(
-                    context: sslContext, customVerificationCallback: shared.verification, configuration: .init()))
+                    context: sslContext, customVerificationCallback: shared.verification(peer: channel.remoteAddress),
+                    configuration: .init()))
             }
             try pipeline.addHandler(ConnectionGuardHandler(
                 handshakeTimeout: shared.sslContext == nil ? nil : shared.limits.tlsHandshakeTimeout, metrics: shared.metrics))

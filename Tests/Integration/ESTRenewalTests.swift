@@ -202,6 +202,11 @@ extension ESTRoutesTests {
                 if audited == 0 { try await Task.sleep(for: .milliseconds(50)) }
             }
             #expect(audited == 1)
+            // aggregated per client address (not per certificate: those cost an attacker nothing)
+            #expect(try await c.harness.count("""
+                SELECT count(*)::int FROM audit_events WHERE error_code = 'est_client_certificate_untrusted'
+                AND details->>'source' = '127.0.0.1' AND target_id IS NULL
+                """) == 1)
             #expect(try await c.harness.contents() == before)
         }
     }

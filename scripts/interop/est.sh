@@ -195,7 +195,8 @@ EXT_SHA=$(openssl x509 -in ext.crt -outform DER | openssl sha256 -r | cut -d' ' 
 # ROWS COUNT: audit rows and the refusals they count (details.count)
 tls_refusals() { sql -c "SELECT count(*) || ' ' || coalesce(sum((details->>'count')::int), 0) FROM audit_events
     WHERE action = 'est.tls_handshake' AND outcome = 'denied'
-    AND error_code = 'est_client_certificate_untrusted' AND target_id = '$EXT_SHA'"; }
+    AND error_code = 'est_client_certificate_untrusted' AND details->>'sha256' = '$EXT_SHA'
+    AND details->>'source' ~ '^[0-9a-f.:]+$'"; }
 est simpleenroll ext-req.b64 --cert ext.crt --key ext.key
 [ "$STATUS" != 200 ] && pass "a client certificate from an untrusted CA is refused ($STATUS)" \
     || fail "a client certificate from an untrusted CA is refused" "not 200" "$STATUS"
@@ -205,6 +206,21 @@ expect_eq "the TLS-level refusal is audited as est_client_certificate_untrusted"
 for _ in 1 2 3 4 5; do est simpleenroll ext-req.b64 --cert ext.crt --key ext.key; done
 sleep 1
 expect_match "5 retries are counted in one row per 500 ms window, not one row each (no audit flood)" '^[234] 6$' "$(tls_refusals)"
+# a new self-signed certificate on every handshake: still one row per source address and window
+since=$(sql -c "SELECT max(id) FROM audit_events")
+for i in 1 2 3; do
+    openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout "self$i.key" -out "self$i.crt" \
+        -subj "/CN=self-signed-$i-$RUN" -days 1 2>/dev/null
+done
+for i in 1 2 3; do
+    curl -sS "${TLS[@]}" --cert "self$i.crt" --key "self$i.key" -o /dev/null -H 'Content-Type: application/pkcs10' \
+        --data-binary @ext-req.b64 "$EST/simpleenroll" 2>/dev/null &
+done
+wait
+sleep 1
+expect_match "3 certificates at once from one address: counted 3, in 1-2 rows (one per window), not 3" '^[12] 3$' \
+    "$(sql -c "SELECT count(*) || ' ' || coalesce(sum((details->>'count')::int), 0) FROM audit_events
+        WHERE id > $since AND action = 'est.tls_handshake' AND error_code = 'est_client_certificate_untrusted'")"
 cat ext-ca.crt >>"$BUNDLE"
 reload_bundle
 expect_status 200

@@ -38,26 +38,29 @@ package enum ESTServer {
         tls.certificateVerification = .optionalVerification
         tls.minimumTLSVersion = .tlsv12
         let refusals = TLSRefusalAuditor(audit: routes.audit, metrics: routes.metrics, logger: logger)
-        let configuration = TLSChannelConfiguration(tlsConfiguration: tls) { certificates in
-            await verify(certificates, roots: holder.mtlsCertificates() + (await issuerRoots.current()), refusals: refusals)
-        }
         let router = Router(context: ESTRequestContext.self)
         routes.add(to: router)
-        let server = try HardenedHTTPServer.builder(listener: "est", limits: limits, tls: configuration)
+        let server = try HardenedHTTPServer.builder(
+            listener: "est", limits: limits, tls: TLSChannelConfiguration(tlsConfiguration: tls),
+            peerVerification: { certificates, peer in
+                await verify(certificates, roots: holder.mtlsCertificates() + (await issuerRoots.current()), refusals: refusals,
+                             peer: peer)
+            })
         return Application(router: router, server: server,
                            configuration: .init(address: .hostname(listen.host, port: listen.port), serverName: "certctl-enroll-est",
                                                            backlog: ListenerLimits.listenBacklog),
                            logger: logger)
     }
 
-    static func verify(_ chain: [NIOSSLCertificate], roots: [Certificate], refusals: TLSRefusalAuditor) async -> NIOSSLVerificationResult {
+    static func verify(_ chain: [NIOSSLCertificate], roots: [Certificate], refusals: TLSRefusalAuditor,
+                       peer: SocketAddress?) async -> NIOSSLVerificationResult {
         guard let first = chain.first, let der = try? first.toDERBytes(), let leaf = try? Certificate(derEncoded: der) else {
-            refusals.refuse(der: (try? chain.first?.toDERBytes()) ?? [], leaf: nil)
+            refusals.refuse(der: (try? chain.first?.toDERBytes()) ?? [], leaf: nil, peer: peer)
             return .failed
         }
         let intermediates = chain.dropFirst().compactMap { try? Certificate(derEncoded: $0.toDERBytes()) }
         if await validates(leaf, intermediates: intermediates, roots: roots) { return .certificateVerified }
-        refusals.refuse(der: der, leaf: leaf)
+        refusals.refuse(der: der, leaf: leaf, peer: peer)
         return .failed
     }
 
