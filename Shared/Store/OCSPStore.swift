@@ -156,19 +156,6 @@ public struct OCSPStore: Sendable {
         return try await currentResponse(issuerID: r.issuerID, serialHex: r.serialHex, hashAlgorithm: r.hashAlgorithm)
     }
 
-    static func upsert(_ r: OCSPStoredResponse, on connection: PostgresConnection, logger: Logger) async throws {
-        try await connection.query("""
-            INSERT INTO ocsp_response_cache (issuer_id, serial_hex, hash_algorithm, cert_status, response_der,
-                this_update, next_update, produced_at, issuer_generation, revocation_seq)
-            VALUES (\(r.issuerID), \(r.serialHex), \(r.hashAlgorithm), \(r.certStatus), \(ByteBuffer(bytes: r.responseDER)),
-                \(r.thisUpdate), \(r.nextUpdate), now(), \(r.generation), \(r.revocationSeq))
-            ON CONFLICT (issuer_id, serial_hex, hash_algorithm) DO UPDATE SET
-                cert_status = EXCLUDED.cert_status, response_der = EXCLUDED.response_der,
-                this_update = EXCLUDED.this_update, next_update = EXCLUDED.next_update, produced_at = now(),
-                issuer_generation = EXCLUDED.issuer_generation, revocation_seq = EXCLUDED.revocation_seq
-            """, logger: logger)
-    }
-
     /// Highest revocation change_seq: a replica compares it across a LISTEN gap.
     public func revocationHighWater() async throws -> Int64 {
         let rows = try await client.query("SELECT COALESCE(MAX(change_seq), 0)::bigint FROM certificate_revocations", logger: logger)
