@@ -13,7 +13,10 @@ bench_standby() {
     echo "===== revocation → replica answers revoked ($rounds revocations; admin and signer on the primary)"
     echo "   primary: certctl-ocsp on the primary (LISTEN/NOTIFY); standby: certctl-ocsp on a streaming standby (revocation poll)"
     python3 "$ROOT/scripts/bench-lib/propagation.py" "$rounds" "$CERTCTL_ADMIN_URL" "$CERTCTL_API_KEY" "$CERTCTL_CA_CERT_PATH" \
-        "primary=${CERTCTL_OCSP_URL##*:}" "standby=${CERTCTL_OCSP_STANDBY_URL##*:}"
+        "primary=${CERTCTL_OCSP_URL##*:}" "standby=${CERTCTL_OCSP_STANDBY_URL##*:}" | tee propagation.out
+    # "   standby    N samples: p50 X ms, p99 Y ms, max Z ms"
+    record standby_p99_ms "$(sed -n 's/^ *standby .* p99 \([0-9.]*\) ms.*/\1/p' propagation.out)"
+    record standby_primary_p99_ms "$(sed -n 's/^ *primary .* p99 \([0-9.]*\) ms.*/\1/p' propagation.out)"
     echo "== replication (pg_stat_replication on the primary)"
     psql "$DATABASE_URL" -qtA -F ' ' -c "SELECT 'state', state, 'write_lag', coalesce(write_lag::text, '0'),
         'replay_lag', coalesce(replay_lag::text, '0') FROM pg_stat_replication"
