@@ -7,16 +7,31 @@ import Synchronization
 
 /// What the HTTP layer sends back.
 package struct OCSPAnswer: Sendable {
-    package var body: [UInt8]
+    /// The DER of an answer sent once (an error, a nonce answer); empty when `prepared` holds it.
+    private var once: [UInt8]
     /// Present when HTTP caching headers apply (no nonce, successful).
     var prepared: PreparedResponse?
     package var status: OCSPResponseStatus
     /// Whether HTTP caching headers apply (no nonce, successful).
     package var isCacheable: Bool { prepared != nil }
+    /// The response DER (a copy for a prepared answer: the HTTP layer sends `prepared.buffer` instead).
+    package var body: [UInt8] { prepared?.body ?? once }
+
+    init(body: [UInt8], status: OCSPResponseStatus) {
+        once = body
+        prepared = nil
+        self.status = status
+    }
+
+    init(prepared: PreparedResponse) {
+        once = []
+        self.prepared = prepared
+        status = .successful
+    }
 
     static func error(_ status: OCSPResponseStatus) -> OCSPAnswer {
         Metric.outcome(Self.outcome(status))
-        return OCSPAnswer(body: OCSPResponse.error(status), prepared: nil, status: status)
+        return OCSPAnswer(body: OCSPResponse.error(status), status: status)
     }
 
     static func outcome(_ status: OCSPResponseStatus) -> Metric.Outcome {
@@ -124,9 +139,9 @@ package final class OCSPResponderCore: Sendable {
             for (_, status) in singles { Metric.outcome(Metric.Outcome(status: status.name)) }
             guard let nonce = request.nonce else {
                 let prepared = try await sign(singles, generation: generation, nonce: nil)
-                return OCSPAnswer(body: prepared.body, prepared: prepared, status: .successful)
+                return OCSPAnswer(prepared: prepared)
             }
-            return OCSPAnswer(body: try await signLive(singles, generation: generation, nonce: nonce), prepared: nil, status: .successful)
+            return OCSPAnswer(body: try await signLive(singles, generation: generation, nonce: nonce), status: .successful)
         } catch {
             return failure(error, issuerID: issuerID)
         }
@@ -154,7 +169,7 @@ package final class OCSPResponderCore: Sendable {
             let body = try await signLive([(id, status)], generation: generation, nonce: nonce, now: now)
             Metric.source(.liveSigned)
             Metric.outcome(Metric.Outcome(status: status.name))
-            return OCSPAnswer(body: body, prepared: nil, status: .successful)
+            return OCSPAnswer(body: body, status: .successful)
         } catch {
             return failure(error, issuerID: generation.issuerID)
         }
@@ -230,7 +245,7 @@ package final class OCSPResponderCore: Sendable {
         Metric.source(source)
         Metric.outcome(Metric.Outcome(status: prepared.status))
         Metric.responseAge.record(now.timeIntervalSince(prepared.thisUpdate))
-        return OCSPAnswer(body: prepared.body, prepared: prepared, status: .successful)
+        return OCSPAnswer(prepared: prepared)
     }
 
     private func failure(_ error: any Error, issuerID: String) -> OCSPAnswer {

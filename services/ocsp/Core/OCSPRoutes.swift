@@ -33,7 +33,7 @@ struct OCSPRoutes: Sendable {
                     body = try await request.body.collect(upTo: Self.maximumBody)
                 } catch {
                     Metric.outcome(.oversized)
-                    return (OCSPAnswer(body: OCSPResponse.error(.malformedRequest), prepared: nil, status: .malformedRequest),
+                    return (OCSPAnswer(body: OCSPResponse.error(.malformedRequest), status: .malformedRequest),
                             .contentTooLarge)
                 }
                 return (await core.answer(issuerID: issuer, der: Array(buffer: body)), .ok)
