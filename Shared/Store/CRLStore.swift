@@ -209,11 +209,17 @@ public struct CRLGenerationSession {
     /// Postgres hands them over in chunks of up to 1,024 text lines
     /// ("serial revoked_at reason invalidity|-", Unix seconds): one reply row
     /// per chunk instead of per entry is what makes a million entries take
-    /// about a second instead of ten. The chunks come through a cursor, 64 at
-    /// a time: a plain query's rows all arrive at once (the aggregate finishes
-    /// first) and postgres-nio buffered about 50 MB of them ahead of the
-    /// encoder for a million entries. `each` gets the serial's hex digits in
-    /// place (valid only during the call). Runs inside the generation's transaction.
+    /// about a second instead of ten. Each chunk is the next 1,024 entries
+    /// after the previous chunk's last serial, read in the (issuer_id,
+    /// serial_hex COLLATE "C") index's order (a recursive keyset walk): the
+    /// former window-function numbering had Postgres sort all entries by chunk
+    /// on disk and again within each chunk (3.1 s against 1.0 s for a
+    /// million). The chunks come through a cursor, 64 at a time: a plain
+    /// query's rows all arrive at once and postgres-nio buffered about 50 MB
+    /// of them ahead of the encoder for a million entries. `each` gets the
+    /// serial's hex digits in place (valid only during the call); a serial not
+    /// above the one before it stops the read (`CRLStoreError.entriesOutOfOrder`).
+    /// Runs inside the generation's transaction.
     public func revocations(
         expiredBefore: Date?, cut: Int64,
         _ each: (UnsafeBufferPointer<UInt8>, _ revokedAt: Int64, _ reasonCode: Int, _ invalidityDate: Int64?) throws -> Void
@@ -228,25 +234,38 @@ public struct CRLGenerationSession {
         } ?? ""
         // a cursor is planned for its first rows by default; this one is read to the end
         try await connection.query("SET LOCAL cursor_tuple_fraction = 1.0", logger: logger)
+        // string_agg takes the rows in the LIMIT subquery's index order (an ORDER BY inside the
+        // aggregate would sort each chunk again); the order check below holds the reader to it.
         try await connection.query(PostgresQuery(unsafeSQL: """
             DECLARE crl_entries NO SCROLL CURSOR FOR
-            SELECT string_agg(line, E'\n' ORDER BY serial_hex COLLATE "C")
-            FROM (SELECT serial_hex,
-                         serial_hex || ' ' || floor(date_part('epoch', revoked_at))::bigint || ' ' || reason_code
-                         || ' ' || COALESCE(floor(date_part('epoch', invalidity_date))::bigint::text, '-') AS line,
-                         (row_number() OVER (ORDER BY serial_hex COLLATE "C") - 1) / 1024 AS chunk
-                  FROM certificate_revocations
-                  WHERE issuer_id = '\(issuerID)' AND issuer_generation = \(generation) AND hold_released_at IS NULL
-                    AND change_seq <= \(cut) \(expiry)) entries
-            GROUP BY chunk ORDER BY chunk
+            WITH RECURSIVE chunk(last_serial, lines) AS (
+                SELECT ''::text COLLATE "C", NULL::text
+              UNION ALL
+                SELECT next.last_serial, next.lines FROM chunk, LATERAL (
+                    SELECT max(serial_hex COLLATE "C") AS last_serial, string_agg(line, E'\n') AS lines
+                    FROM (SELECT serial_hex,
+                                 serial_hex || ' ' || floor(date_part('epoch', revoked_at))::bigint || ' ' || reason_code
+                                 || ' ' || COALESCE(floor(date_part('epoch', invalidity_date))::bigint::text, '-') AS line
+                          FROM certificate_revocations
+                          WHERE issuer_id = '\(issuerID)' AND serial_hex COLLATE "C" > chunk.last_serial
+                            AND issuer_generation = \(generation) AND hold_released_at IS NULL
+                            AND change_seq <= \(cut) \(expiry)
+                          ORDER BY serial_hex COLLATE "C" LIMIT 1024) entries) next
+                WHERE next.last_serial IS NOT NULL
+            )
+            SELECT lines FROM chunk WHERE lines IS NOT NULL
             """), logger: logger)
+        var order = RevocationLines.AscendingSerials()
         while true {
             let rows = try await connection.query("FETCH FORWARD 64 FROM crl_entries", logger: logger)
             var fetched = 0
             for try await chunk in rows.decode(ByteBuffer.self) {
                 fetched += 1
                 try chunk.withUnsafeReadableBytes { raw in
-                    try RevocationLines.parse(raw.bindMemory(to: UInt8.self), each)
+                    try RevocationLines.parse(raw.bindMemory(to: UInt8.self)) { serial, revokedAt, reason, invalidity in
+                        guard order.admit(serial) else { throw CRLStoreError.entriesOutOfOrder(String(decoding: serial, as: UTF8.self)) }
+                        try each(serial, revokedAt, reason, invalidity)
+                    }
                 }
             }
             if fetched == 0 { break }
@@ -289,10 +308,13 @@ public struct CRLGenerationSession {
 
 public enum CRLStoreError: Error, Equatable, CustomStringConvertible {
     case unknownIssuer(String)
+    /// The revocation read returned a serial not above the one before it: the CRL is not built.
+    case entriesOutOfOrder(String)
 
     public var description: String {
         switch self {
         case .unknownIssuer(let id): return "unknown issuer \(id)"
+        case .entriesOutOfOrder(let serial): return "revocation entries out of serial order at \(serial)"
         }
     }
 }
@@ -318,14 +340,34 @@ enum RevocationLines {
         }
     }
 
+    /// Each serial (hex text) must sort after the one before it, bytewise (COLLATE "C").
+    struct AscendingSerials {
+        private var previous: [UInt8] = []
+
+        mutating func admit(_ serial: UnsafeBufferPointer<UInt8>) -> Bool {
+            guard previous.isEmpty || previous.lexicographicallyPrecedes(serial) else { return false }
+            previous.removeAll(keepingCapacity: true)
+            previous.append(contentsOf: serial)
+            return true
+        }
+    }
+
     static func line(
         _ line: UnsafeBufferPointer<UInt8>, _ each: (UnsafeBufferPointer<UInt8>, Int64, Int, Int64?) throws -> Void
     ) throws {
-        var fields: [Range<Int>] = []
-        fields.reserveCapacity(4)
+        // the four space-separated fields, without an array per line (a million lines)
+        var fields = (0..<0, 0..<0, 0..<0, 0..<0)
+        var found = 0
         var start = 0
         for index in 0...line.count where index == line.count || line[index] == 32 {
-            fields.append(start..<index)
+            switch found {
+            case 0: fields.0 = start..<index
+            case 1: fields.1 = start..<index
+            case 2: fields.2 = start..<index
+            case 3: fields.3 = start..<index
+            default: break
+            }
+            found += 1
             start = index + 1
         }
         func number(_ range: Range<Int>) -> Int64? {
@@ -340,17 +382,17 @@ enum RevocationLines {
             }
             return negative ? -value : value
         }
-        guard fields.count == 4, let revokedAt = number(fields[1]), let reason = number(fields[2]) else {
+        guard found == 4, !fields.0.isEmpty, let revokedAt = number(fields.1), let reason = number(fields.2), !fields.3.isEmpty else {
             throw Malformed(line: String(decoding: line, as: UTF8.self))
         }
         let invalidity: Int64?
-        if line[fields[3].lowerBound] == 45 && fields[3].count == 1 {
+        if line[fields.3.lowerBound] == 45 && fields.3.count == 1 {
             invalidity = nil
         } else {
-            guard let value = number(fields[3]) else { throw Malformed(line: String(decoding: line, as: UTF8.self)) }
+            guard let value = number(fields.3) else { throw Malformed(line: String(decoding: line, as: UTF8.self)) }
             invalidity = value
         }
-        try each(UnsafeBufferPointer(rebasing: line[fields[0]]), revokedAt, Int(reason), invalidity)
+        try each(UnsafeBufferPointer(rebasing: line[fields.0]), revokedAt, Int(reason), invalidity)
     }
 }
 

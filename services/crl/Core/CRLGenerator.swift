@@ -227,7 +227,12 @@ struct CRLGenerator: Sendable {
     static func classify(_ error: any Error) -> CRLGenerationError {
         if let error = error as? CRLGenerationError { return error }
         if let error = error as? PKIError { return .encoding(error.description) }
-        if let error = error as? CRLStoreError { return .unknownIssuer(error.description) }
+        if let error = error as? CRLStoreError {
+            switch error {
+            case .unknownIssuer: return .unknownIssuer(error.description)
+            case .entriesOutOfOrder: return .database(error.description)
+            }
+        }
         return .database(DatabaseErrorText.describe(error))
     }
 }
