@@ -116,7 +116,8 @@ struct CRLGenerator: Sendable {
         // never wait for an unreachable signer while holding the issuer's lock (live requests queue
         // behind it); the loop retries a failed generation a few seconds later
         let signature = try await sign(encoded.unsigned, issuer: issuer, cut: start.latestChangeSeq,
-                                       timeout: trigger == .request ? .seconds(10) : signerTimeout)
+                                       timeout: Self.signingTimeout(base: trigger == .request ? .seconds(10) : signerTimeout,
+                                                                    entries: encoded.unsigned.revokedCount))
         phases.mark("sign")
         let revokedCount = encoded.unsigned.revokedCount
         let der = encoded.unsigned.signed(signatureAlgorithmDER: encoded.algorithm, signature: signature)
@@ -127,6 +128,13 @@ struct CRLGenerator: Sendable {
         phases.mark("store")
         logger.info("CRL phases", metadata: phases.metadata(issuerID: issuer.issuerID, revoked: revokedCount, bytes: der.readableBytes))
         return .generated(crl)
+    }
+
+    /// The signer reads and digests every entry itself before it signs (about 2 s per million on
+    /// two shared cores, 10 s for five million), so a fixed deadline would fail every large CRL and
+    /// retry it for ever: each attempt gets `base` plus 5 s per million entries.
+    static func signingTimeout(base: Duration, entries: Int) -> Duration {
+        base + .milliseconds(entries / 200)
     }
 
     /// Whether a generation must build: a request always does; a revocation or resync only when the cached

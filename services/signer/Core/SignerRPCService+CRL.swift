@@ -78,6 +78,9 @@ extension SignerRPCService {
         guard let read = try await expected.value else {
             throw SigningRefusal.issuerMismatch("issuer \(issuerID) does not exist")
         }
+        // The caller gave up (its deadline passed) while the read ran: record no CRL number for a
+        // signature nobody will receive, or its retry would be refused as not increasing.
+        try Task.checkCancellation()
         try CRLPolicy.checkContents(entries, expected: read, cut: cut, rules: crlRules)
         let outcome = try await store.recordCRL(
             issuerID: issuerID, generation: generation, number: number, thisUpdate: fields.thisUpdate,
