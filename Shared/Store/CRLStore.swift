@@ -243,9 +243,7 @@ public struct CRLGenerationSession {
               UNION ALL
                 SELECT next.last_serial, next.lines FROM chunk, LATERAL (
                     SELECT max(serial_hex COLLATE "C") AS last_serial, string_agg(line, E'\n') AS lines
-                    FROM (SELECT serial_hex,
-                                 serial_hex || ' ' || floor(date_part('epoch', revoked_at))::bigint || ' ' || reason_code
-                                 || ' ' || COALESCE(floor(date_part('epoch', invalidity_date))::bigint::text, '-') AS line
+                    FROM (SELECT serial_hex, \(RevocationLines.sql) AS line
                           FROM certificate_revocations
                           WHERE issuer_id = '\(issuerID)' AND serial_hex COLLATE "C" > chunk.last_serial
                             AND issuer_generation = \(generation) AND hold_released_at IS NULL
@@ -321,6 +319,13 @@ public enum CRLStoreError: Error, Equatable, CustomStringConvertible {
 
 /// Parser of the revocation chunks `CRLGenerationSession.revocations` reads.
 enum RevocationLines {
+    /// One certificate_revocations row as a line: the publisher reads these, and the signer
+    /// digests the same lines from its own read, so both must use this one expression.
+    static let sql = """
+        serial_hex || ' ' || floor(date_part('epoch', revoked_at))::bigint || ' ' || reason_code || ' ' \
+        || COALESCE(floor(date_part('epoch', invalidity_date))::bigint::text, '-')
+        """
+
     struct Malformed: Error, CustomStringConvertible {
         let line: String
         var description: String { "malformed revocation line: \(line)" }

@@ -189,9 +189,7 @@ public struct SignerStore: Sendable {
                    e.entries, e.digest
             FROM issuer_generations g, LATERAL (
                 SELECT count(*) AS entries,
-                       sha256(convert_to(COALESCE(string_agg(
-                           serial_hex || ' ' || floor(date_part('epoch', revoked_at))::bigint || ' ' || reason_code || ' '
-                           || COALESCE(floor(date_part('epoch', invalidity_date))::bigint::text, '-'),
+                       sha256(convert_to(COALESCE(string_agg(\(unescaped: RevocationLines.sql),
                            E'\\n' ORDER BY serial_hex COLLATE "C"), ''), 'UTF8')) AS digest
                 FROM certificate_revocations
                 WHERE issuer_id = g.issuer_id AND issuer_generation = g.generation AND hold_released_at IS NULL
