@@ -155,6 +155,38 @@ struct OCSPResponderCoreTests {
         }
     }
 
+    @Test("internalError when the replica's responder key file is not a key: the reason, with the file's path, goes to the log under an incident id; the answer carries none of it")
+    func internalError() async throws {
+        try await Self.withCore { h in
+            let keys = h.signer.ca.directory + "/ocsp-keys-broken"
+            try FileManager.default.createDirectory(atPath: keys, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o700])
+            let keyPath = keys + "/iss-local.key"
+            #expect(FileManager.default.createFile(atPath: keyPath, contents: Data("not a key".utf8), attributes: [.posixPermissions: 0o600]))
+            let config = try OCSPConfig(Environment([
+                "CERTCTL_DATABASE_URL": TestEnvironment.urlText(h.url, as: .ocsp), "CERTCTL_OCSP_RESPONDER_KEY_DIR": keys,
+            ].merging(h.signer.identities.environment(for: "ocsp")) { a, _ in a }))
+            let log = LogCapture()
+            let database = Database(url: TestEnvironment.url(h.url, as: .ocsp), maximumConnections: 2, logger: TestEnvironment.logger)
+            try await h.signer.withConnection("ocsp") { connection in
+                try await withThrowingTaskGroup(of: Void.self) { group in
+                    group.addTask { await database.run() }
+                    defer { group.cancelAll() }
+                    let core = OCSPService.core(config, client: database.client, signer: connection.signing, logger: log.logger)
+                    var serializer = DER.Serializer()
+                    try serializer.serialize(OCSPRequest(certIDs: [try h.certID(h.good)]))
+                    let answer = await core.answer(issuerID: "iss-local", der: serializer.serializedBytes)
+                    #expect(answer.status == .internalError)
+                    #expect(answer.body == OCSPResponse.error(.internalError), "a bare error response: no text, no path")
+                }
+            }
+            let line = try #require(log.text.split(separator: "\n").first { $0.contains("OCSP responder unusable") }, "\(log.text)")
+            #expect(line.hasPrefix("error"))
+            #expect(line.contains(keyPath) && line.contains("issuer_id=iss-local"), "\(line)")
+            let incident = try #require(line.split(separator: " ").first { $0.hasPrefix("incident=") })
+            #expect(incident.dropFirst("incident=".count).count == 16, "\(line)")
+        }
+    }
+
     @Test("tryLater while the signer cannot certify a responder key (a replica with no key yet)")
     func tryLater() async throws {
         try await Self.withCore { h in

@@ -1,4 +1,5 @@
 import CertctlPKI
+import CertctlRuntime
 import CertctlStore
 import Foundation
 import Logging
@@ -254,7 +255,10 @@ package final class OCSPResponderCore: Sendable {
             logger.warning("OCSP answer deferred: signer unavailable", metadata: ["issuer_id": "\(issuerID)", "error": "\(error)"])
             return .error(.tryLater)
         case is ResponderError:
-            logger.error("OCSP responder unusable", metadata: ["issuer_id": "\(issuerID)", "error": "\(error)"])
+            // An OCSP error has no room for text: the incident line, like every other service's, is what
+            // an operator searches for; its detail (key file paths) never reaches the client.
+            _ = Incident.record("OCSP responder unusable", kind: .internalError, detail: "\(error)",
+                                metadata: ["issuer_id": "\(issuerID)"], logger: logger)
             return .error(.internalError)
         default:
             logger.warning("OCSP answer deferred: database unavailable", metadata: [
