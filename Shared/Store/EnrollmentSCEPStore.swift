@@ -110,6 +110,30 @@ public struct EnrollmentSCEPStore: Sendable {
         return .unknown
     }
 
+    /// Gives back a one-time challenge that `transactionID` consumed but that got the device no certificate
+    /// because the signer could not be reached, so the device's retry can use it. False if it was not so used.
+    public func releaseChallenge(profile: String, secretSHA256: [UInt8], transactionID: String) async throws -> Bool {
+        let rows = try await client.query("""
+            UPDATE scep_challenges SET used_at = NULL, used_transaction_id = NULL
+            WHERE profile_name = \(profile) AND secret_sha256 = \(ByteBuffer(bytes: secretSHA256))
+              AND used_transaction_id = \(transactionID)
+            RETURNING id
+            """, logger: logger)
+        for try await _ in rows.decode(UUID.self) { return true }
+        return false
+    }
+
+    /// As `releaseChallenge`, for a signed challenge's recorded use.
+    public func releaseSignedChallenge(profile: String, id: String, transactionID: String) async throws -> Bool {
+        let rows = try await client.query("""
+            DELETE FROM scep_signed_challenge_uses
+            WHERE profile_name = \(profile) AND challenge_id = \(id) AND transaction_id = \(transactionID)
+            RETURNING challenge_id
+            """, logger: logger)
+        for try await _ in rows.decode(String.self) { return true }
+        return false
+    }
+
     /// Records a signed challenge's id as used on `profile`; false if it was used before.
     /// Rows past their token's expiry (plus a day for clock skew) are purged on the way.
     public func useSignedChallenge(profile: String, id: String, connectorSHA256: String, expiresAt: Date,
@@ -138,9 +162,17 @@ public struct EnrollmentSCEPStore: Sendable {
         return false
     }
 
+    /// Removes a transaction that failed for a reason the client may retry (the signer unreachable), so
+    /// that the same message is not refused as a replay when it comes again.
+    public func forgetTransaction(profile: String, transactionID: String) async throws {
+        _ = try await client.query("""
+            DELETE FROM scep_transactions WHERE profile_name = \(profile) AND transaction_id = \(transactionID) AND status = 'started'
+            """, logger: logger)
+    }
+
     public func finishTransaction(profile: String, transactionID: String, certificateID: UUID?) async throws {
         let status = certificateID == nil ? "failed" : "issued"
-        try await client.query("""
+        _ = try await client.query("""
             UPDATE scep_transactions SET status = \(status), certificate_id = \(certificateID), updated_at = now()
             WHERE profile_name = \(profile) AND transaction_id = \(transactionID)
             """, logger: logger)

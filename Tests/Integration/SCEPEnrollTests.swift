@@ -18,6 +18,9 @@ struct SCEPEnrollTests {
         let apiKey: String
         let ra: SCEPRAIdentity
         let raCertPath: String
+        /// What the signer was started with, to start it again after a test stopped it (children[1]).
+        let signerEnvironment: [String: String]
+        let signerHealthPort: Int
         var scepURL: String { "http://127.0.0.1:\(enrollPort)/scep/devices" }
     }
 
@@ -46,18 +49,19 @@ struct SCEPEnrollTests {
                  "CERTCTL_DATABASE_URL": TestEnvironment.urlText(url, as: .admin), "CERTCTL_SCEP_BOOTSTRAP_PROFILE": "devices",
                  "CERTCTL_SCEP_BOOTSTRAP_RA_CERT": raCert, "CERTCTL_SCEP_BOOTSTRAP_RA_KEY": raKey,
                  "CERTCTL_SCEP_BOOTSTRAP_CHALLENGE": "static-secret-1"]) { a, _ in a }))
-            children.append(try ChildProcess(try TestEnvironment.binary("certctl-signer"), environment: common.merging(
-                identities.environment(for: "signer")) { a, _ in a }.merging(
+            let signerEnvironment = common.merging(identities.environment(for: "signer")) { a, _ in a }.merging(
                 ["CERTCTL_SIGNER_HEALTH_LISTEN": "127.0.0.1:\(signerHealth)", "CERTCTL_SIGNER_RPC_LISTEN": "127.0.0.1:\(signerRPC)",
                  "CERTCTL_CA_CERT_PATH": ca.certPath, "CERTCTL_CA_KEY_PATH": ca.keyPath,
-                 "CERTCTL_DATABASE_URL": TestEnvironment.urlText(url, as: .signer)]) { a, _ in a }))
+                 "CERTCTL_DATABASE_URL": TestEnvironment.urlText(url, as: .signer)]) { a, _ in a }
+            children.append(try ChildProcess(try TestEnvironment.binary("certctl-signer"), environment: signerEnvironment))
             children.append(try ChildProcess(try TestEnvironment.binary("certctl-enroll"), environment: common.merging(
                 identities.environment(for: "enroll")) { a, _ in a }.merging(
                 ["CERTCTL_ENROLL_LISTEN": "127.0.0.1:\(enrollPort)", "CERTCTL_SCEP_BOOTSTRAP_PROFILE": "devices",
                  "CERTCTL_ENROLL_REFUSAL_AUDIT_WINDOW": "200ms",
                  "CERTCTL_SCEP_BOOTSTRAP_RA_CERT": raCert, "CERTCTL_SCEP_BOOTSTRAP_RA_KEY": raKey,
                  "CERTCTL_DATABASE_URL": TestEnvironment.urlText(url, as: .enroll)]) { a, _ in a }))
-            let stack = Stack(url: url, ca: ca, adminPort: adminPort, enrollPort: enrollPort, apiKey: apiKey, ra: ra, raCertPath: raCert)
+            let stack = Stack(url: url, ca: ca, adminPort: adminPort, enrollPort: enrollPort, apiKey: apiKey, ra: ra, raCertPath: raCert,
+                              signerEnvironment: signerEnvironment, signerHealthPort: signerHealth)
             do {
                 try await body(stack, children)
             } catch {

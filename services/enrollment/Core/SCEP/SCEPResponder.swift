@@ -188,6 +188,7 @@ package struct SCEPResponder: Sendable {
             return try await answer(held, to: message, csr: csr)
         }
         var renewed: CertificateRecord?
+        var consumed: ConsumedChallenge?
         if message.messageType == .renewalReq {
             renewed = try await checkRenewal(message.signerCertificate, csr: csr, endpoint: endpoint)
         } else {
@@ -199,7 +200,8 @@ package struct SCEPResponder: Sendable {
                                 "too many wrong challenges from this source or on this profile in the last minute; retry later")
             }
             do {
-                try await checkChallenge(try csr.challengePassword, csr: csr, endpoint: endpoint, transactionID: message.transactionID)
+                consumed = try await checkChallenge(try csr.challengePassword, csr: csr, endpoint: endpoint,
+                                                    transactionID: message.transactionID)
             } catch let error as SCEPError where error.code != "scep_challenge_missing" {
                 challengeThrottle.recordFailure(endpoint: endpoint.name, source: remote)
                 throw error
@@ -225,12 +227,17 @@ package struct SCEPResponder: Sendable {
                 requestedBy: "scep:\(endpoint.name)", source: "scep", idempotencyKey: nil,
                 enrollmentEndpoint: EnrollmentEndpoint.scep(endpoint.name)))
         } catch let error as IssuanceError {
-            try? await store.finishTransaction(profile: endpoint.name, transactionID: replayKey, certificateID: nil)
             switch error {
-            case .signerUnavailable, .databaseReadOnly: throw error  // retryable: not the device's fault
-            default: break
+            case .signerUnavailable, .databaseReadOnly:
+                // Retryable, and not the device's fault: neither this message nor its challenge is used up,
+                // so a resend (even of the same bytes) is served once the signer is back.
+                try? await store.forgetTransaction(profile: endpoint.name, transactionID: replayKey)
+                await giveBack(consumed, endpoint: endpoint, transactionID: message.transactionID)
+                throw error
+            default:
+                try? await store.finishTransaction(profile: endpoint.name, transactionID: replayKey, certificateID: nil)
+                throw SCEPError("scep_issuance_refused_\(error.code)", .badRequest, error.description)
             }
-            throw SCEPError("scep_issuance_refused_\(error.code)", .badRequest, error.description)
         }
         try await store.finishTransaction(profile: endpoint.name, transactionID: replayKey, certificateID: result.certificate.id)
         try? await audit.record(AuditRecord(
